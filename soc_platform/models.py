@@ -1,0 +1,106 @@
+"""Canonical data shapes: Arrow schemas for events and dead letters, the Incident record."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import pyarrow as pa
+
+UTC_US = pa.timestamp("us", tz="UTC")
+
+#: Columns of a parsed, canonical WAF event. The hot table holds exactly these; the lake
+#: holds these plus ``raw`` (the input line, verbatim).
+EVENT_FIELDS: list[pa.Field] = [
+    pa.field("event_id", pa.string(), nullable=False),
+    pa.field("event_time", UTC_US, nullable=False),
+    pa.field("client_ip", pa.string(), nullable=False),
+    pa.field("host", pa.string()),
+    pa.field("request_method", pa.string()),
+    pa.field("request_uri", pa.string()),
+    pa.field("status_code", pa.int32()),
+    pa.field("user_agent", pa.string()),
+    pa.field("rule_id", pa.string()),
+    pa.field("rule_msg", pa.string()),
+    pa.field("rule_tags", pa.list_(pa.field("element", pa.string()))),
+    pa.field("action", pa.string(), nullable=False),
+    pa.field("source_format", pa.string(), nullable=False),
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("source_offset", pa.int64(), nullable=False),
+    pa.field("ingested_at", UTC_US, nullable=False),
+]
+EVENT_SCHEMA = pa.schema(EVENT_FIELDS)
+LAKE_EVENT_SCHEMA = pa.schema([*EVENT_FIELDS, pa.field("raw", pa.string(), nullable=False)])
+
+DEAD_LETTER_SCHEMA = pa.schema(
+    [
+        pa.field("dead_letter_id", pa.string(), nullable=False),
+        pa.field("raw", pa.string(), nullable=False),
+        pa.field("source_format", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_offset", pa.int64(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        pa.field("ingested_at", UTC_US, nullable=False),
+    ]
+)
+
+
+class DeadLetterReason(StrEnum):
+    """Why an input line did not become an event. Stable strings: dashboards count them."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    INVALID_IP = "invalid_ip"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    INVALID_VALUE = "invalid_value"
+
+
+class Action(StrEnum):
+    """What the WAF did with the request."""
+
+    BLOCKED = "blocked"
+    DETECTED = "detected"  # a rule matched but the request went through (detection-only mode)
+    ALLOWED = "allowed"  # no rule matched
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One detection: a rule firing for one group (e.g. a client IP) in one window."""
+
+    id: str
+    type: str
+    rule: str
+    severity: str
+    client_ip: str
+    targets: list[str]
+    start_time: datetime
+    end_time: datetime
+    window_start: datetime
+    event_count: int
+    blocked_count: int
+    rule_ids: list[str]
+    description: str
+    attack_techniques: list[str] = field(default_factory=list)
+    updated_at: datetime | None = None
+
+    def to_document(self) -> dict[str, object]:
+        """A JSON-ready search document (times as ISO strings plus epoch seconds for sorting)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "rule": self.rule,
+            "severity": self.severity,
+            "client_ip": self.client_ip,
+            "targets": list(self.targets),
+            "start_time": int(self.start_time.timestamp()),
+            "end_time": int(self.end_time.timestamp()),
+            "start_time_iso": self.start_time.isoformat(),
+            "end_time_iso": self.end_time.isoformat(),
+            "event_count": self.event_count,
+            "blocked_count": self.blocked_count,
+            "rule_ids": list(self.rule_ids),
+            "description": self.description,
+            "attack_techniques": list(self.attack_techniques),
+        }

@@ -1,0 +1,116 @@
+"""The one place that reads the environment.
+
+Every setting has an embedded default that works on a laptop and a documented
+environment variable for production (see README "Configuration").
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from soc_platform.errors import ConfigurationError
+
+DEFAULT_PG_PORT = 54329
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build it with :func:`load_settings`."""
+
+    data_dir: Path
+    landing_dir: Path
+    lake_catalog_uri: str
+    lake_warehouse: str
+    lake_namespace: str
+    s3_endpoint: str | None
+    s3_access_key_id: str | None
+    s3_secret_access_key: str | None
+    s3_region: str | None
+    pg_dsn: str | None
+    pg_port: int
+    pg_bin_dir: str | None
+    meili_url: str | None
+    meili_api_key: str | None
+    partitions_start: date
+    dagster_home: Path
+
+    @property
+    def embedded_pg(self) -> bool:
+        """True when the hot store is the private cluster under the data directory."""
+        return self.pg_dsn is None
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def search_backend(self) -> str:
+        return "meilisearch" if self.meili_url else "embedded"
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment).
+
+    Raises:
+        ConfigurationError: a variable is set to a value that cannot be used.
+    """
+    env = os.environ if env is None else env
+    data_dir = Path(_get(env, "SOC_DATA_DIR") or ".soc-data").expanduser().resolve()
+    landing = Path(_get(env, "SOC_LANDING_DIR") or data_dir / "landing").expanduser().resolve()
+    lake_dir = data_dir / "lake"
+    catalog_uri = _get(env, "SOC_LAKE_CATALOG_URI") or f"sqlite:///{lake_dir / 'catalog.db'}"
+    warehouse = _get(env, "SOC_LAKE_WAREHOUSE") or (lake_dir / "warehouse").as_uri()
+
+    port_text = _get(env, "SOC_PG_PORT") or str(DEFAULT_PG_PORT)
+    try:
+        pg_port = int(port_text)
+        if not 1 <= pg_port <= 65535:
+            raise ValueError(port_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"SOC_PG_PORT={port_text!r} is not a TCP port number (1-65535)"
+        ) from None
+
+    start_text = _get(env, "SOC_PARTITIONS_START") or "2024-01-01"
+    try:
+        partitions_start = date.fromisoformat(start_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"SOC_PARTITIONS_START={start_text!r} is not a date (YYYY-MM-DD)"
+        ) from None
+
+    meili_url = _get(env, "MEILI_URL")
+    if meili_url and not meili_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"MEILI_URL={meili_url!r} must start with http:// or https://")
+    pg_dsn = _get(env, "SOC_PG_DSN")
+    if pg_dsn and not pg_dsn.startswith(("postgresql://", "postgres://")) and "=" not in pg_dsn:
+        raise ConfigurationError(
+            "SOC_PG_DSN must be a libpq connection string, e.g. "
+            "postgresql://user:password@host:5432/soc"
+        )
+
+    return Settings(
+        data_dir=data_dir,
+        landing_dir=landing,
+        lake_catalog_uri=catalog_uri,
+        lake_warehouse=warehouse,
+        lake_namespace=_get(env, "SOC_LAKE_NAMESPACE") or "soc",
+        s3_endpoint=_get(env, "SOC_S3_ENDPOINT"),
+        s3_access_key_id=_get(env, "SOC_S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=_get(env, "SOC_S3_SECRET_ACCESS_KEY"),
+        s3_region=_get(env, "SOC_S3_REGION"),
+        pg_dsn=pg_dsn,
+        pg_port=pg_port,
+        pg_bin_dir=_get(env, "SOC_PG_BIN_DIR"),
+        meili_url=meili_url,
+        meili_api_key=_get(env, "MEILI_API_KEY") or _get(env, "MEILI_MASTER_KEY"),
+        partitions_start=partitions_start,
+        dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").resolve(),
+    )

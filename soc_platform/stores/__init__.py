@@ -1,0 +1,1 @@
+"""I/O adapters: the lake (pyiceberg), the hot store (psycopg), search, landing files."""

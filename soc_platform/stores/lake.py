@@ -1,0 +1,188 @@
+"""The raw lake: Apache Iceberg tables written with pyiceberg.
+
+Embedded default: a ``SqlCatalog`` on SQLite with a local warehouse. Production: the same
+catalog class on PostgreSQL and an S3/MinIO warehouse (``s3.*`` FileIO properties).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, In, LessThan
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
+
+from soc_platform.errors import LakeError
+from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
+
+RAW_EVENTS = "raw_waf_events"
+DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the catalog and warehouse live."""
+
+    catalog_uri: str
+    warehouse: str
+    namespace: str = "soc"
+    s3_endpoint: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str | None = None
+
+    def catalog_properties(self) -> dict[str, str]:
+        props = {"uri": self.catalog_uri, "warehouse": self.warehouse}
+        optional = {
+            "s3.endpoint": self.s3_endpoint,
+            "s3.access-key-id": self.s3_access_key_id,
+            "s3.secret-access-key": self.s3_secret_access_key,
+            "s3.region": self.s3_region,
+        }
+        props.update({k: v for k, v in optional.items() if v})
+        if self.s3_endpoint:
+            props["s3.path-style-access"] = "true"  # MinIO and most S3-compatible stores
+        return props
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Outcome of an idempotent append."""
+
+    appended: int
+    duplicates: int
+    snapshot_id: int | None
+
+
+def day_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
+    """[first day 00:00 UTC, day after the last day 00:00 UTC)."""
+    ordered = sorted(days)
+    lo = datetime.combine(ordered[0], time.min, timezone.utc)
+    hi = datetime.combine(ordered[-1] + timedelta(days=1), time.min, timezone.utc)
+    return lo, hi
+
+
+def event_days(times: pa.Array | pa.ChunkedArray) -> list[date]:
+    """The distinct UTC days of a timestamp column, sorted."""
+    if len(times) == 0:
+        return []
+    days = pc.unique(pc.cast(pc.floor_temporal(times, unit="day"), pa.date32()))
+    return sorted(d for d in days.to_pylist() if d is not None)
+
+
+class Lake:
+    """Idempotent appends and day-range reads of the lake's Iceberg tables."""
+
+    def __init__(self, config: LakeConfig) -> None:
+        self.config = config
+        self._catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            try:
+                if self.config.catalog_uri.startswith("sqlite:///"):
+                    Path(self.config.catalog_uri.removeprefix("sqlite:///")).parent.mkdir(
+                        parents=True, exist_ok=True
+                    )
+                if self.config.warehouse.startswith("file://"):
+                    Path(self.config.warehouse.removeprefix("file://")).mkdir(
+                        parents=True, exist_ok=True
+                    )
+                self._catalog = SqlCatalog(self.config.namespace, **self.config.catalog_properties())
+            except Exception as exc:  # pyiceberg/SQLAlchemy raise many kinds
+                raise LakeError(
+                    f"cannot open the Iceberg catalog at {self.config.catalog_uri}: {exc}"
+                ) from exc
+        return self._catalog
+
+    def _ident(self, name: str) -> str:
+        return f"{self.config.namespace}.{name}"
+
+    def ensure_tables(self) -> None:
+        """Create the namespace and both tables if missing (day-partitioned, hidden)."""
+        self.catalog.create_namespace_if_not_exists(self.config.namespace)
+        self._ensure(RAW_EVENTS, LAKE_EVENT_SCHEMA, "event_time", "event_day")
+        self._ensure(DEAD_LETTER, DEAD_LETTER_SCHEMA, "ingested_at", "ingest_day")
+
+    def _ensure(self, name: str, schema: pa.Schema, ts_col: str, part_name: str) -> None:
+        ident = self._ident(name)
+        if self.catalog.table_exists(ident):
+            return
+        txn = self.catalog.create_table_transaction(
+            ident, schema=schema, properties={"write.parquet.compression-codec": "zstd"}
+        )
+        with txn.update_spec() as spec:
+            spec.add_field(ts_col, DayTransform(), part_name)
+        txn.commit_transaction()
+
+    def table(self, name: str) -> Table:
+        return self.catalog.load_table(self._ident(name))
+
+    def append_events(self, events: pa.Table) -> AppendResult:
+        """Append events whose ``event_id`` the lake does not hold yet (per touched day)."""
+        if events.num_rows == 0:
+            return AppendResult(0, 0, None)
+        events = _dedupe(events.cast(LAKE_EVENT_SCHEMA), "event_id")
+        lo, hi = day_bounds(event_days(events["event_time"]))
+        window = And(
+            GreaterThanOrEqual("event_time", lo.isoformat()),
+            LessThan("event_time", hi.isoformat()),
+        )
+        return self._append_new(RAW_EVENTS, events, "event_id", window)
+
+    def append_dead_letters(self, dead: pa.Table) -> AppendResult:
+        """Append dead letters not recorded yet (same file, offset and content)."""
+        if dead.num_rows == 0:
+            return AppendResult(0, 0, None)
+        dead = _dedupe(dead.cast(DEAD_LETTER_SCHEMA), "dead_letter_id")
+        files = set(dead["source_file"].to_pylist())
+        return self._append_new(DEAD_LETTER, dead, "dead_letter_id", In("source_file", files))
+
+    def _append_new(
+        self, name: str, rows: pa.Table, key: str, scope: BooleanExpression
+    ) -> AppendResult:
+        table = self.table(name)
+        existing = table.scan(row_filter=scope, selected_fields=(key,)).to_arrow()[key]
+        fresh = rows.filter(pc.invert(pc.is_in(rows[key], value_set=existing.combine_chunks())))
+        duplicates = rows.num_rows - fresh.num_rows
+        if fresh.num_rows == 0:
+            return AppendResult(0, duplicates, None)
+        try:
+            table.append(fresh)
+        except CommitFailedException as exc:
+            raise LakeError(f"concurrent commit on {name}; the run can be retried safely") from exc
+        snapshot = table.current_snapshot()
+        return AppendResult(fresh.num_rows, duplicates, snapshot.snapshot_id if snapshot else None)
+
+    def read_events(self, start: date, end: date, columns: tuple[str, ...] = ("*",)) -> pa.Table:
+        """Events whose event day is in [start, end] (inclusive)."""
+        lo, hi = day_bounds([start, end])
+        window = And(
+            GreaterThanOrEqual("event_time", lo.isoformat()),
+            LessThan("event_time", hi.isoformat()),
+        )
+        return self.table(RAW_EVENTS).scan(row_filter=window, selected_fields=columns).to_arrow()
+
+    def count(self, name: str, row_filter: BooleanExpression | None = None) -> int:
+        scan: Any = self.table(name).scan(selected_fields=("source_offset",))
+        if row_filter is not None:
+            scan = scan.filter(row_filter)
+        return int(scan.to_arrow().num_rows)
+
+
+def _dedupe(rows: pa.Table, key: str) -> pa.Table:
+    """Keep the first row of each key (the same event twice in one batch is stored once)."""
+    if pc.count_distinct(rows[key]).as_py() == rows.num_rows:
+        return rows
+    indexed = rows.append_column("__row", pa.array(range(rows.num_rows), pa.int64()))
+    first = indexed.group_by(key, use_threads=False).aggregate([("__row", "min")])
+    firsts = first["__row_min"].combine_chunks()
+    return rows.take(firsts.take(pc.array_sort_indices(firsts)))
