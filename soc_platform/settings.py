@@ -33,6 +33,7 @@ class Settings:
     pg_bin_dir: str | None
     meili_url: str | None
     meili_api_key: str | None
+    meili_api_key_var: str | None  # which variable held the key (passed on as an EnvVar)
     partitions_start: date
     dagster_home: Path
 
@@ -89,6 +90,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     meili_url = _get(env, "MEILI_URL")
     if meili_url and not meili_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"MEILI_URL={meili_url!r} must start with http:// or https://")
+    key_var = next((v for v in ("MEILI_API_KEY", "MEILI_MASTER_KEY") if _get(env, v)), None)
     pg_dsn = _get(env, "SOC_PG_DSN")
     if pg_dsn and not pg_dsn.startswith(("postgresql://", "postgres://")) and "=" not in pg_dsn:
         raise ConfigurationError(
@@ -110,7 +112,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pg_port=pg_port,
         pg_bin_dir=_get(env, "SOC_PG_BIN_DIR"),
         meili_url=meili_url,
-        meili_api_key=_get(env, "MEILI_API_KEY") or _get(env, "MEILI_MASTER_KEY"),
+        meili_api_key=_get(env, key_var) if key_var else None,
+        meili_api_key_var=key_var,
         partitions_start=partitions_start,
         dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").resolve(),
     )

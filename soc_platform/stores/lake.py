@@ -5,7 +5,7 @@ catalog class on PostgreSQL and an S3/MinIO warehouse (``s3.*`` FileIO propertie
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ class AppendResult:
     appended: int
     duplicates: int
     snapshot_id: int | None
+    rows: pa.Table  # the rows that were new and are now in the table
 
 
 def day_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
@@ -129,22 +130,26 @@ class Lake:
     def append_events(self, events: pa.Table) -> AppendResult:
         """Append events whose ``event_id`` the lake does not hold yet (per touched day)."""
         if events.num_rows == 0:
-            return AppendResult(0, 0, None)
+            return AppendResult(0, 0, None, events.cast(LAKE_EVENT_SCHEMA))
+        total = events.num_rows
         events = _dedupe(events.cast(LAKE_EVENT_SCHEMA), "event_id")
         lo, hi = day_bounds(event_days(events["event_time"]))
         window = And(
             GreaterThanOrEqual("event_time", lo.isoformat()),
             LessThan("event_time", hi.isoformat()),
         )
-        return self._append_new(RAW_EVENTS, events, "event_id", window)
+        result = self._append_new(RAW_EVENTS, events, "event_id", window)
+        return replace(result, duplicates=result.duplicates + total - events.num_rows)
 
     def append_dead_letters(self, dead: pa.Table) -> AppendResult:
         """Append dead letters not recorded yet (same file, offset and content)."""
         if dead.num_rows == 0:
-            return AppendResult(0, 0, None)
+            return AppendResult(0, 0, None, dead)
+        total = dead.num_rows
         dead = _dedupe(dead.cast(DEAD_LETTER_SCHEMA), "dead_letter_id")
         files = set(dead["source_file"].to_pylist())
-        return self._append_new(DEAD_LETTER, dead, "dead_letter_id", In("source_file", files))
+        result = self._append_new(DEAD_LETTER, dead, "dead_letter_id", In("source_file", files))
+        return replace(result, duplicates=result.duplicates + total - dead.num_rows)
 
     def _append_new(
         self, name: str, rows: pa.Table, key: str, scope: BooleanExpression
@@ -154,13 +159,14 @@ class Lake:
         fresh = rows.filter(pc.invert(pc.is_in(rows[key], value_set=existing.combine_chunks())))
         duplicates = rows.num_rows - fresh.num_rows
         if fresh.num_rows == 0:
-            return AppendResult(0, duplicates, None)
+            return AppendResult(0, duplicates, None, fresh)
         try:
             table.append(fresh)
         except CommitFailedException as exc:
             raise LakeError(f"concurrent commit on {name}; the run can be retried safely") from exc
         snapshot = table.current_snapshot()
-        return AppendResult(fresh.num_rows, duplicates, snapshot.snapshot_id if snapshot else None)
+        snapshot_id = snapshot.snapshot_id if snapshot else None
+        return AppendResult(fresh.num_rows, duplicates, snapshot_id, fresh)
 
     def read_events(self, start: date, end: date, columns: tuple[str, ...] = ("*",)) -> pa.Table:
         """Events whose event day is in [start, end] (inclusive)."""

@@ -1,0 +1,174 @@
+"""The micro-batch: one run takes new landing files through lake, hot store, correlation
+and search, reporting a materialization for every event-day partition it touched."""
+
+from collections.abc import Iterator
+from datetime import date
+
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    Config,
+    DailyPartitionsDefinition,
+    DefaultSensorStatus,
+    In,
+    JobDefinition,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    in_process_executor,
+    job,
+    op,
+    sensor,
+)
+
+from soc_platform import pipeline
+from soc_platform.planning import plan_runs
+from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
+
+RAW = AssetKey(["lake", "raw_waf_events"])
+DEAD = AssetKey(["lake", "dead_letter"])
+HOT = AssetKey(["hot", "waf_events"])
+SUMMARY = AssetKey(["hot", "waf_events_daily_summary"])
+INCIDENTS = AssetKey(["detection", "incidents"])
+INDEX = AssetKey(["search", "incident_index"])
+RUN_TAGS = {"soc/pipeline": "microbatch"}
+
+
+class MicrobatchConfig(Config):  # type: ignore[misc]
+    files: list[str]
+    source_format: str = "waf_json"
+
+
+def _partition_events(
+    context: OpExecutionContext,
+    partitions: DailyPartitionsDefinition,
+    key: AssetKey,
+    days: list[date],
+    metadata: dict[str, object],
+) -> Iterator[AssetMaterialization]:
+    known = set(partitions.get_partition_keys())
+    for day in days:
+        part = day.isoformat()
+        if part in known:
+            yield AssetMaterialization(asset_key=key, partition=part, metadata=metadata)  # type: ignore[arg-type]
+        else:
+            context.log.warning(
+                f"{key.to_user_string()}: events of {part} are stored, but that day is outside "
+                "the partition range (SOC_PARTITIONS_START..today), so no partition is marked"
+            )
+
+
+def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition:
+    """The job the sensor launches (and ``soc-platform run`` executes in process)."""
+
+    @op(out=Out(pipeline.IngestReport, io_manager_key="mem_io"))
+    def ingest_landing_files(
+        context: OpExecutionContext, config: MicrobatchConfig, lake: LakeResource
+    ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
+        report = pipeline.ingest_files(lake.lake(), config.files, config.source_format)
+        meta: dict[str, object] = {
+            "files": report.files,
+            "lines_read": report.lines_read,
+            "events_parsed": report.parsed,
+            "events_appended": report.appended,
+            "duplicates_skipped": report.duplicates,
+            "dead_letters": report.dead_letters,
+        }
+        context.log.info(f"ingested {meta}; dead letters by reason: {report.dead_letter_reasons}")
+        yield from _partition_events(context, partitions, RAW, report.days, meta)
+        yield AssetMaterialization(
+            asset_key=DEAD,
+            metadata={
+                "dead_letters": report.dead_letters,
+                "dead_letters_new": report.dead_letters_new,
+                "by_reason": MetadataValue.json(report.dead_letter_reasons),
+                **{f"reason/{k}": v for k, v in report.dead_letter_reasons.items()},
+            },
+        )
+        yield Output(report, metadata={**meta, "dead_letters_by_reason": MetadataValue.json(
+            report.dead_letter_reasons)})
+
+    @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
+    def load_hot_store(
+        context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
+    ) -> Iterator[AssetMaterialization]:
+        report = pipeline.load_hot(hot.store(), ingest.new_events)
+        meta = {"rows_inserted": report.inserted, "duplicates_skipped": report.duplicates,
+                "dialect": report.dialect}
+        context.log.info(f"hot load: {meta}")
+        yield from _partition_events(context, partitions, HOT, report.days, meta)
+        yield from _partition_events(context, partitions, SUMMARY, report.days, {"refreshed": True})
+
+    @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+             "after_load": In(Nothing)},
+        out=Out(list, io_manager_key="mem_io"))
+    def correlate_incidents(
+        context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
+    ) -> Iterator[AssetMaterialization | Output[list]]:  # type: ignore[type-arg]
+        report = pipeline.correlate(hot.store(), ingest.new_events["event_time"])
+        meta = {"windows_evaluated": report.windows_evaluated,
+                "incidents_matched": len(report.incidents),
+                "incidents_changed": report.changed,
+                "per_rule": MetadataValue.json(report.per_rule)}
+        context.log.info(f"correlation: {meta}")
+        days = sorted({i.start_time.date() for i in report.incidents})
+        yield from _partition_events(context, partitions, INCIDENTS, days, meta)
+        yield Output(report.incidents, metadata={k: v for k, v in meta.items()})
+
+    @op(ins={"incidents": In(list, input_manager_key="mem_io")}, out=Out(Nothing))
+    def index_incidents(
+        context: OpExecutionContext, incidents: list, hot: HotStoreResource,  # type: ignore[type-arg]
+        search: SearchResource,
+    ) -> Iterator[AssetMaterialization]:
+        backend = search.backend(hot.store())
+        count = pipeline.index_incidents(backend, incidents)
+        context.log.info(f"indexed {count} incidents in the {backend.name} backend")
+        days = sorted({i.start_time.date() for i in incidents})
+        yield from _partition_events(
+            context, partitions, INDEX, days, {"indexed": count, "backend": backend.name}
+        )
+
+    @job(
+        name="microbatch_job",
+        description="New landing files -> lake -> hot store -> correlation -> search.",
+        executor_def=in_process_executor,
+        tags=RUN_TAGS,
+    )
+    def microbatch_job() -> None:
+        ingest = ingest_landing_files()
+        loaded = load_hot_store(ingest)
+        index_incidents(correlate_incidents(ingest, after_load=loaded))
+
+    return microbatch_job
+
+
+def build_microbatch_sensor(job_def: JobDefinition, max_files: int = 500) -> SensorDefinition:
+    @sensor(
+        name="microbatch_sensor",
+        job=job_def,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Launches one micro-batch run when new files are in the landing directory.",
+    )
+    def microbatch_sensor(
+        context: SensorEvaluationContext, landing: LandingResource
+    ) -> RunRequest | SkipReason:
+        plan = plan_runs(context.cursor, landing.files(), max_files=max_files)
+        context.update_cursor(plan.cursor)
+        if plan.run is None:
+            return SkipReason(plan.skip_reason)
+        if plan.pending_after:
+            context.log.info(f"{plan.pending_after} more files wait for the next tick")
+        return RunRequest(
+            run_key=plan.run.run_key,
+            run_config={"ops": {"ingest_landing_files": {"config": {"files": plan.run.files}}}},
+            tags={**RUN_TAGS, "soc/files": str(len(plan.run.files))},
+        )
+
+    return microbatch_sensor

@@ -1,0 +1,319 @@
+"""The ``soc-platform`` command."""
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from soc_platform.errors import ConfigurationError, DependencyError, SocPlatformError
+from soc_platform.settings import Settings, load_settings
+
+SAMPLE_QUERY = "blocked attempts from 192.168"
+
+
+def _print(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+# -- generate ---------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.synth import generate
+
+    out = Path(args.out).expanduser().resolve()
+    events, campaigns = generate(events=args.events, minutes=args.minutes, seed=args.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    # one file per 15 minutes of event time, written under a hidden name, then renamed
+    chunks: dict[str, list[dict[str, Any]]] = {}
+    for ev in events:
+        stamp = datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
+        bucket = stamp - timedelta(minutes=stamp.minute % 15, seconds=stamp.second,
+                                   microseconds=stamp.microsecond)
+        chunks.setdefault(f"{bucket:%Y%m%dT%H%M}", []).append(ev)
+    written = []
+    for stamp, rows in sorted(chunks.items()):
+        final = out / f"waf-s{args.seed}-{stamp}.jsonl.gz"
+        tmp = out / f".{final.name}.tmp"
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+        tmp.replace(final)
+        written.append(final)
+    truth = Path(args.truth) if args.truth else out / f"_truth-s{args.seed}.json"
+    truth.write_text(json.dumps([c.to_dict() for c in campaigns], indent=2) + "\n")
+    _print(f"wrote {len(events)} events in {len(written)} files to {out}")
+    _print(f"ground truth ({len(campaigns)} injected campaigns): {truth}")
+    return 0
+
+
+# -- run ----------------------------------------------------------------------------------
+
+
+def preflight(settings: Settings) -> None:
+    """Reach the hot store and the lake before starting a run, so a misconfiguration is
+    reported as one clear line rather than as a failed Dagster step."""
+    from soc_platform.stores.lake import Lake, LakeConfig
+
+    _hot(settings)
+    Lake(
+        LakeConfig(
+            catalog_uri=settings.lake_catalog_uri,
+            warehouse=settings.lake_warehouse,
+            namespace=settings.lake_namespace,
+            s3_endpoint=settings.s3_endpoint,
+            s3_access_key_id=settings.s3_access_key_id,
+            s3_secret_access_key=settings.s3_secret_access_key,
+            s3_region=settings.s3_region,
+        )
+    ).ensure_tables()
+
+
+def run_microbatch(
+    settings: Settings, files: Sequence[str], verbose: bool = False
+) -> dict[str, Any]:
+    """Execute the micro-batch job in process on ``files``; return its reports."""
+    from dagster import DagsterInstance
+
+    from soc_platform.definitions import build_definitions
+    from soc_platform.instance import prepare_dagster_home
+
+    preflight(settings)
+    prepare_dagster_home(settings)
+    job = build_definitions(settings).resolve_job_def("microbatch_job")
+    level = "DEBUG" if verbose else "WARNING"
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config={
+                "ops": {"ingest_landing_files": {"config": {"files": list(files)}}},
+                "loggers": {"console": {"config": {"log_level": level}}},
+            },
+            instance=instance,
+            tags={"soc/trigger": "cli"},
+            raise_on_error=True,
+        )
+    return {
+        "run_id": result.run_id,
+        "ingest": result.output_for_node("ingest_landing_files"),
+        "incidents": result.output_for_node("correlate_incidents"),
+    }
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.stores.landing import list_landing_files
+
+    files = [f.path for f in list_landing_files(settings.landing_dir)]
+    if not files:
+        _print(
+            f"nothing to do: no .jsonl/.jsonl.gz files in {settings.landing_dir} "
+            f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
+        )
+        return 0
+    out = run_microbatch(settings, files, verbose=args.verbose)
+    ing = out["ingest"]
+    incidents = out["incidents"]
+    if args.json:
+        _print(json.dumps({
+            "run_id": out["run_id"], "files": ing.files, "lines": ing.lines_read,
+            "events_parsed": ing.parsed, "events_new": ing.appended,
+            "duplicates": ing.duplicates, "dead_letters": ing.dead_letters,
+            "dead_letter_reasons": ing.dead_letter_reasons,
+            "days": [d.isoformat() for d in ing.days],
+            "incidents": [i.id for i in incidents],
+        }, indent=2))
+        return 0
+    reasons = ", ".join(f"{k}: {v}" for k, v in ing.dead_letter_reasons.items()) or "none"
+    days = f"{ing.days[0]}..{ing.days[-1]}" if ing.days else "none"
+    _print(f"run {out['run_id']}")
+    _print(f"  files       {ing.files} ({ing.lines_read} lines)")
+    _print(f"  events      {ing.parsed} parsed, {ing.appended} new, "
+           f"{ing.duplicates} already stored (event days: {days})")
+    _print(f"  dead letters {ing.dead_letters} ({reasons})")
+    _print(f"  incidents   {len(incidents)} in the evaluated windows")
+    return 0
+
+
+# -- incidents / search ---------------------------------------------------------------------
+
+
+def _hot(settings: Settings) -> Any:
+    from soc_platform.stores.hot import HotStore
+    from soc_platform.stores.pgserver import EmbeddedPostgres
+
+    dsn = settings.pg_dsn or EmbeddedPostgres(
+        settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir
+    ).start()
+    store = HotStore(dsn)
+    store.setup()
+    return store
+
+
+def _fmt_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
+    found = _hot(settings).list_incidents(limit=args.limit)
+    if args.json:
+        _print(json.dumps([i.to_document() for i in found], indent=2))
+        return 0
+    if not found:
+        _print("no incidents yet (run: soc-platform run)")
+        return 0
+    for inc in found:
+        _print(f"{inc.id}  {inc.severity:<6} {inc.type:<14} {inc.client_ip:<16} "
+               f"{_fmt_time(inc.start_time)}  {inc.event_count:>5} events")
+        _print(f"    {inc.description}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.stores.search import EmbeddedSearch, MeilisearchSearch, SearchBackend
+
+    backend: SearchBackend
+    if settings.meili_url:
+        backend = MeilisearchSearch(settings.meili_url, settings.meili_api_key)
+    else:
+        backend = EmbeddedSearch(_hot(settings))
+    hits = backend.search(args.query, limit=args.limit)
+    if args.json:
+        _print(json.dumps({"backend": backend.name, "query": args.query,
+                           "hits": [h.to_dict() for h in hits]}, indent=2))
+        return 0
+    _print(f"{len(hits)} result(s) for {args.query!r} ({backend.name} search)")
+    for hit in hits:
+        _print(f"  {hit.id}  {hit.severity:<6} {hit.client_ip:<16} {_fmt_time(hit.start_time)}")
+        _print(f"      {hit.description}")
+    return 0
+
+
+# -- demo / dev -------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    gen = argparse.Namespace(out=str(settings.landing_dir), events=args.events,
+                             minutes=args.minutes, seed=args.seed, truth=None)
+    _print("== 1. generate synthetic WAF traffic into the landing directory")
+    cmd_generate(gen, settings)
+    _print("\n== 2. run the micro-batch job (lake -> hot store -> correlation -> search)")
+    cmd_run(argparse.Namespace(json=False, verbose=False), settings)
+    _print("\n== 3. incidents")
+    cmd_incidents(argparse.Namespace(json=False, limit=10), settings)
+    _print(f"\n== 4. search: {SAMPLE_QUERY!r}")
+    cmd_search(argparse.Namespace(json=False, limit=5, query=SAMPLE_QUERY), settings)
+    _print("\n== 5. operate it in the Dagster UI")
+    _print("  make dev    (or: .venv/bin/soc-platform dev), then open http://127.0.0.1:3000")
+    _print(f"  data directory: {settings.data_dir}")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.instance import prepare_dagster_home
+    from soc_platform.stores.pgserver import EmbeddedPostgres, port_is_free
+
+    if settings.embedded_pg:  # start it now so a port clash is reported before the UI starts
+        EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir).start()
+    if not port_is_free(args.port, args.host):
+        raise ConfigurationError(
+            f"port {args.port} on {args.host} is taken: pass --port with a free one"
+        )
+    home = prepare_dagster_home(settings)
+    tmp = settings.data_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TMPDIR", str(tmp))
+    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
+    if not Path(dagster).exists():
+        raise DependencyError("the dagster command is not installed (run: make install)")
+    _print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
+    argv = [dagster, "dev", "-m", "soc_platform.definitions", "-a", "defs",
+            "-h", args.host, "-p", str(args.port)]
+    os.execv(dagster, argv)  # replace this process: signals go straight to dagster  # noqa: S606
+    return 0  # pragma: no cover
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soc-platform",
+        description="WAF events -> Iceberg lake -> PostgreSQL hot store -> incidents -> search.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic WAF traffic with attack campaigns")
+    gen.add_argument("--out", required=True, help="folder to write .jsonl.gz files into")
+    gen.add_argument("--events", type=int, default=5000)
+    gen.add_argument("--minutes", type=int, default=60)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--truth", help="ground-truth JSON path (default: OUT/_truth-sSEED.json)")
+
+    run = sub.add_parser("run", help="process every file in the landing directory now")
+    run.add_argument("--json", action="store_true")
+    run.add_argument("--verbose", action="store_true", help="show the Dagster run's log")
+
+    inc = sub.add_parser("incidents", help="list incidents, newest first")
+    inc.add_argument("--json", action="store_true")
+    inc.add_argument("--limit", type=int, default=50)
+
+    search = sub.add_parser("search", help="free-text incident search")
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--limit", type=int, default=20)
+
+    demo = sub.add_parser("demo", help="generate, run, list incidents and search")
+    demo.add_argument("--events", type=int, default=5000)
+    demo.add_argument("--minutes", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+
+    dev = sub.add_parser("dev", help="the Dagster UI and daemon on the embedded defaults")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    return parser
+
+
+COMMANDS = {
+    "generate": cmd_generate,
+    "run": cmd_run,
+    "incidents": cmd_incidents,
+    "search": cmd_search,
+    "demo": cmd_demo,
+    "dev": cmd_dev,
+}
+
+
+def _root_cause(exc: BaseException) -> SocPlatformError | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, SocPlatformError):
+            return cur
+        seen.add(id(cur))
+        nxt = getattr(cur, "user_exception", None) or cur.__cause__ or cur.__context__
+        cur = nxt
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return COMMANDS[args.command](args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, not a traceback, for errors users can fix
+        cause = _root_cause(exc)
+        if cause is None or os.environ.get("SOC_DEBUG"):
+            raise
+        sys.stderr.write(f"soc-platform: error: {cause}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Detection logic that needs no I/O: the rule model, window planning, incident building."""

@@ -1,0 +1,54 @@
+"""Which windows a batch of events touches: exactly those get (re-)evaluated."""
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def window_start(ts: datetime, width: timedelta) -> datetime:
+    """Start of the fixed window (aligned to the Unix epoch, as ``date_bin`` in the rule queries) holding ``ts``."""
+    return EPOCH + ((ts - EPOCH) // width) * width
+
+
+def touched_windows(times: pa.Array | pa.ChunkedArray, width: timedelta) -> list[datetime]:
+    """Distinct window starts of a timestamp column (vectorised)."""
+    if len(times) == 0:
+        return []
+    micros = width // timedelta(microseconds=1)
+    as_int = pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
+    # integer division truncates toward zero: exact floor for instants after 1970
+    floored = pc.multiply(pc.divide(as_int, micros), micros)
+    starts = pc.unique(floored.drop_null() if hasattr(floored, "drop_null") else floored)
+    return sorted(EPOCH + timedelta(microseconds=int(v)) for v in starts.to_pylist() if v is not None)
+
+
+def recent_windows(now: datetime, lookback: timedelta, width: timedelta) -> list[datetime]:
+    """Windows overlapping the last ``lookback`` before ``now``."""
+    first = window_start(now - lookback, width)
+    out = []
+    cur = first
+    while cur <= now:
+        out.append(cur)
+        cur += width
+    return out
+
+
+def merge_windows(*groups: Iterable[datetime]) -> list[datetime]:
+    return sorted({w for group in groups for w in group})
+
+
+def day_windows(days: Iterable[date], width: timedelta) -> list[datetime]:
+    """Every window starting within the given UTC days (for re-evaluating whole days)."""
+    out: list[datetime] = []
+    for day in sorted(set(days)):
+        lo = datetime.combine(day, time.min, timezone.utc)
+        hi = lo + timedelta(days=1)
+        cur = window_start(lo, width)
+        while cur < hi:
+            out.append(cur)
+            cur += width
+    return merge_windows(out)

@@ -1,0 +1,72 @@
+"""The only Dagster entry point: ``workspace.yaml`` loads ``defs`` from this module.
+
+Everything is built inside the decorated function, so importing this module reads no
+environment and opens no connection.
+"""
+
+import dagster as dg
+
+from assets import build_assets
+from sensors import build_sensors_and_jobs
+from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
+from soc_platform.settings import Settings, load_settings
+
+
+def _secret(name: str, value: str | None) -> dg.EnvVar | None:
+    """Pass a secret as an EnvVar (resolved at run time, never shown) when it is set."""
+    return dg.EnvVar(name) if value else None
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {
+        # the micro-batch passes Arrow tables between its in-process steps in memory
+        "mem_io": dg.mem_io_manager,
+        "lake": LakeResource(
+            catalog_uri=(
+                dg.EnvVar("SOC_LAKE_CATALOG_URI")  # may embed a database password
+                if settings.lake_catalog_uri.startswith("postgresql")
+                else settings.lake_catalog_uri
+            ),
+            warehouse=settings.lake_warehouse,
+            namespace=settings.lake_namespace,
+            s3_endpoint=settings.s3_endpoint,
+            s3_access_key_id=_secret("SOC_S3_ACCESS_KEY_ID", settings.s3_access_key_id),
+            s3_secret_access_key=_secret(
+                "SOC_S3_SECRET_ACCESS_KEY", settings.s3_secret_access_key
+            ),
+            s3_region=settings.s3_region,
+        ),
+        "hot": HotStoreResource(
+            dsn=_secret("SOC_PG_DSN", settings.pg_dsn),
+            embedded_dir=str(settings.pg_data_dir),
+            embedded_port=settings.pg_port,
+            pg_bin_dir=settings.pg_bin_dir,
+        ),
+        "search": SearchResource(
+            meili_url=settings.meili_url,
+            meili_api_key=(
+                dg.EnvVar(settings.meili_api_key_var) if settings.meili_api_key_var else None
+            ),
+        ),
+        "landing": LandingResource(path=str(settings.landing_dir)),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Assemble assets, jobs, sensors and resources for ``settings`` (default: from env)."""
+    settings = settings or load_settings()
+    partitions = dg.DailyPartitionsDefinition(
+        start_date=settings.partitions_start.isoformat(), end_offset=1, timezone="UTC"
+    )
+    jobs, sensors = build_sensors_and_jobs(partitions)
+    return dg.Definitions(
+        assets=build_assets(partitions),
+        jobs=jobs,
+        sensors=sensors,
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

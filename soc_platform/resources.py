@@ -1,0 +1,94 @@
+"""Dagster resources wrapping the stores. Typed methods, domain types in and out.
+
+Secrets (database DSN, S3 keys, Meilisearch key) are passed as ``dagster.EnvVar`` by
+``definitions.py`` so they are resolved at run time and never shown in the UI.
+"""
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+
+from soc_platform.stores.hot import HotStore
+from soc_platform.stores.lake import Lake, LakeConfig
+from soc_platform.stores.landing import LandingFile, list_landing_files
+from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.stores.search import EmbeddedSearch, MeilisearchSearch, SearchBackend
+
+
+class LakeResource(ConfigurableResource):  # type: ignore[misc]
+    """The Iceberg lake (SqlCatalog on SQLite or PostgreSQL; local or S3 warehouse)."""
+
+    catalog_uri: str
+    warehouse: str
+    namespace: str = "soc"
+    s3_endpoint: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str | None = None
+
+    _lake: Lake | None = PrivateAttr(default=None)
+
+    def lake(self) -> Lake:
+        if self._lake is None:
+            self._lake = Lake(
+                LakeConfig(
+                    catalog_uri=self.catalog_uri,
+                    warehouse=self.warehouse,
+                    namespace=self.namespace,
+                    s3_endpoint=self.s3_endpoint,
+                    s3_access_key_id=self.s3_access_key_id,
+                    s3_secret_access_key=self.s3_secret_access_key,
+                    s3_region=self.s3_region,
+                )
+            )
+        return self._lake
+
+
+class HotStoreResource(ConfigurableResource):  # type: ignore[misc]
+    """The hot PostgreSQL/TimescaleDB store: ``dsn``, or the embedded cluster when unset."""
+
+    dsn: str | None = None
+    embedded_dir: str | None = None
+    embedded_port: int = 54329
+    pg_bin_dir: str | None = None
+
+    _store: HotStore | None = PrivateAttr(default=None)
+
+    def store(self) -> HotStore:
+        if self._store is None:
+            dsn = self.dsn
+            if not dsn:
+                if not self.embedded_dir:
+                    from soc_platform.errors import ConfigurationError
+
+                    raise ConfigurationError("HotStoreResource needs dsn or embedded_dir")
+                server = EmbeddedPostgres(
+                    Path(self.embedded_dir), self.embedded_port, self.pg_bin_dir
+                )
+                dsn = server.start()
+            store = HotStore(dsn)
+            store.setup()
+            self._store = store
+        return self._store
+
+
+class SearchResource(ConfigurableResource):  # type: ignore[misc]
+    """Incident search: Meilisearch when ``meili_url`` is set, else the embedded backend."""
+
+    meili_url: str | None = None
+    meili_api_key: str | None = None
+
+    def backend(self, hot: HotStore) -> SearchBackend:
+        if self.meili_url:
+            return MeilisearchSearch(self.meili_url, self.meili_api_key)
+        return EmbeddedSearch(hot)
+
+
+class LandingResource(ConfigurableResource):  # type: ignore[misc]
+    """The landing directory the micro-batch sensor watches."""
+
+    path: str
+
+    def files(self) -> list[LandingFile]:
+        return list_landing_files(Path(self.path))

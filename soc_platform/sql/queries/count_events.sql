@@ -1,0 +1,1 @@
+SELECT count(*) FROM waf_events WHERE event_time >= %(lo)s AND event_time < %(hi)s

@@ -1,0 +1,8 @@
+SELECT id, type, rule, severity, client_ip, targets, start_time, end_time, window_start,
+       event_count, blocked_count, rule_ids, description, attack_techniques, updated_at
+FROM incidents
+WHERE (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
+  AND (%(lo)s::timestamptz IS NULL OR start_time >= %(lo)s::timestamptz)
+  AND (%(hi)s::timestamptz IS NULL OR start_time < %(hi)s::timestamptz)
+ORDER BY start_time DESC, id
+LIMIT %(limit)s

@@ -1,0 +1,1 @@
+DELETE FROM waf_events_daily_summary WHERE day = ANY(%(days)s::timestamptz[])

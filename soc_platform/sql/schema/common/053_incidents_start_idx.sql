@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS incidents_start_time_idx ON incidents (start_time DESC)

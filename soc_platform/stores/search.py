@@ -1,0 +1,183 @@
+"""Incident search backends behind one interface.
+
+- ``EmbeddedSearch``: the ``incidents`` table itself, PostgreSQL full text plus ``pg_trgm``
+  for typos. Indexing is a no-op: the system-of-record rows carry their search columns.
+- ``MeilisearchSearch``: a Meilisearch index ``incidents`` (primary key ``id``), settings
+  applied idempotently, every task awaited and its failure surfaced.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from soc_platform.errors import SearchBackendError
+from soc_platform.models import Incident
+from soc_platform.stores.hot import HotStore
+
+INDEX_UID = "incidents"
+MEILI_SETTINGS: dict[str, Any] = {
+    "searchableAttributes": ["description", "client_ip", "targets", "type", "rule", "rule_ids"],
+    "filterableAttributes": ["type", "client_ip", "start_time", "severity", "rule"],
+    "sortableAttributes": ["start_time", "event_count"],
+    "displayedAttributes": ["*"],
+}
+_TERM = re.compile(r"[^\s\"'`,;()]+")
+
+
+def query_terms(query: str) -> list[str]:
+    """Split a free-text query into lower-case terms (quotes and separators dropped)."""
+    return [t.lower().strip(".:") for t in _TERM.findall(query) if t.strip(".:")]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    type: str
+    client_ip: str
+    severity: str
+    start_time: datetime
+    description: str
+
+    @classmethod
+    def from_incident(cls, inc: Incident) -> "SearchHit":
+        return cls(inc.id, inc.type, inc.client_ip, inc.severity, inc.start_time, inc.description)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "client_ip": self.client_ip,
+            "severity": self.severity,
+            "start_time": self.start_time.isoformat(),
+            "description": self.description,
+        }
+
+
+class SearchBackend(Protocol):
+    name: str
+
+    def ensure_index(self) -> None: ...
+
+    def upsert(self, incidents: Sequence[Incident]) -> int: ...
+
+    def search(
+        self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
+    ) -> list[SearchHit]: ...
+
+
+class EmbeddedSearch:
+    """Search over the incidents table (no extra service)."""
+
+    name = "embedded"
+
+    def __init__(self, hot: HotStore) -> None:
+        self.hot = hot
+
+    def ensure_index(self) -> None:
+        self.hot.setup()
+
+    def upsert(self, incidents: Sequence[Incident]) -> int:
+        # The incidents rows are the index (search_doc/search_tsv are written with them).
+        return len(incidents)
+
+    def search(
+        self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        found = self.hot.search_incidents(
+            query_terms(query), type_=type_, client_ip=client_ip, limit=limit
+        )
+        return [SearchHit.from_incident(i) for i in found]
+
+
+class MeilisearchSearch:
+    """Meilisearch backend (https://www.meilisearch.com/docs/reference/api)."""
+
+    name = "meilisearch"
+
+    def __init__(self, url: str, api_key: str | None, timeout_ms: int = 30_000) -> None:
+        import meilisearch
+
+        self.url = url
+        self.timeout_ms = timeout_ms
+        self.client = meilisearch.Client(url, api_key, timeout=max(1, timeout_ms // 1000))
+        self._ready = False
+
+    def _wait(self, task_uid: int, what: str) -> None:
+        from meilisearch.errors import MeilisearchError
+
+        try:
+            task = self.client.wait_for_task(task_uid, timeout_in_ms=self.timeout_ms)
+        except MeilisearchError as exc:
+            raise SearchBackendError(f"Meilisearch {what}: {exc}") from exc
+        if task.status != "succeeded":
+            raise SearchBackendError(f"Meilisearch {what} {task.status}: {task.error}")
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from meilisearch.errors import MeilisearchError
+
+        try:
+            return fn(*args, **kwargs)
+        except MeilisearchError as exc:
+            raise SearchBackendError(f"Meilisearch at {self.url}: {what} failed: {exc}") from exc
+
+    def ensure_index(self) -> None:
+        """Create the index if missing and apply the settings (idempotent)."""
+        from meilisearch.errors import MeilisearchApiError
+
+        try:
+            self.client.get_index(INDEX_UID)
+        except MeilisearchApiError as exc:
+            if getattr(exc, "code", "") != "index_not_found":
+                raise SearchBackendError(f"Meilisearch at {self.url}: {exc}") from exc
+            info = self._call("create index", self.client.create_index, INDEX_UID, {"primaryKey": "id"})
+            self._wait(info.task_uid, "create index")
+        except Exception as exc:  # connection refused, DNS, TLS...
+            raise SearchBackendError(f"Meilisearch at {self.url} is unreachable: {exc}") from exc
+        index = self.client.index(INDEX_UID)
+        info = self._call("update settings", index.update_settings, dict(MEILI_SETTINGS))
+        self._wait(info.task_uid, "update settings")
+        self._ready = True
+
+    def upsert(self, incidents: Sequence[Incident]) -> int:
+        if not incidents:
+            return 0
+        if not self._ready:
+            self.ensure_index()
+        index = self.client.index(INDEX_UID)
+        docs = [inc.to_document() for inc in incidents]
+        for start in range(0, len(docs), 5000):
+            info = self._call(
+                "add documents", index.add_documents, docs[start : start + 5000], primary_key="id"
+            )
+            self._wait(info.task_uid, "add documents")
+        return len(docs)
+
+    def search(
+        self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        filters = []
+        if type_:
+            filters.append(f"type = {_quote(type_)}")
+        if client_ip:
+            filters.append(f"client_ip = {_quote(client_ip)}")
+        params: dict[str, Any] = {"limit": limit}
+        if filters:
+            params["filter"] = " AND ".join(filters)
+        result = self._call("search", self.client.index(INDEX_UID).search, query, params)
+        return [
+            SearchHit(
+                id=h["id"],
+                type=h["type"],
+                client_ip=h["client_ip"],
+                severity=h.get("severity", ""),
+                start_time=datetime.fromtimestamp(h["start_time"], timezone.utc),
+                description=h["description"],
+            )
+            for h in result["hits"]
+        ]
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
