@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine (Python 3.11+ and PostgreSQL server
+# binaries being the only prerequisites):
+#   make demo   generate traffic and run the main job on the embedded defaults
+#   make test   run the test suite
+# Both install what they need into ./.venv first (uv, from PyPI, into ./.tools).
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install demo test dev lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/soc-platform demo
+
+test: install
+	$(VENV)/bin/python -m pytest
+
+dev: install
+	$(VENV)/bin/soc-platform dev
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: install
+	for script in benchmarks/[a-z]*.py; do $(VENV)/bin/python $$script || exit 1; done
+
+clean:
+	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache

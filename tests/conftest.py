@@ -1,0 +1,83 @@
+"""Session fixtures: a throwaway PostgreSQL cluster, fresh databases, temp lakes.
+
+Nothing here reads a developer's configuration: every test gets its own data directory,
+DAGSTER_HOME and (where it needs one) database.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from soc_platform.stores.lake import Lake, LakeConfig
+from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see a developer's soc-platform, Meilisearch or pyiceberg settings."""
+    for name in list(os.environ):
+        if name.startswith(("SOC_", "MEILI_", "PYICEBERG_")) and not name.startswith("SOC_TEST_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+@pytest.fixture(scope="session")
+def shared_tmp() -> Iterator[Path]:
+    """A temp root the ``postgres`` user can traverse (pytest's own tmp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="soc-test-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def work_dir(shared_tmp: Path) -> Path:
+    path = shared_tmp / uuid.uuid4().hex[:12]
+    path.mkdir()
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(shared_tmp: Path) -> Iterator[EmbeddedPostgres]:
+    """One PostgreSQL cluster for the whole session (fsync off: test data is disposable)."""
+    server = EmbeddedPostgres(
+        shared_tmp / "pg",
+        free_port(),
+        server_options=["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"],
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: EmbeddedPostgres) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield pg_cluster.dsn(name)
+    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def lake(work_dir: Path) -> Lake:
+    store = Lake(
+        LakeConfig(
+            catalog_uri=f"sqlite:///{work_dir / 'catalog.db'}",
+            warehouse=(work_dir / "warehouse").as_uri(),
+        )
+    )
+    store.ensure_tables()
+    return store

@@ -1,0 +1,164 @@
+"""The hot store against a real PostgreSQL (plain dialect)."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from soc_platform import pipeline
+from soc_platform.errors import HotStoreError
+from soc_platform.parsing import get_parser, split_lines
+from soc_platform.stores.hot import Dialect, HotStore
+from soc_platform.stores.search import EmbeddedSearch
+from tests.helpers import sqli_burst, to_jsonl, waf_event
+
+T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=timezone.utc)
+
+
+def parse(events: list[dict[str, object]], source: str = "test.jsonl") -> pa.Table:
+    block = split_lines(to_jsonl(events).encode())  # type: ignore[arg-type]
+    result = get_parser("waf_json")(block, source, datetime.now(timezone.utc))
+    assert result.dead_letters.num_rows == 0
+    return result.events
+
+
+@pytest.fixture
+def hot(pg_dsn: str) -> HotStore:
+    store = HotStore(pg_dsn)
+    assert store.setup() is Dialect.PLAIN
+    return store
+
+
+def scalar(dsn: str, query: str) -> object:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_schema_applies_twice_with_partitioning_and_indexes(hot: HotStore, pg_dsn: str) -> None:
+    assert hot.setup() is Dialect.PLAIN
+    assert scalar(pg_dsn, "SELECT relkind FROM pg_class WHERE relname = 'waf_events'") == "p"
+    indexes = scalar(
+        pg_dsn,
+        "SELECT array_agg(indexname ORDER BY indexname) FROM pg_indexes "
+        "WHERE tablename = 'waf_events'",
+    )
+    assert indexes == [
+        "waf_events_client_ip_time_idx",
+        "waf_events_event_uidx",
+        "waf_events_rule_id_time_idx",
+        "waf_events_time_idx",
+    ]
+
+
+def test_load_is_idempotent_and_creates_day_partitions(hot: HotStore, pg_dsn: str) -> None:
+    late = T0 - timedelta(days=3)
+    events = parse([waf_event(T0), waf_event(T0 + timedelta(seconds=1)), waf_event(late)])
+    days = [T0.date(), late.date()]
+    first = hot.load_events(events, days)
+    again = hot.load_events(events, days)
+    assert (first.inserted, first.duplicates) == (3, 0)
+    assert (again.inserted, again.duplicates) == (0, 3)
+    assert scalar(pg_dsn, "SELECT count(*) FROM waf_events") == 3
+    parts = scalar(
+        pg_dsn,
+        "SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'waf_events'::regclass",
+    )
+    assert parts == [f"waf_events_p{late:%Y%m%d}", f"waf_events_p{T0:%Y%m%d}"]
+
+
+def test_copy_preserves_values_nulls_and_arrays(hot: HotStore, pg_dsn: str) -> None:
+    ev = waf_event(T0, "2001:db8::1", rule_id=942100, rule_msg='a "quoted", msg',
+                   tags=['x"y', "back\\slash", "a,b"], status=403)
+    ev.pop("user_agent")
+    hot.load_events(parse([ev]), [T0.date()])
+    with psycopg.connect(pg_dsn) as conn:
+        row = conn.execute(
+            "SELECT host(client_ip), rule_id, rule_msg, rule_tags, user_agent, action, "
+            "event_time FROM waf_events"
+        ).fetchone()
+    assert row == ("2001:db8::1", "942100", 'a "quoted", msg', ['x"y', "back\\slash", "a,b"],
+                   None, "blocked", T0)
+
+
+def test_daily_summary_refresh_matches_base_table(hot: HotStore, pg_dsn: str) -> None:
+    events = sqli_burst(T0, "192.168.1.10", n=4) + [waf_event(T0, "198.51.100.1")]
+    hot.load_events(parse(events), [T0.date()])
+    hot.refresh_daily_summary([T0.date()])
+    hot.refresh_daily_summary([T0.date()])  # refreshing again must not double anything
+    rows = {r["rule_id"]: (r["event_count"], r["distinct_ips"])
+            for r in hot.daily_summary(T0.date(), T0.date())}
+    assert rows == {"942100": (4, 1), None: (1, 1)}
+
+
+def test_sqli_burst_rule_and_search(hot: HotStore) -> None:
+    burst = sqli_burst(T0, "192.168.7.21", n=12, spacing_s=10)  # 12 in 2 minutes
+    slow = sqli_burst(T0, "203.0.113.50", n=3, spacing_s=60)  # below threshold
+    xss = [waf_event(T0 + timedelta(seconds=i), "198.51.100.9", rule_id=941100,
+                     rule_msg="XSS Attack Detected via libinjection", tags=["attack-xss"],
+                     status=403) for i in range(20)]
+    events = parse(burst + slow + xss)
+    pipeline.load_hot(hot, events)
+    report = pipeline.correlate(hot, events["event_time"], now=T0)
+    assert [(i.client_ip, i.event_count) for i in report.incidents] == [("192.168.7.21", 12)]
+    inc = report.incidents[0]
+    assert inc.rule_ids == ["942100"] and inc.blocked_count == 12
+    assert inc.attack_techniques == ["T1190"]
+
+    again = pipeline.correlate(hot, events["event_time"], now=T0)
+    assert [i.id for i in again.incidents] == [inc.id]
+    assert again.changed == 0  # nothing new: no update
+    assert len(hot.list_incidents()) == 1
+
+    search = EmbeddedSearch(hot)
+    assert [h.id for h in search.search("blocked attempts from 192.168")] == [inc.id]
+    assert [h.id for h in search.search("sql injecton")] == [inc.id]  # typo
+    assert [h.id for h in search.search("from the")] == [inc.id]  # stop words only: all
+    assert search.search("cross site scripting 10.0") == []
+
+
+def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
+    by_tag = [waf_event(T0 + timedelta(seconds=i), "10.1.1.1", rule_id=1001, rule_msg="custom",
+                        tags=["attack-sqli"], status=403) for i in range(10)]
+    by_msg = [waf_event(T0 + timedelta(seconds=i), "10.1.1.2", rule_id=5,
+                        rule_msg="SQL Injection Attempt", status=200) for i in range(10)]
+    events = parse(by_tag + by_msg)
+    pipeline.load_hot(hot, events)
+    report = pipeline.correlate(hot, events["event_time"], now=T0)
+    assert sorted(i.client_ip for i in report.incidents) == ["10.1.1.1", "10.1.1.2"]
+    detected = next(i for i in report.incidents if i.client_ip == "10.1.1.2")
+    assert detected.blocked_count == 0 and "0 blocked, 10 not blocked" in detected.description
+
+
+def test_late_events_complete_a_past_window(hot: HotStore) -> None:
+    first = parse(sqli_burst(T0, "192.168.3.3", n=6))
+    pipeline.load_hot(hot, first)
+    assert pipeline.correlate(hot, first["event_time"], now=T0 + timedelta(days=1)).incidents == []
+    late = parse(sqli_burst(T0 + timedelta(seconds=40), "192.168.3.3", n=6, spacing_s=3))
+    pipeline.load_hot(hot, late)
+    report = pipeline.correlate(hot, late["event_time"], now=T0 + timedelta(days=1))
+    assert [i.event_count for i in report.incidents] == [12]
+
+
+def test_replace_days_rewrites_exactly_those_days(hot: HotStore, pg_dsn: str) -> None:
+    other = T0 + timedelta(days=1)
+    hot.load_events(parse([waf_event(T0), waf_event(other)]), [T0.date(), other.date()])
+    result = hot.replace_days(parse([waf_event(T0, "198.51.100.2")]), [T0.date()])
+    assert result.inserted == 1
+    assert scalar(pg_dsn, "SELECT array_agg(host(client_ip) ORDER BY event_time) "
+                  "FROM waf_events") == ["198.51.100.2", "203.0.113.7"]
+
+
+def test_unreachable_server_is_one_clear_error() -> None:
+    store = HotStore("postgresql://soc:x@127.0.0.1:1/soc", connect_timeout=2)
+    with pytest.raises(HotStoreError, match="cannot connect to the hot store"):
+        store.setup()
+
+
+def test_count_events(hot: HotStore) -> None:
+    hot.load_events(parse([waf_event(T0), waf_event(T0 + timedelta(hours=1))]), [T0.date()])
+    assert hot.count_events(T0.date(), T0.date()) == 2
+    assert hot.count_events(date(2020, 1, 1), date(2020, 1, 2)) == 0
