@@ -27,9 +27,15 @@ DB_NAME = "soc"
 
 def find_pg_bin_dir(configured: str | None = None) -> Path:
     """Locate initdb/pg_ctl: the configured dir, PATH, pg_config, or Debian's layout."""
-    candidates: list[Path] = []
     if configured:
-        candidates.append(Path(configured))
+        folder = Path(configured)
+        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
+            return folder
+        raise DependencyError(
+            f"SOC_PG_BIN_DIR={configured} holds no initdb and pg_ctl: point it at the "
+            "PostgreSQL server binaries (e.g. /usr/lib/postgresql/15/bin) or unset it"
+        )
+    candidates: list[Path] = []
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).parent)

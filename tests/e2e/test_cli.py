@@ -1,0 +1,159 @@
+"""The ``soc-platform`` command driven as a user would, in subprocesses."""
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from soc_platform.stores.lake import DEAD_LETTER, Lake, LakeConfig
+from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+
+CLI = [sys.executable, "-m", "soc_platform.cli"]
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=240,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items()
+            if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))}
+    return {**keep, "SOC_DATA_DIR": str(work_dir / "data"), "SOC_PG_DSN": pg_dsn,
+            "PYTHONWARNINGS": "ignore"}
+
+
+def lake_of(data_dir: Path) -> Lake:
+    return Lake(LakeConfig(catalog_uri=f"sqlite:///{data_dir / 'lake' / 'catalog.db'}",
+                           warehouse=(data_dir / "lake" / "warehouse").as_uri()))
+
+
+def counts(data_dir: Path, dsn: str) -> tuple[int, int, list[tuple[str, int]]]:
+    lake = lake_of(data_dir)
+    lake_rows = lake.table("raw_waf_events").scan(selected_fields=("event_id",)).to_arrow().num_rows
+    with psycopg.connect(dsn) as conn:
+        hot_rows = conn.execute("SELECT count(*) FROM waf_events").fetchone()
+        incidents = conn.execute(
+            "SELECT id, event_count FROM incidents ORDER BY id").fetchall()
+    assert hot_rows is not None
+    return lake_rows, int(hot_rows[0]), [(r[0], int(r[1])) for r in incidents]
+
+
+def test_generate_run_incidents_search_and_redelivery(env: dict[str, str], pg_dsn: str) -> None:
+    data = Path(env["SOC_DATA_DIR"])
+    landing = data / "landing"
+    cli(env, "generate", "--out", str(landing), "--events", "3000", "--minutes", "30",
+        "--seed", "11")
+    truth = json.loads((landing / "_truth-s11.json").read_text())
+    burst = next(c for c in truth if c["expected_rule"] == "waf-sqli-burst")
+    silent = {c["client_ip"] for c in truth if c["expected_rule"] is None}
+
+    run = cli(env, "run", "--json")
+    summary = json.loads(run.stdout)
+    assert summary["events_parsed"] == 3000 and summary["dead_letters"] == 0
+
+    listed = json.loads(cli(env, "incidents", "--json").stdout)
+    assert listed, "the injected SQL-injection burst must produce an incident"
+    assert {i["client_ip"] for i in listed} == {burst["client_ip"]}
+    assert not silent & {i["client_ip"] for i in listed}
+    assert sum(i["event_count"] for i in listed) == burst["events"]
+
+    found = json.loads(cli(env, "search", "blocked attempts from 192.168", "--json").stdout)
+    assert found["backend"] == "embedded"
+    assert {h["id"] for h in found["hits"]} == {i["id"] for i in listed}
+
+    before = counts(data, pg_dsn)
+    assert before[0] == before[1] == 3000
+    # the same files again, and copies under other names
+    for path in sorted(landing.glob("*.jsonl.gz")):
+        shutil.copy(path, landing / f"copy-{path.name}")
+    again = json.loads(cli(env, "run", "--json").stdout)
+    assert again["events_new"] == 0 and again["duplicates"] == 6000
+    assert counts(data, pg_dsn) == before
+
+
+def test_bad_lines_go_to_the_dead_letter_with_reasons(env: dict[str, str]) -> None:
+    data = Path(env["SOC_DATA_DIR"])
+    landing = data / "landing"
+    landing.mkdir(parents=True)
+    good = ('{"timestamp":"2026-03-10T12:00:00Z","client_ip":"198.51.100.1","host":"h",'
+            '"request_method":"GET","request_uri":"/","status_code":200}')
+    bad = {
+        1: ("{not json", "invalid_json"),
+        2: (good.replace("198.51.100.1", "300.1.1.1"), "invalid_ip"),
+        4: (good.replace("2026-03-10T12:00:00Z", "10/Mar/2026:12:00:00"), "invalid_timestamp"),
+        5: (good.replace('"status_code":200', '"status_code":"200"'), "wrong_type"),
+        6: (good.replace('"host":"h",', ""), "missing_field"),
+    }
+    lines = [good, bad[1][0], bad[2][0], good.replace("/", "/a"), bad[4][0], bad[5][0], bad[6][0]]
+    with gzip.open(landing / "mixed.jsonl.gz", "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    summary = json.loads(cli(env, "run", "--json").stdout)
+    assert summary["events_parsed"] == 2
+    assert summary["dead_letter_reasons"] == {
+        "invalid_ip": 1, "invalid_json": 1, "invalid_timestamp": 1, "missing_field": 1,
+        "wrong_type": 1,
+    }
+    stored = lake_of(data).table(DEAD_LETTER).scan().to_arrow().sort_by("source_offset")
+    assert [(r["source_offset"], r["raw"], r["reason"]) for r in stored.to_pylist()] == [
+        (off, raw, reason) for off, (raw, reason) in sorted(bad.items())
+    ]
+    assert set(stored["source_file"].to_pylist()) == {str(landing / "mixed.jsonl.gz")}
+
+
+def test_embedded_defaults_start_a_private_cluster(work_dir: Path) -> None:
+    """No SOC_PG_DSN: the hot store is a cluster started under the data directory."""
+    data = work_dir / "embedded"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOC_", "MEILI_", "DAGSTER_"))}
+    env.update({"SOC_DATA_DIR": str(data), "SOC_PG_PORT": str(port), "PYTHONWARNINGS": "ignore"})
+    try:
+        out = cli(env, "demo", "--events", "1500", "--minutes", "20").stdout
+        assert "blocked attempts from 192.168" in out
+        assert "SQL injection burst" in out
+        assert (data / "postgres" / "pgdata" / "PG_VERSION").is_file()
+        assert (data / "dagster" / "dagster.yaml").is_file()
+        # reused by the next command, not re-created
+        listed = json.loads(cli(env, "incidents", "--json").stdout)
+        assert listed and all(i["type"] == "sql_injection" for i in listed)
+    finally:
+        EmbeddedPostgres(data / "postgres", port).stop()
+
+
+def test_user_errors_are_one_line(work_dir: Path, env: dict[str, str]) -> None:
+    bad_dsn = {**env, "SOC_PG_DSN": "postgresql://soc:x@127.0.0.1:1/soc"}
+    proc = cli(bad_dsn, "incidents", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("soc-platform: error: cannot connect to the hot store")
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+    proc = cli({**env, "SOC_PG_PORT": "nope"}, "incidents", check=False)
+    assert proc.returncode == 2 and "SOC_PG_PORT='nope'" in proc.stderr
+
+    no_dsn = {k: v for k, v in env.items() if k != "SOC_PG_DSN"}
+    proc = cli({**no_dsn, "SOC_PG_BIN_DIR": str(work_dir)}, "incidents", check=False)
+    assert proc.returncode == 2 and "holds no initdb and pg_ctl" in proc.stderr
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = cli({**no_dsn, "SOC_PG_PORT": str(port)}, "incidents", check=False)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken by another program" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+    landing = Path(env["SOC_DATA_DIR"]) / "landing"
+    proc = cli(env, "run")
+    assert proc.returncode == 0 and "nothing to do" in proc.stdout and str(landing) in proc.stdout
