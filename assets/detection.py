@@ -26,7 +26,7 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list:  # ty
         description="Incidents (deterministic ids: rule, group, window) in the `incidents` "
         "table, the system of record.",
     )
-    def incidents(context: AssetExecutionContext, hot: HotStoreResource) -> MaterializeResult:
+    def incidents(context: AssetExecutionContext, hot: HotStoreResource) -> MaterializeResult:  # type: ignore[type-arg]
         days = partition_days(context)
         report = pipeline.correlate_days(hot.store(), days)
         return MaterializeResult(

@@ -28,7 +28,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list:  # type: ig
     )
     def waf_events(
         context: AssetExecutionContext, hot: HotStoreResource, lake: LakeResource
-    ) -> MaterializeResult:
+    ) -> MaterializeResult:  # type: ignore[type-arg]
         days = partition_days(context)
         report = pipeline.rebuild_hot_days(hot.store(), lake.lake(), days)
         return MaterializeResult(
@@ -47,14 +47,17 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list:  # type: ig
     )
     def waf_events_daily_summary(
         context: AssetExecutionContext, hot: HotStoreResource
-    ) -> MaterializeResult:
+    ) -> MaterializeResult:  # type: ignore[type-arg]
         days = partition_days(context)
         store = hot.store()
         store.refresh_daily_summary(days)
         rows = store.daily_summary(days[0], days[-1])
         return MaterializeResult(
-            metadata={"days": len(days), "summary_rows": len(rows),
-                      "events": sum(int(r["event_count"]) for r in rows)}
+            metadata={
+                "days": len(days),
+                "summary_rows": len(rows),
+                "events": sum(int(r["event_count"]) for r in rows),
+            }
         )
 
     return [waf_events, waf_events_daily_summary]

@@ -30,7 +30,7 @@ def build_search_assets(partitions: DailyPartitionsDefinition) -> list:  # type:
     )
     def incident_index(
         context: AssetExecutionContext, hot: HotStoreResource, search: SearchResource
-    ) -> MaterializeResult:
+    ) -> MaterializeResult:  # type: ignore[type-arg]
         days = partition_days(context)
         store = hot.store()
         found = store.list_incidents(

@@ -3,6 +3,7 @@ and search, reporting a materialization for every event-day partition it touched
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 from dagster import (
     AssetKey,
@@ -28,6 +29,7 @@ from dagster import (
 )
 
 from soc_platform import pipeline
+from soc_platform.models import Incident
 from soc_platform.planning import plan_runs
 from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
 
@@ -40,7 +42,7 @@ INDEX = AssetKey(["search", "incident_index"])
 RUN_TAGS = {"soc/pipeline": "microbatch"}
 
 
-class MicrobatchConfig(Config):  # type: ignore[misc]
+class MicrobatchConfig(Config):
     files: list[str]
     source_format: str = "waf_json"
 
@@ -50,13 +52,13 @@ def _partition_events(
     partitions: DailyPartitionsDefinition,
     key: AssetKey,
     days: list[date],
-    metadata: dict[str, object],
+    metadata: dict[str, Any],
 ) -> Iterator[AssetMaterialization]:
     known = set(partitions.get_partition_keys())
     for day in days:
         part = day.isoformat()
         if part in known:
-            yield AssetMaterialization(asset_key=key, partition=part, metadata=metadata)  # type: ignore[arg-type]
+            yield AssetMaterialization(asset_key=key, partition=part, metadata=metadata)
         else:
             context.log.warning(
                 f"{key.to_user_string()}: events of {part} are stored, but that day is outside "
@@ -72,7 +74,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         context: OpExecutionContext, config: MicrobatchConfig, lake: LakeResource
     ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
         report = pipeline.ingest_files(lake.lake(), config.files, config.source_format)
-        meta: dict[str, object] = {
+        meta: dict[str, Any] = {
             "files": report.files,
             "lines_read": report.lines_read,
             "events_parsed": report.parsed,
@@ -91,39 +93,55 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 **{f"reason/{k}": v for k, v in report.dead_letter_reasons.items()},
             },
         )
-        yield Output(report, metadata={**meta, "dead_letters_by_reason": MetadataValue.json(
-            report.dead_letter_reasons)})
+        yield Output(
+            report,
+            metadata={
+                **meta,
+                "dead_letters_by_reason": MetadataValue.json(report.dead_letter_reasons),
+            },
+        )
 
     @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
     def load_hot_store(
         context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
     ) -> Iterator[AssetMaterialization]:
         report = pipeline.load_hot(hot.store(), ingest.new_events)
-        meta = {"rows_inserted": report.inserted, "duplicates_skipped": report.duplicates,
-                "dialect": report.dialect}
+        meta = {
+            "rows_inserted": report.inserted,
+            "duplicates_skipped": report.duplicates,
+            "dialect": report.dialect,
+        }
         context.log.info(f"hot load: {meta}")
         yield from _partition_events(context, partitions, HOT, report.days, meta)
         yield from _partition_events(context, partitions, SUMMARY, report.days, {"refreshed": True})
 
-    @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
-             "after_load": In(Nothing)},
-        out=Out(list, io_manager_key="mem_io"))
+    @op(
+        ins={
+            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "after_load": In(Nothing),
+        },
+        out=Out(list, io_manager_key="mem_io"),
+    )
     def correlate_incidents(
         context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
-    ) -> Iterator[AssetMaterialization | Output[list]]:  # type: ignore[type-arg]
+    ) -> Iterator[AssetMaterialization | Output[list[Incident]]]:
         report = pipeline.correlate(hot.store(), ingest.new_events["event_time"])
-        meta = {"windows_evaluated": report.windows_evaluated,
-                "incidents_matched": len(report.incidents),
-                "incidents_changed": report.changed,
-                "per_rule": MetadataValue.json(report.per_rule)}
+        meta: dict[str, Any] = {
+            "windows_evaluated": report.windows_evaluated,
+            "incidents_matched": len(report.incidents),
+            "incidents_changed": report.changed,
+            "per_rule": MetadataValue.json(report.per_rule),
+        }
         context.log.info(f"correlation: {meta}")
         days = sorted({i.start_time.date() for i in report.incidents})
         yield from _partition_events(context, partitions, INCIDENTS, days, meta)
-        yield Output(report.incidents, metadata={k: v for k, v in meta.items()})
+        yield Output(report.incidents, metadata=dict(meta))
 
     @op(ins={"incidents": In(list, input_manager_key="mem_io")}, out=Out(Nothing))
     def index_incidents(
-        context: OpExecutionContext, incidents: list, hot: HotStoreResource,  # type: ignore[type-arg]
+        context: OpExecutionContext,
+        incidents: list[Incident],
+        hot: HotStoreResource,
         search: SearchResource,
     ) -> Iterator[AssetMaterialization]:
         backend = search.backend(hot.store())

@@ -34,12 +34,13 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     chunks: dict[str, list[dict[str, Any]]] = {}
     for ev in events:
         stamp = datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
-        bucket = stamp - timedelta(minutes=stamp.minute % 15, seconds=stamp.second,
-                                   microseconds=stamp.microsecond)
+        bucket = stamp - timedelta(
+            minutes=stamp.minute % 15, seconds=stamp.second, microseconds=stamp.microsecond
+        )
         chunks.setdefault(f"{bucket:%Y%m%dT%H%M}", []).append(ev)
     written = []
-    for stamp, rows in sorted(chunks.items()):
-        final = out / f"waf-s{args.seed}-{stamp}.jsonl.gz"
+    for chunk_name, rows in sorted(chunks.items()):
+        final = out / f"waf-s{args.seed}-{chunk_name}.jsonl.gz"
         tmp = out / f".{final.name}.tmp"
         with gzip.open(tmp, "wt", encoding="utf-8") as fh:
             for row in rows:
@@ -119,21 +120,32 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     ing = out["ingest"]
     incidents = out["incidents"]
     if args.json:
-        _print(json.dumps({
-            "run_id": out["run_id"], "files": ing.files, "lines": ing.lines_read,
-            "events_parsed": ing.parsed, "events_new": ing.appended,
-            "duplicates": ing.duplicates, "dead_letters": ing.dead_letters,
-            "dead_letter_reasons": ing.dead_letter_reasons,
-            "days": [d.isoformat() for d in ing.days],
-            "incidents": [i.id for i in incidents],
-        }, indent=2))
+        _print(
+            json.dumps(
+                {
+                    "run_id": out["run_id"],
+                    "files": ing.files,
+                    "lines": ing.lines_read,
+                    "events_parsed": ing.parsed,
+                    "events_new": ing.appended,
+                    "duplicates": ing.duplicates,
+                    "dead_letters": ing.dead_letters,
+                    "dead_letter_reasons": ing.dead_letter_reasons,
+                    "days": [d.isoformat() for d in ing.days],
+                    "incidents": [i.id for i in incidents],
+                },
+                indent=2,
+            )
+        )
         return 0
     reasons = ", ".join(f"{k}: {v}" for k, v in ing.dead_letter_reasons.items()) or "none"
     days = f"{ing.days[0]}..{ing.days[-1]}" if ing.days else "none"
     _print(f"run {out['run_id']}")
     _print(f"  files       {ing.files} ({ing.lines_read} lines)")
-    _print(f"  events      {ing.parsed} parsed, {ing.appended} new, "
-           f"{ing.duplicates} already stored (event days: {days})")
+    _print(
+        f"  events      {ing.parsed} parsed, {ing.appended} new, "
+        f"{ing.duplicates} already stored (event days: {days})"
+    )
     _print(f"  dead letters {ing.dead_letters} ({reasons})")
     _print(f"  incidents   {len(incidents)} in the evaluated windows")
     return 0
@@ -146,9 +158,10 @@ def _hot(settings: Settings) -> Any:
     from soc_platform.stores.hot import HotStore
     from soc_platform.stores.pgserver import EmbeddedPostgres
 
-    dsn = settings.pg_dsn or EmbeddedPostgres(
-        settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir
-    ).start()
+    dsn = (
+        settings.pg_dsn
+        or EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir).start()
+    )
     store = HotStore(dsn)
     store.setup()
     return store
@@ -167,8 +180,10 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
         _print("no incidents yet (run: soc-platform run)")
         return 0
     for inc in found:
-        _print(f"{inc.id}  {inc.severity:<6} {inc.type:<14} {inc.client_ip:<16} "
-               f"{_fmt_time(inc.start_time)}  {inc.event_count:>5} events")
+        _print(
+            f"{inc.id}  {inc.severity:<6} {inc.type:<14} {inc.client_ip:<16} "
+            f"{_fmt_time(inc.start_time)}  {inc.event_count:>5} events"
+        )
         _print(f"    {inc.description}")
     return 0
 
@@ -183,8 +198,12 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         backend = EmbeddedSearch(_hot(settings))
     hits = backend.search(args.query, limit=args.limit)
     if args.json:
-        _print(json.dumps({"backend": backend.name, "query": args.query,
-                           "hits": [h.to_dict() for h in hits]}, indent=2))
+        _print(
+            json.dumps(
+                {"backend": backend.name, "query": args.query, "hits": [h.to_dict() for h in hits]},
+                indent=2,
+            )
+        )
         return 0
     _print(f"{len(hits)} result(s) for {args.query!r} ({backend.name} search)")
     for hit in hits:
@@ -197,8 +216,13 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    gen = argparse.Namespace(out=str(settings.landing_dir), events=args.events,
-                             minutes=args.minutes, seed=args.seed, truth=None)
+    gen = argparse.Namespace(
+        out=str(settings.landing_dir),
+        events=args.events,
+        minutes=args.minutes,
+        seed=args.seed,
+        truth=None,
+    )
     _print("== 1. generate synthetic WAF traffic into the landing directory")
     cmd_generate(gen, settings)
     _print("\n== 2. run the micro-batch job (lake -> hot store -> correlation -> search)")
@@ -231,9 +255,19 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     if not Path(dagster).exists():
         raise DependencyError("the dagster command is not installed (run: make install)")
     _print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
-    argv = [dagster, "dev", "-m", "soc_platform.definitions", "-a", "defs",
-            "-h", args.host, "-p", str(args.port)]
-    os.execv(dagster, argv)  # replace this process: signals go straight to dagster  # noqa: S606
+    argv = [
+        dagster,
+        "dev",
+        "-m",
+        "soc_platform.definitions",
+        "-a",
+        "defs",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    os.execv(dagster, argv)  # replace this process: signals go straight to dagster
     return 0  # pragma: no cover
 
 

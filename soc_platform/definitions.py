@@ -31,9 +31,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             namespace=settings.lake_namespace,
             s3_endpoint=settings.s3_endpoint,
             s3_access_key_id=_secret("SOC_S3_ACCESS_KEY_ID", settings.s3_access_key_id),
-            s3_secret_access_key=_secret(
-                "SOC_S3_SECRET_ACCESS_KEY", settings.s3_secret_access_key
-            ),
+            s3_secret_access_key=_secret("SOC_S3_SECRET_ACCESS_KEY", settings.s3_secret_access_key),
             s3_region=settings.s3_region,
         ),
         "hot": HotStoreResource(

@@ -7,7 +7,7 @@ work. Each function returns a small report whose fields become run metadata.
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -51,7 +51,7 @@ def ingest_files(
     """
     parser = get_parser(source_format)
     lake.ensure_tables()
-    ingested_at = datetime.now(timezone.utc)
+    ingested_at = datetime.now(UTC)
     events: list[pa.Table] = []
     dead: list[pa.Table] = []
     report = IngestReport()
@@ -121,7 +121,7 @@ def correlate(
 ) -> CorrelationReport:
     """Evaluate every rule over the windows the new events touched, plus the rule's lookback
     before ``now``; late events thereby re-evaluate their own (past) windows."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     plan = {
         rule: merge_windows(
             touched_windows(event_times, rule.window),

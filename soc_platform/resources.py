@@ -16,7 +16,7 @@ from soc_platform.stores.pgserver import EmbeddedPostgres
 from soc_platform.stores.search import EmbeddedSearch, MeilisearchSearch, SearchBackend
 
 
-class LakeResource(ConfigurableResource):  # type: ignore[misc]
+class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
     """The Iceberg lake (SqlCatalog on SQLite or PostgreSQL; local or S3 warehouse)."""
 
     catalog_uri: str
@@ -45,7 +45,7 @@ class LakeResource(ConfigurableResource):  # type: ignore[misc]
         return self._lake
 
 
-class HotStoreResource(ConfigurableResource):  # type: ignore[misc]
+class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
     """The hot PostgreSQL/TimescaleDB store: ``dsn``, or the embedded cluster when unset."""
 
     dsn: str | None = None
@@ -73,7 +73,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[misc]
         return self._store
 
 
-class SearchResource(ConfigurableResource):  # type: ignore[misc]
+class SearchResource(ConfigurableResource):  # type: ignore[type-arg]
     """Incident search: Meilisearch when ``meili_url`` is set, else the embedded backend."""
 
     meili_url: str | None = None
@@ -85,7 +85,7 @@ class SearchResource(ConfigurableResource):  # type: ignore[misc]
         return EmbeddedSearch(hot)
 
 
-class LandingResource(ConfigurableResource):  # type: ignore[misc]
+class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
     """The landing directory the micro-batch sensor watches."""
 
     path: str

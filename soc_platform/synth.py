@@ -6,14 +6,25 @@ of injected campaigns; the CLI writes them to landing files.
 
 import random
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 HOSTS = ["shop.example.com", "www.example.com", "api.example.com"]
 BENIGN_PATHS = [
-    "/", "/products", "/products/{n}", "/cart", "/checkout", "/login", "/account",
-    "/static/app.{n}.js", "/static/style.css", "/api/v1/items?page={n}", "/search?q=shoes",
-    "/images/{n}.webp", "/favicon.ico", "/robots.txt",
+    "/",
+    "/products",
+    "/products/{n}",
+    "/cart",
+    "/checkout",
+    "/login",
+    "/account",
+    "/static/app.{n}.js",
+    "/static/style.css",
+    "/api/v1/items?page={n}",
+    "/search?q=shoes",
+    "/images/{n}.webp",
+    "/favicon.ico",
+    "/robots.txt",
 ]
 USER_AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -32,25 +43,54 @@ SQLI_RULES = [
     (942260, "Detects basic SQL authentication bypass attempts 2/3"),
     (942370, "Detects classic SQL injection probings 2/3"),
 ]
-SQLI_TAGS = ["application-multi", "language-multi", "platform-multi", "attack-sqli",
-             "paranoia-level/1", "OWASP_CRS", "capec/1000/152/248/66"]
+SQLI_TAGS = [
+    "application-multi",
+    "language-multi",
+    "platform-multi",
+    "attack-sqli",
+    "paranoia-level/1",
+    "OWASP_CRS",
+    "capec/1000/152/248/66",
+]
 SQLI_PAYLOADS = [
-    "id=1'+OR+'1'='1", "id=1+UNION+SELECT+username,password+FROM+users--",
-    "q=shoes'%3B+DROP+TABLE+orders--", "id=1+AND+SLEEP(5)", "user=admin'--",
+    "id=1'+OR+'1'='1",
+    "id=1+UNION+SELECT+username,password+FROM+users--",
+    "q=shoes'%3B+DROP+TABLE+orders--",
+    "id=1+AND+SLEEP(5)",
+    "user=admin'--",
     "id=-1+UNION+ALL+SELECT+NULL,version()--",
 ]
 XSS_RULES = [
     (941100, "XSS Attack Detected via libinjection"),
     (941160, "NoScript XSS InjectionChecker: HTML Injection"),
 ]
-XSS_TAGS = ["application-multi", "language-multi", "platform-multi", "attack-xss",
-            "paranoia-level/1", "OWASP_CRS", "capec/1000/152/242"]
-LFI_RULES = [(930100, "Path Traversal Attack (/../) or (/.. /)"),
-             (930120, "OS File Access Attempt")]
-LFI_TAGS = ["application-multi", "language-multi", "platform-multi", "attack-lfi",
-            "paranoia-level/1", "OWASP_CRS", "capec/1000/255/153/126"]
-FALSE_POSITIVE = (920350, "Host header is a numeric IP address",
-                  ["application-multi", "language-multi", "platform-multi", "attack-protocol"])
+XSS_TAGS = [
+    "application-multi",
+    "language-multi",
+    "platform-multi",
+    "attack-xss",
+    "paranoia-level/1",
+    "OWASP_CRS",
+    "capec/1000/152/242",
+]
+LFI_RULES = [
+    (930100, "Path Traversal Attack (/../) or (/.. /)"),
+    (930120, "OS File Access Attempt"),
+]
+LFI_TAGS = [
+    "application-multi",
+    "language-multi",
+    "platform-multi",
+    "attack-lfi",
+    "paranoia-level/1",
+    "OWASP_CRS",
+    "capec/1000/255/153/126",
+]
+FALSE_POSITIVE = (
+    920350,
+    "Host header is a numeric IP address",
+    ["application-multi", "language-multi", "platform-multi", "attack-protocol"],
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +110,7 @@ class Campaign:
 
 
 def _ts(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _public_ip(rng: random.Random) -> str:
@@ -91,18 +131,28 @@ def generate(
       - an XSS probe and a path-traversal scan (not SQL injection: must not fire it).
     """
     rng = random.Random(seed)
-    end = (end or datetime.now(timezone.utc)).replace(microsecond=0)
+    end = (end or datetime.now(UTC)).replace(microsecond=0)
     start = end - timedelta(minutes=minutes)
     span = (end - start).total_seconds()
     out: list[dict[str, Any]] = []
     campaigns: list[Campaign] = []
 
     clients = [_public_ip(rng) for _ in range(max(5, events // 40))]
-    clients += [f"10.{rng.randint(0, 3)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}" for _ in range(5)]
+    clients += [
+        f"10.{rng.randint(0, 3)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}" for _ in range(5)
+    ]
 
-    def event(t: datetime, ip: str, path: str, status: int, ua: str, host: str | None = None,
-              rule: tuple[int, str] | None = None, tags: list[str] | None = None,
-              method: str = "GET") -> dict[str, Any]:
+    def event(
+        t: datetime,
+        ip: str,
+        path: str,
+        status: int,
+        ua: str,
+        host: str | None = None,
+        rule: tuple[int, str] | None = None,
+        tags: list[str] | None = None,
+        method: str = "GET",
+    ) -> dict[str, Any]:
         return {
             "timestamp": _ts(t),
             "client_ip": ip,
@@ -126,39 +176,109 @@ def generate(
         t = burst_start + timedelta(seconds=i * 120 / burst_n + rng.uniform(0, 2))
         rid = rng.choice(SQLI_RULES)
         payload = rng.choice(SQLI_PAYLOADS)
-        burst.append(event(t, burst_ip, f"/products?{payload}", 403, ATTACK_AGENTS[0],
-                           burst_host, rid, SQLI_TAGS))
+        burst.append(
+            event(
+                t,
+                burst_ip,
+                f"/products?{payload}",
+                403,
+                ATTACK_AGENTS[0],
+                burst_host,
+                rid,
+                SQLI_TAGS,
+            )
+        )
     out += burst
-    campaigns.append(Campaign("sqli-burst", "sql_injection", burst_ip, burst[0]["timestamp"],
-                              burst[-1]["timestamp"], burst_n, "waf-sqli-burst"))
+    campaigns.append(
+        Campaign(
+            "sqli-burst",
+            "sql_injection",
+            burst_ip,
+            burst[0]["timestamp"],
+            burst[-1]["timestamp"],
+            burst_n,
+            "waf-sqli-burst",
+        )
+    )
 
     slow_ip = _public_ip(rng)
     slow = []
     for i in range(5):
         t = start + timedelta(seconds=(i + 0.5) * span / 5)
-        slow.append(event(t, slow_ip, f"/search?{rng.choice(SQLI_PAYLOADS)}", 403,
-                          ATTACK_AGENTS[1], None, rng.choice(SQLI_RULES), SQLI_TAGS))
+        slow.append(
+            event(
+                t,
+                slow_ip,
+                f"/search?{rng.choice(SQLI_PAYLOADS)}",
+                403,
+                ATTACK_AGENTS[1],
+                None,
+                rng.choice(SQLI_RULES),
+                SQLI_TAGS,
+            )
+        )
     out += slow
-    campaigns.append(Campaign("sqli-slow-probe", "sql_injection", slow_ip, slow[0]["timestamp"],
-                              slow[-1]["timestamp"], len(slow), None))
+    campaigns.append(
+        Campaign(
+            "sqli-slow-probe",
+            "sql_injection",
+            slow_ip,
+            slow[0]["timestamp"],
+            slow[-1]["timestamp"],
+            len(slow),
+            None,
+        )
+    )
 
     xss_ip = _public_ip(rng)
     xss_start = start + timedelta(seconds=rng.uniform(0.1, 0.8) * span)
-    xss = [event(xss_start + timedelta(seconds=i * 4), xss_ip,
-                 "/search?q=%3Cscript%3Ealert(1)%3C/script%3E", 403, ATTACK_AGENTS[2], None,
-                 rng.choice(XSS_RULES), XSS_TAGS) for i in range(15)]
+    xss = [
+        event(
+            xss_start + timedelta(seconds=i * 4),
+            xss_ip,
+            "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+            403,
+            ATTACK_AGENTS[2],
+            None,
+            rng.choice(XSS_RULES),
+            XSS_TAGS,
+        )
+        for i in range(15)
+    ]
     out += xss
-    campaigns.append(Campaign("xss-probe", "xss", xss_ip, xss[0]["timestamp"], xss[-1]["timestamp"],
-                              len(xss), None))
+    campaigns.append(
+        Campaign(
+            "xss-probe", "xss", xss_ip, xss[0]["timestamp"], xss[-1]["timestamp"], len(xss), None
+        )
+    )
 
     lfi_ip = _public_ip(rng)
     lfi_start = start + timedelta(seconds=rng.uniform(0.1, 0.8) * span)
-    lfi = [event(lfi_start + timedelta(seconds=i * 3), lfi_ip,
-                 f"/download?file={'../' * rng.randint(3, 8)}etc/passwd", 403, ATTACK_AGENTS[2],
-                 None, rng.choice(LFI_RULES), LFI_TAGS) for i in range(12)]
+    lfi = [
+        event(
+            lfi_start + timedelta(seconds=i * 3),
+            lfi_ip,
+            f"/download?file={'../' * rng.randint(3, 8)}etc/passwd",
+            403,
+            ATTACK_AGENTS[2],
+            None,
+            rng.choice(LFI_RULES),
+            LFI_TAGS,
+        )
+        for i in range(12)
+    ]
     out += lfi
-    campaigns.append(Campaign("path-traversal-scan", "path_traversal", lfi_ip, lfi[0]["timestamp"],
-                              lfi[-1]["timestamp"], len(lfi), None))
+    campaigns.append(
+        Campaign(
+            "path-traversal-scan",
+            "path_traversal",
+            lfi_ip,
+            lfi[0]["timestamp"],
+            lfi[-1]["timestamp"],
+            len(lfi),
+            None,
+        )
+    )
 
     # --- benign browsing ---------------------------------------------------------------
     for _ in range(max(0, events - len(out))):
@@ -171,8 +291,18 @@ def generate(
         if rng.random() < 0.003:
             rule, tags = (FALSE_POSITIVE[0], FALSE_POSITIVE[1]), FALSE_POSITIVE[2]
         method = "POST" if path in ("/login", "/checkout") and rng.random() < 0.5 else "GET"
-        out.append(event(t, rng.choice(clients), path, status, rng.choice(USER_AGENTS),
-                         rule=rule, tags=tags, method=method))
+        out.append(
+            event(
+                t,
+                rng.choice(clients),
+                path,
+                status,
+                rng.choice(USER_AGENTS),
+                rule=rule,
+                tags=tags,
+                method=method,
+            )
+        )
 
     out.sort(key=lambda e: e["timestamp"])
     return out, campaigns

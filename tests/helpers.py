@@ -1,7 +1,7 @@
 """Shared test data builders."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -17,7 +17,7 @@ def waf_event(
     host: str = "shop.example.com",
 ) -> dict[str, Any]:
     return {
-        "timestamp": ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "timestamp": ts.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "client_ip": ip,
         "host": host,
         "request_method": "GET",

@@ -21,7 +21,9 @@ def describe(rule: ThresholdRule, match: Mapping[str, Any]) -> str:
     blocked = int(match["blocked_count"])
     minutes = int(rule.window.total_seconds() // 60)
     targets = list(match["targets"] or [])
-    target_text = ", ".join(targets[:3]) + (f" and {len(targets) - 3} more" if len(targets) > 3 else "")
+    target_text = ", ".join(targets[:3]) + (
+        f" and {len(targets) - 3} more" if len(targets) > 3 else ""
+    )
     verdict = (
         f"all {count} blocked"
         if blocked == count

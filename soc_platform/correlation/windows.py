@@ -1,16 +1,16 @@
 """Which windows a batch of events touches: exactly those get (re-)evaluated."""
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def window_start(ts: datetime, width: timedelta) -> datetime:
-    """Start of the fixed window (aligned to the Unix epoch, as ``date_bin`` in the rule queries) holding ``ts``."""
+    """Start of the fixed window holding ``ts``, windows being aligned to the Unix epoch."""
     return EPOCH + ((ts - EPOCH) // width) * width
 
 
@@ -22,8 +22,8 @@ def touched_windows(times: pa.Array | pa.ChunkedArray, width: timedelta) -> list
     as_int = pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
     # integer division truncates toward zero: exact floor for instants after 1970
     floored = pc.multiply(pc.divide(as_int, micros), micros)
-    starts = pc.unique(floored.drop_null() if hasattr(floored, "drop_null") else floored)
-    return sorted(EPOCH + timedelta(microseconds=int(v)) for v in starts.to_pylist() if v is not None)
+    starts = pc.unique(floored).to_pylist()
+    return sorted(EPOCH + timedelta(microseconds=v) for v in starts if v is not None)
 
 
 def recent_windows(now: datetime, lookback: timedelta, width: timedelta) -> list[datetime]:
@@ -45,7 +45,7 @@ def day_windows(days: Iterable[date], width: timedelta) -> list[datetime]:
     """Every window starting within the given UTC days (for re-evaluating whole days)."""
     out: list[datetime] = []
     for day in sorted(set(days)):
-        lo = datetime.combine(day, time.min, timezone.utc)
+        lo = datetime.combine(day, time.min, UTC)
         hi = lo + timedelta(days=1)
         cur = window_start(lo, width)
         while cur < hi:

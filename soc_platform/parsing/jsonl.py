@@ -86,7 +86,7 @@ def classify_line(line: bytes, schema: pa.Schema) -> tuple[DeadLetterReason, str
             ok = False
         if ok and pa.types.is_list(fld.type):
             inner = _expected(fld.type.value_type)
-            ok = all(v is None or isinstance(v, inner) for v in got)
+            ok = isinstance(got, list) and all(v is None or isinstance(v, inner) for v in got)
         if not ok:
             return DeadLetterReason.WRONG_TYPE, (
                 f"{fld.name}: expected {fld.type}, got {type(got).__name__} {json.dumps(got)[:80]}"

@@ -57,9 +57,7 @@ _ACTION_WORDS = {
 }
 
 
-def derive_action(
-    reported: pa.Array, rule_matched: pa.Array, status_code: pa.Array
-) -> pa.Array:
+def derive_action(reported: pa.Array, rule_matched: pa.Array, status_code: pa.Array) -> pa.Array:
     """Verdict per event: the WAF's own word when it gives one, else from rule and status.
 
     A rule matched and the response was an error: blocked. A rule matched and the request
@@ -158,7 +156,7 @@ def _why_invalid(row: dict[str, object]) -> tuple[DeadLetterReason, str]:
         if row.get(name) is None:
             return DeadLetterReason.MISSING_FIELD, f"required field {name!r} is missing or null"
     ts = row["timestamp"]
-    parsed, ok = parse_timestamps(pa.array([ts], pa.string()))
+    _parsed, ok = parse_timestamps(pa.array([ts], pa.string()))
     if not ok[0].as_py():
         return DeadLetterReason.INVALID_TIMESTAMP, f"timestamp {ts!r} is not RFC 3339 with a zone"
     _, ip_ok = normalize_ips(pa.array([row["client_ip"]], pa.string()))

@@ -10,15 +10,15 @@ _ROOT = resources.files(__package__)
 
 def query(name: str) -> pgsql.SQL:
     """The query ``queries/<name>.sql`` as a composable psycopg SQL object."""
-    return pgsql.SQL(_ROOT.joinpath("queries", f"{name}.sql").read_text())  # type: ignore[arg-type]
+    return pgsql.SQL(_ROOT.joinpath("queries", f"{name}.sql").read_text())
 
 
 def schema_statements(dialect: str) -> list[tuple[str, pgsql.SQL]]:
     """(file name, statement) for the common DDL plus ``dialect``'s, in apply order."""
-    files = []
-    for folder in ("common", dialect):
-        for entry in _ROOT.joinpath("schema", folder).iterdir():
-            if entry.name.endswith(".sql"):
-                files.append((entry.name, f"{folder}/{entry.name}", entry.read_text()))
-    files.sort()
-    return [(label, pgsql.SQL(text)) for _, label, text in files]  # type: ignore[arg-type]
+    files = sorted(
+        (entry.name, f"{folder}/{entry.name}", entry.read_text())
+        for folder in ("common", dialect)
+        for entry in _ROOT.joinpath("schema", folder).iterdir()
+        if entry.name.endswith(".sql")
+    )
+    return [(label, pgsql.SQL(text)) for _, label, text in files]

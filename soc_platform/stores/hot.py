@@ -7,7 +7,7 @@ is the same for both.
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -34,7 +34,7 @@ class LoadResult:
 
 
 def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, timezone.utc)
+    return datetime.combine(day, time.min, UTC)
 
 
 class HotStore:
@@ -133,7 +133,9 @@ class HotStore:
                 )
             inserted = 0
             if events.num_rows:
-                inserted = self._copy_and_insert(conn, to_copy_csv(events.select(EVENT_SCHEMA.names)))
+                inserted = self._copy_and_insert(
+                    conn, to_copy_csv(events.select(EVENT_SCHEMA.names))
+                )
         return LoadResult(inserted, events.num_rows - inserted)
 
     def _copy_and_insert(self, conn: psycopg.Connection[Any], payload: bytes) -> int:

@@ -109,8 +109,13 @@ class EmbeddedPostgres:
         if self._as_root:
             kwargs["user"] = "postgres"
             kwargs["group"] = "postgres"
-        proc = subprocess.run(
-            args, capture_output=True, text=True, check=False, cwd="/", **kwargs  # type: ignore[call-overload]
+        proc: subprocess.CompletedProcess[str] = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+            **kwargs,  # type: ignore[call-overload]
         )
         if proc.returncode != 0 and what:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
@@ -232,7 +237,9 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
 

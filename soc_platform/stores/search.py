@@ -9,7 +9,7 @@
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from soc_platform.errors import SearchBackendError
@@ -131,7 +131,9 @@ class MeilisearchSearch:
         except MeilisearchApiError as exc:
             if getattr(exc, "code", "") != "index_not_found":
                 raise SearchBackendError(f"Meilisearch at {self.url}: {exc}") from exc
-            info = self._call("create index", self.client.create_index, INDEX_UID, {"primaryKey": "id"})
+            info = self._call(
+                "create index", self.client.create_index, INDEX_UID, {"primaryKey": "id"}
+            )
             self._wait(info.task_uid, "create index")
         except Exception as exc:  # connection refused, DNS, TLS...
             raise SearchBackendError(f"Meilisearch at {self.url} is unreachable: {exc}") from exc
@@ -172,7 +174,7 @@ class MeilisearchSearch:
                 type=h["type"],
                 client_ip=h["client_ip"],
                 severity=h.get("severity", ""),
-                start_time=datetime.fromtimestamp(h["start_time"], timezone.utc),
+                start_time=datetime.fromtimestamp(h["start_time"], UTC),
                 description=h["description"],
             )
             for h in result["hits"]

@@ -19,8 +19,9 @@ CLI = [sys.executable, "-m", "soc_platform.cli"]
 
 
 def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=240,
-                          check=False)
+    proc = subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -28,15 +29,26 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))}
-    return {**keep, "SOC_DATA_DIR": str(work_dir / "data"), "SOC_PG_DSN": pg_dsn,
-            "PYTHONWARNINGS": "ignore"}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
+    }
+    return {
+        **keep,
+        "SOC_DATA_DIR": str(work_dir / "data"),
+        "SOC_PG_DSN": pg_dsn,
+        "PYTHONWARNINGS": "ignore",
+    }
 
 
 def lake_of(data_dir: Path) -> Lake:
-    return Lake(LakeConfig(catalog_uri=f"sqlite:///{data_dir / 'lake' / 'catalog.db'}",
-                           warehouse=(data_dir / "lake" / "warehouse").as_uri()))
+    return Lake(
+        LakeConfig(
+            catalog_uri=f"sqlite:///{data_dir / 'lake' / 'catalog.db'}",
+            warehouse=(data_dir / "lake" / "warehouse").as_uri(),
+        )
+    )
 
 
 def counts(data_dir: Path, dsn: str) -> tuple[int, int, list[tuple[str, int]]]:
@@ -44,8 +56,7 @@ def counts(data_dir: Path, dsn: str) -> tuple[int, int, list[tuple[str, int]]]:
     lake_rows = lake.table("raw_waf_events").scan(selected_fields=("event_id",)).to_arrow().num_rows
     with psycopg.connect(dsn) as conn:
         hot_rows = conn.execute("SELECT count(*) FROM waf_events").fetchone()
-        incidents = conn.execute(
-            "SELECT id, event_count FROM incidents ORDER BY id").fetchall()
+        incidents = conn.execute("SELECT id, event_count FROM incidents ORDER BY id").fetchall()
     assert hot_rows is not None
     return lake_rows, int(hot_rows[0]), [(r[0], int(r[1])) for r in incidents]
 
@@ -53,8 +64,18 @@ def counts(data_dir: Path, dsn: str) -> tuple[int, int, list[tuple[str, int]]]:
 def test_generate_run_incidents_search_and_redelivery(env: dict[str, str], pg_dsn: str) -> None:
     data = Path(env["SOC_DATA_DIR"])
     landing = data / "landing"
-    cli(env, "generate", "--out", str(landing), "--events", "3000", "--minutes", "30",
-        "--seed", "11")
+    cli(
+        env,
+        "generate",
+        "--out",
+        str(landing),
+        "--events",
+        "3000",
+        "--minutes",
+        "30",
+        "--seed",
+        "11",
+    )
     truth = json.loads((landing / "_truth-s11.json").read_text())
     burst = next(c for c in truth if c["expected_rule"] == "waf-sqli-burst")
     silent = {c["client_ip"] for c in truth if c["expected_rule"] is None}
@@ -87,8 +108,10 @@ def test_bad_lines_go_to_the_dead_letter_with_reasons(env: dict[str, str]) -> No
     data = Path(env["SOC_DATA_DIR"])
     landing = data / "landing"
     landing.mkdir(parents=True)
-    good = ('{"timestamp":"2026-03-10T12:00:00Z","client_ip":"198.51.100.1","host":"h",'
-            '"request_method":"GET","request_uri":"/","status_code":200}')
+    good = (
+        '{"timestamp":"2026-03-10T12:00:00Z","client_ip":"198.51.100.1","host":"h",'
+        '"request_method":"GET","request_uri":"/","status_code":200}'
+    )
     bad = {
         1: ("{not json", "invalid_json"),
         2: (good.replace("198.51.100.1", "300.1.1.1"), "invalid_ip"),
@@ -102,7 +125,10 @@ def test_bad_lines_go_to_the_dead_letter_with_reasons(env: dict[str, str]) -> No
     summary = json.loads(cli(env, "run", "--json").stdout)
     assert summary["events_parsed"] == 2
     assert summary["dead_letter_reasons"] == {
-        "invalid_ip": 1, "invalid_json": 1, "invalid_timestamp": 1, "missing_field": 1,
+        "invalid_ip": 1,
+        "invalid_json": 1,
+        "invalid_timestamp": 1,
+        "missing_field": 1,
         "wrong_type": 1,
     }
     stored = lake_of(data).table(DEAD_LETTER).scan().to_arrow().sort_by("source_offset")

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +13,7 @@ from soc_platform.definitions import build_definitions
 from soc_platform.settings import Settings, load_settings
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 YESTERDAY = NOW - timedelta(days=1)
 
 
@@ -76,8 +76,9 @@ def test_microbatch_run_reports_partitions_and_metadata(
     defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
 ) -> None:
     burst_start = NOW.replace(second=5) - timedelta(minutes=NOW.minute % 5)
-    today_file = land(settings, "today.jsonl", sqli_burst(burst_start, "192.168.44.5", n=11,
-                                                          spacing_s=2))
+    today_file = land(
+        settings, "today.jsonl", sqli_burst(burst_start, "192.168.44.5", n=11, spacing_s=2)
+    )
     late_file = land(settings, "late.jsonl", [waf_event(YESTERDAY)], extra="not json\n")
     result = run_microbatch(defs, instance, [today_file, late_file])
     assert result.success
@@ -148,16 +149,23 @@ def test_backfill_rebuilds_a_day_from_the_lake_alone(
     defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
 ) -> None:
     start = YESTERDAY.replace(hour=10, minute=0, second=1)
-    path = land(settings, "day.jsonl", sqli_burst(start, "192.168.9.9", n=10, spacing_s=3)
-                + [waf_event(start)])
+    path = land(
+        settings,
+        "day.jsonl",
+        [*sqli_burst(start, "192.168.9.9", n=10, spacing_s=3), waf_event(start)],
+    )
     assert run_microbatch(defs, instance, [path]).success
     Path(path).unlink()  # landing files may be long gone
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE waf_events; TRUNCATE incidents")
 
     day = YESTERDAY.date().isoformat()
-    selection = [dg.AssetKey(["hot", "waf_events"]), dg.AssetKey(["hot", "waf_events_daily_summary"]),
-                 dg.AssetKey(["detection", "incidents"]), dg.AssetKey(["search", "incident_index"])]
+    selection = [
+        dg.AssetKey(["hot", "waf_events"]),
+        dg.AssetKey(["hot", "waf_events_daily_summary"]),
+        dg.AssetKey(["detection", "incidents"]),
+        dg.AssetKey(["search", "incident_index"]),
+    ]
     job = defs.resolve_implicit_global_asset_job_def()
     for _ in range(2):  # twice: identical result
         result = job.execute_in_process(
@@ -166,9 +174,9 @@ def test_backfill_rebuilds_a_day_from_the_lake_alone(
         assert result.success
         with psycopg.connect(pg_dsn) as conn:
             assert conn.execute("SELECT count(*) FROM waf_events").fetchone() == (11,)
-            assert conn.execute(
-                "SELECT client_ip, event_count FROM incidents"
-            ).fetchall() == [("192.168.9.9", 10)]
+            assert conn.execute("SELECT client_ip, event_count FROM incidents").fetchall() == [
+                ("192.168.9.9", 10)
+            ]
             assert conn.execute(
                 "SELECT sum(event_count) FROM waf_events_daily_summary"
             ).fetchone() == (11,)

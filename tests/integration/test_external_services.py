@@ -7,7 +7,7 @@ docker-compose stack (see README "Production-like stack").
 
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -23,7 +23,7 @@ from tests.helpers import sqli_burst, to_jsonl
 
 TIMESCALE_DSN = os.environ.get("SOC_TEST_TIMESCALE_DSN")
 MEILI_URL = os.environ.get("SOC_TEST_MEILI_URL")
-T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
 
 
 @pytest.mark.skipif(
@@ -77,9 +77,14 @@ def test_meilisearch_backend() -> None:
     backend.ensure_index()
     backend.ensure_index()  # settings applied idempotently
     match = {
-        "client_ip": "192.168.77.3", "window_start": T0, "start_time": T0,
-        "end_time": T0 + timedelta(minutes=2), "event_count": 12, "blocked_count": 12,
-        "rule_ids": ["942100"], "targets": ["shop.example.com/products"],
+        "client_ip": "192.168.77.3",
+        "window_start": T0,
+        "start_time": T0,
+        "end_time": T0 + timedelta(minutes=2),
+        "event_count": 12,
+        "blocked_count": 12,
+        "rule_ids": ["942100"],
+        "targets": ["shop.example.com/products"],
     }
     inc = build_incident(SQLI_BURST, match)
     assert backend.upsert([inc]) == 1

@@ -1,6 +1,6 @@
 """The hot store against a real PostgreSQL (plain dialect)."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pyarrow as pa
@@ -13,12 +13,12 @@ from soc_platform.stores.hot import Dialect, HotStore
 from soc_platform.stores.search import EmbeddedSearch
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
-T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
 
 
 def parse(events: list[dict[str, object]], source: str = "test.jsonl") -> pa.Table:
     block = split_lines(to_jsonl(events).encode())  # type: ignore[arg-type]
-    result = get_parser("waf_json")(block, source, datetime.now(timezone.utc))
+    result = get_parser("waf_json")(block, source, datetime.now(UTC))
     assert result.dead_letters.num_rows == 0
     return result.events
 
@@ -71,8 +71,14 @@ def test_load_is_idempotent_and_creates_day_partitions(hot: HotStore, pg_dsn: st
 
 
 def test_copy_preserves_values_nulls_and_arrays(hot: HotStore, pg_dsn: str) -> None:
-    ev = waf_event(T0, "2001:db8::1", rule_id=942100, rule_msg='a "quoted", msg',
-                   tags=['x"y', "back\\slash", "a,b"], status=403)
+    ev = waf_event(
+        T0,
+        "2001:db8::1",
+        rule_id=942100,
+        rule_msg='a "quoted", msg',
+        tags=['x"y', "back\\slash", "a,b"],
+        status=403,
+    )
     ev.pop("user_agent")
     hot.load_events(parse([ev]), [T0.date()])
     with psycopg.connect(pg_dsn) as conn:
@@ -80,26 +86,43 @@ def test_copy_preserves_values_nulls_and_arrays(hot: HotStore, pg_dsn: str) -> N
             "SELECT host(client_ip), rule_id, rule_msg, rule_tags, user_agent, action, "
             "event_time FROM waf_events"
         ).fetchone()
-    assert row == ("2001:db8::1", "942100", 'a "quoted", msg', ['x"y', "back\\slash", "a,b"],
-                   None, "blocked", T0)
+    assert row == (
+        "2001:db8::1",
+        "942100",
+        'a "quoted", msg',
+        ['x"y', "back\\slash", "a,b"],
+        None,
+        "blocked",
+        T0,
+    )
 
 
 def test_daily_summary_refresh_matches_base_table(hot: HotStore, pg_dsn: str) -> None:
-    events = sqli_burst(T0, "192.168.1.10", n=4) + [waf_event(T0, "198.51.100.1")]
+    events = [*sqli_burst(T0, "192.168.1.10", n=4), waf_event(T0, "198.51.100.1")]
     hot.load_events(parse(events), [T0.date()])
     hot.refresh_daily_summary([T0.date()])
     hot.refresh_daily_summary([T0.date()])  # refreshing again must not double anything
-    rows = {r["rule_id"]: (r["event_count"], r["distinct_ips"])
-            for r in hot.daily_summary(T0.date(), T0.date())}
+    rows = {
+        r["rule_id"]: (r["event_count"], r["distinct_ips"])
+        for r in hot.daily_summary(T0.date(), T0.date())
+    }
     assert rows == {"942100": (4, 1), None: (1, 1)}
 
 
 def test_sqli_burst_rule_and_search(hot: HotStore) -> None:
     burst = sqli_burst(T0, "192.168.7.21", n=12, spacing_s=10)  # 12 in 2 minutes
     slow = sqli_burst(T0, "203.0.113.50", n=3, spacing_s=60)  # below threshold
-    xss = [waf_event(T0 + timedelta(seconds=i), "198.51.100.9", rule_id=941100,
-                     rule_msg="XSS Attack Detected via libinjection", tags=["attack-xss"],
-                     status=403) for i in range(20)]
+    xss = [
+        waf_event(
+            T0 + timedelta(seconds=i),
+            "198.51.100.9",
+            rule_id=941100,
+            rule_msg="XSS Attack Detected via libinjection",
+            tags=["attack-xss"],
+            status=403,
+        )
+        for i in range(20)
+    ]
     events = parse(burst + slow + xss)
     pipeline.load_hot(hot, events)
     report = pipeline.correlate(hot, events["event_time"], now=T0)
@@ -121,10 +144,27 @@ def test_sqli_burst_rule_and_search(hot: HotStore) -> None:
 
 
 def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
-    by_tag = [waf_event(T0 + timedelta(seconds=i), "10.1.1.1", rule_id=1001, rule_msg="custom",
-                        tags=["attack-sqli"], status=403) for i in range(10)]
-    by_msg = [waf_event(T0 + timedelta(seconds=i), "10.1.1.2", rule_id=5,
-                        rule_msg="SQL Injection Attempt", status=200) for i in range(10)]
+    by_tag = [
+        waf_event(
+            T0 + timedelta(seconds=i),
+            "10.1.1.1",
+            rule_id=1001,
+            rule_msg="custom",
+            tags=["attack-sqli"],
+            status=403,
+        )
+        for i in range(10)
+    ]
+    by_msg = [
+        waf_event(
+            T0 + timedelta(seconds=i),
+            "10.1.1.2",
+            rule_id=5,
+            rule_msg="SQL Injection Attempt",
+            status=200,
+        )
+        for i in range(10)
+    ]
     events = parse(by_tag + by_msg)
     pipeline.load_hot(hot, events)
     report = pipeline.correlate(hot, events["event_time"], now=T0)
@@ -148,8 +188,9 @@ def test_replace_days_rewrites_exactly_those_days(hot: HotStore, pg_dsn: str) ->
     hot.load_events(parse([waf_event(T0), waf_event(other)]), [T0.date(), other.date()])
     result = hot.replace_days(parse([waf_event(T0, "198.51.100.2")]), [T0.date()])
     assert result.inserted == 1
-    assert scalar(pg_dsn, "SELECT array_agg(host(client_ip) ORDER BY event_time) "
-                  "FROM waf_events") == ["198.51.100.2", "203.0.113.7"]
+    assert scalar(
+        pg_dsn, "SELECT array_agg(host(client_ip) ORDER BY event_time) FROM waf_events"
+    ) == ["198.51.100.2", "203.0.113.7"]
 
 
 def test_unreachable_server_is_one_clear_error() -> None:

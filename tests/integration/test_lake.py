@@ -1,7 +1,7 @@
 """The Iceberg lake: a real SqlCatalog and warehouse (local, and S3 through moto's server)."""
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,11 +14,11 @@ from soc_platform.parsing import get_parser, split_lines
 from soc_platform.stores.lake import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from tests.helpers import to_jsonl, waf_event
 
-T0 = datetime(2026, 3, 10, 23, 59, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 23, 59, 0, tzinfo=UTC)
 
 
 def events_of(lines: str, source: str = "a.jsonl") -> tuple[pa.Table, pa.Table]:
-    result = get_parser("waf_json")(split_lines(lines.encode()), source, datetime.now(timezone.utc))
+    result = get_parser("waf_json")(split_lines(lines.encode()), source, datetime.now(UTC))
     return result.events, result.dead_letters
 
 
@@ -46,13 +46,15 @@ def test_append_is_idempotent_across_files_and_days(lake: Lake) -> None:
 
 
 def test_raw_line_is_kept_verbatim(lake: Lake) -> None:
-    line = '{"timestamp":"2026-03-10T10:00:00+02:00","client_ip":"198.51.100.4","host":"H",' \
+    line = (
+        '{"timestamp":"2026-03-10T10:00:00+02:00","client_ip":"198.51.100.4","host":"H",'
         '"request_method":"get","request_uri":"/x","status_code":200,"extra":{"k":[1,2]}}'
+    )
     events, _ = events_of(line + "\n")
     lake.append_events(events)
     stored = lake.read_events(date(2026, 3, 10), date(2026, 3, 10))
     assert stored["raw"].to_pylist() == [line]
-    assert stored["event_time"][0].as_py() == datetime(2026, 3, 10, 8, tzinfo=timezone.utc)
+    assert stored["event_time"][0].as_py() == datetime(2026, 3, 10, 8, tzinfo=UTC)
 
 
 def test_dead_letters_keep_line_source_offset_reason(lake: Lake) -> None:
@@ -63,14 +65,19 @@ def test_dead_letters_keep_line_source_offset_reason(lake: Lake) -> None:
     stored = lake.table(DEAD_LETTER).scan().to_arrow().sort_by("source_offset")
     assert stored.select(["raw", "source_file", "source_offset", "reason"]).to_pylist() == [
         {"raw": "{oops", "source_file": "bad.jsonl", "source_offset": 1, "reason": "invalid_json"},
-        {"raw": '{"client_ip":"1.2.3.4"}', "source_file": "bad.jsonl", "source_offset": 2,
-         "reason": "missing_field"},
+        {
+            "raw": '{"client_ip":"1.2.3.4"}',
+            "source_file": "bad.jsonl",
+            "source_offset": 2,
+            "reason": "missing_field",
+        },
     ]
 
 
 @pytest.fixture
 def s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
+
     from soc_platform.stores.pgserver import free_port
 
     port = free_port()
@@ -86,17 +93,22 @@ def test_s3_warehouse_through_moto(s3_endpoint: str, work_dir: Path) -> None:
     import boto3
 
     boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
         region_name="us-east-1",
     ).create_bucket(Bucket="lake")
-    lake = Lake(LakeConfig(
-        catalog_uri=f"sqlite:///{work_dir / 'catalog.db'}",
-        warehouse="s3://lake/warehouse",
-        s3_endpoint=s3_endpoint,
-        s3_access_key_id="test",
-        s3_secret_access_key="test",
-        s3_region="us-east-1",
-    ))
+    lake = Lake(
+        LakeConfig(
+            catalog_uri=f"sqlite:///{work_dir / 'catalog.db'}",
+            warehouse="s3://lake/warehouse",
+            s3_endpoint=s3_endpoint,
+            s3_access_key_id="test",
+            s3_secret_access_key="test",
+            s3_region="us-east-1",
+        )
+    )
     paths = []
     for i in range(2):
         path = work_dir / f"in{i}.jsonl"
