@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -267,7 +268,11 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         "-p",
         str(args.port),
     ]
-    os.execv(dagster, argv)  # replace this process: signals go straight to dagster
+    # A shell that backgrounds a job non-interactively makes it ignore SIGINT, and dagster
+    # maps SIGTERM onto the SIGINT handler, so it would ignore SIGTERM as well: restore the
+    # default before replacing this process (signals then go straight to dagster).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.execv(dagster, argv)
     return 0  # pragma: no cover
 
 

@@ -183,3 +183,38 @@ def test_user_errors_are_one_line(work_dir: Path, env: dict[str, str]) -> None:
     landing = Path(env["SOC_DATA_DIR"]) / "landing"
     proc = cli(env, "run")
     assert proc.returncode == 0 and "nothing to do" in proc.stdout and str(landing) in proc.stdout
+
+
+def test_dev_serves_the_ui_and_stops_on_sigterm(env: dict[str, str], work_dir: Path) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {**env, "TMPDIR": str(work_dir)}
+    proc = subprocess.Popen(
+        [*CLI, "dev", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # as from a non-interactive shell's background job: SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline and status != 200:
+            time.sleep(1)
+            assert proc.poll() is None, "soc-platform dev exited early"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info") as resp:
+                    status = resp.status
+            except OSError:
+                continue
+        assert status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
