@@ -28,6 +28,8 @@ def _print(text: str = "") -> None:
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform.synth import generate
 
+    if args.minutes < 5 or args.events < 1:
+        raise ConfigurationError("generate needs --minutes of at least 5 and --events >= 1")
     out = Path(args.out).expanduser().resolve()
     events, campaigns = generate(events=args.events, minutes=args.minutes, seed=args.seed)
     out.mkdir(parents=True, exist_ok=True)

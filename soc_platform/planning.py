@@ -35,7 +35,9 @@ def parse_cursor(cursor: str | None) -> set[str]:
         data = json.loads(cursor)
     except json.JSONDecodeError:
         return set()
-    done = data.get("done", []) if isinstance(data, dict) else []
+    done = data.get("done") if isinstance(data, dict) else None
+    if not isinstance(done, list):
+        return set()
     return {k for k in done if isinstance(k, str)}
 
 

@@ -115,5 +115,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         meili_api_key=_get(env, key_var) if key_var else None,
         meili_api_key_var=key_var,
         partitions_start=partitions_start,
-        dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").resolve(),
+        dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").expanduser().resolve(),
     )

@@ -130,6 +130,8 @@ def generate(
       - a slow SQL-injection probe below the threshold (must not fire),
       - an XSS probe and a path-traversal scan (not SQL injection: must not fire it).
     """
+    if minutes < 5:
+        raise ValueError("minutes must be at least 5: the campaigns need room")
     rng = random.Random(seed)
     end = (end or datetime.now(UTC)).replace(microsecond=0)
     start = end - timedelta(minutes=minutes)
@@ -169,7 +171,8 @@ def generate(
     # --- campaigns -------------------------------------------------------------------
     burst_ip = f"192.168.{rng.randint(1, 254)}.{rng.randint(2, 254)}"
     burst_n = 40
-    burst_start = start + timedelta(seconds=rng.uniform(0.3, 0.7) * span)
+    # the burst lasts about 2 minutes: keep it inside [start, end]
+    burst_start = start + timedelta(seconds=max(0.0, rng.uniform(0.3, 0.7) * (span - 130)))
     burst_host = "shop.example.com"
     burst = []
     for i in range(burst_n):

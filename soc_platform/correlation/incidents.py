@@ -2,7 +2,7 @@
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from soc_platform.correlation.rules import ThresholdRule
@@ -11,7 +11,8 @@ from soc_platform.models import Incident
 
 def incident_id(rule_id: str, group: str, window_start: datetime) -> str:
     """Deterministic id: the same rule, group and window always give the same incident."""
-    key = f"{rule_id}\0{group}\0{window_start.isoformat()}".encode()
+    instant = window_start.astimezone(UTC).isoformat()  # same id in any zone
+    key = f"{rule_id}\0{group}\0{instant}".encode()
     return "inc-" + hashlib.blake2b(key, digest_size=10).hexdigest()
 
 

@@ -3,12 +3,14 @@
 import hashlib
 import ipaddress
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from soc_platform.models import DEAD_LETTER_SCHEMA, UTC_US
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # RFC 3339 date-time: a zone designator is mandatory (no ambiguous local times).
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -43,9 +45,13 @@ def normalize_ips(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     canonical: list[str | None] = []
     for text in uniques.to_pylist():
         try:
-            canonical.append(str(ipaddress.ip_address(text.strip())))
+            ip = ipaddress.ip_address(text.strip())
         except ValueError:
             canonical.append(None)
+            continue
+        # a zone id ("fe80::1%eth0") is local to one host and PostgreSQL's inet rejects it
+        zoned = isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None
+        canonical.append(None if zoned else str(ip))
     positions = pc.index_in(values, value_set=uniques)
     normalized = pc.take(pa.array(canonical, pa.string()), positions)
     return normalized, pc.is_valid(normalized)
@@ -65,6 +71,10 @@ def parse_timestamps(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     except pa.ArrowInvalid:
         # Shaped right but not a real instant (month 13, 25:00...): decide value by value.
         parsed = pa.array([_parse_one(v) for v in candidates.to_pylist()], UTC_US)
+    # WAF logs predate nothing before 1970; earlier years (even 0000, which PostgreSQL
+    # rejects) are typos or zero values, not events.
+    too_old = pc.fill_null(pc.less(parsed, pa.scalar(_UNIX_EPOCH, UTC_US)), False)
+    parsed = pc.if_else(too_old, pa.scalar(None, UTC_US), parsed)
     return parsed, pc.is_valid(parsed)
 
 
@@ -73,7 +83,7 @@ def _parse_one(text: str | None) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from soc_platform.models import DeadLetterReason
@@ -62,8 +63,14 @@ def _expected(dtype: pa.DataType) -> tuple[type, ...]:
     return (object,)
 
 
-def classify_line(line: bytes, schema: pa.Schema) -> tuple[DeadLetterReason, str]:
-    """Say why Arrow rejected one line, in terms a person can act on."""
+def classify_line(
+    line: bytes, schema: pa.Schema, required: Sequence[str] = ()
+) -> tuple[DeadLetterReason, str]:
+    """Say why Arrow rejected one line, in terms a person can act on.
+
+    A missing required field is reported before a wrong type: a record of another format
+    (AWS WAF, Cloudflare) lacks the fields rather than having them mistyped.
+    """
     try:
         value = json.loads(line)
     except UnicodeDecodeError as exc:
@@ -72,6 +79,9 @@ def classify_line(line: bytes, schema: pa.Schema) -> tuple[DeadLetterReason, str
         return DeadLetterReason.INVALID_JSON, f"{exc.msg} at column {exc.colno}"
     if not isinstance(value, dict):
         return DeadLetterReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(value).__name__}"
+    for name in required:
+        if value.get(name) is None:
+            return DeadLetterReason.MISSING_FIELD, f"required field {name!r} is missing or null"
     for fld in schema:
         got = value.get(fld.name)
         if got is None:
@@ -113,35 +123,78 @@ def _try_read(lines: Sequence[bytes], schema: pa.Schema) -> pa.Table | None:
     return table
 
 
+@dataclass(frozen=True)
+class DecodedRows:
+    """Rows Arrow decoded (one per accepted line, in order), the block index of each row,
+    each accepted line's text (valid UTF-8, verbatim), and the rejected lines."""
+
+    table: pa.Table
+    kept: list[int]
+    raw: pa.Array
+    rejected: list[RejectedLine]
+
+
+def _utf8(lines: Sequence[bytes]) -> tuple[pa.Array, list[int]]:
+    """Lines as an Arrow string array (validated in C++) and the indices that are not UTF-8."""
+    binary = pa.array(lines, pa.binary())
+    try:
+        return binary.cast(pa.string()), []
+    except pa.ArrowInvalid:
+        bad = []
+        for i, line in enumerate(lines):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(i)
+        bad_set = set(bad)
+        mask = pa.array([i not in bad_set for i in range(len(lines))])
+        text = pc.if_else(mask, binary, pa.scalar(None, pa.binary())).cast(pa.string())
+        return text, bad
+
+
 def read_json_rows(
-    block: LineBlock, schema: pa.Schema
-) -> tuple[pa.Table, list[int], list[RejectedLine]]:
+    block: LineBlock, schema: pa.Schema, required: Sequence[str] = ()
+) -> DecodedRows:
     """Decode every line of ``block`` against ``schema``.
 
-    Returns:
-        The decoded rows (one per accepted line, in order), the block index of each row,
-        and the rejected lines with reasons.
+    Lines that are not UTF-8 or do not start with ``{`` are classified without Arrow (a
+    line that is just ``null`` crashes pyarrow's reader); the rest are read in bulk and a
+    failing block is bisected down to its bad lines.
     """
+    text, not_utf8 = _utf8(block.lines)
+    rejected = [RejectedLine(i, DeadLetterReason.INVALID_JSON, "not valid UTF-8") for i in not_utf8]
+    skip = set(not_utf8)
+    candidates: list[int] = []
+    for i, line in enumerate(block.lines):
+        if i in skip:
+            continue
+        if line[:1] == b"{":
+            candidates.append(i)
+        else:
+            reason, detail = classify_line(line, schema, required)
+            rejected.append(RejectedLine(i, reason, detail))
+
     tables: list[pa.Table] = []
     kept: list[int] = []
-    rejected: list[RejectedLine] = []
-    stack = [(0, len(block.lines))]
+    stack = [(0, len(candidates))]
     while stack:
         lo, hi = stack.pop()
         if lo >= hi:
             continue
-        table = _try_read(block.lines[lo:hi], schema)
+        table = _try_read([block.lines[i] for i in candidates[lo:hi]], schema)
         if table is not None:
             tables.append(table)
-            kept.extend(range(lo, hi))
+            kept.extend(candidates[lo:hi])
         elif hi - lo == 1:
-            reason, detail = classify_line(block.lines[lo], schema)
-            rejected.append(RejectedLine(lo, reason, detail))
+            index = candidates[lo]
+            reason, detail = classify_line(block.lines[index], schema, required)
+            rejected.append(RejectedLine(index, reason, detail))
         else:
             mid = (lo + hi) // 2
             # pop order: left half first, so rows stay in input order
             stack.append((mid, hi))
             stack.append((lo, mid))
-    if not tables:
-        return schema.empty_table(), [], rejected
-    return pa.concat_tables(tables), kept, rejected
+    rejected.sort(key=lambda r: r.index)
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    raw = text.take(pa.array(kept, pa.int64())) if kept else pa.array([], pa.string())
+    return DecodedRows(table, kept, raw, rejected)

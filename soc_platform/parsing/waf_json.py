@@ -79,7 +79,8 @@ def derive_action(reported: pa.Array, rule_matched: pa.Array, status_code: pa.Ar
 
 def parse(block: LineBlock, source_file: str, ingested_at: datetime) -> ParseResult:
     """Parse one block of seed-format lines into canonical events and dead letters."""
-    table, kept, rejected = read_json_rows(block, INPUT_SCHEMA)
+    decoded = read_json_rows(block, INPUT_SCHEMA, REQUIRED)
+    table, kept, rejected = decoded.table, decoded.kept, decoded.rejected
     bad_idx = [r.index for r in rejected]
     bad_reason = [str(r.reason) for r in rejected]
     bad_detail = [r.detail for r in rejected]
@@ -105,8 +106,9 @@ def parse(block: LineBlock, source_file: str, ingested_at: datetime) -> ParseRes
 
     keep = pc.indices_nonzero(valid)
     good = table.take(keep)
-    good_lines = [block.lines[kept[i]] for i in keep.to_pylist()]
-    good_offsets = [block.offsets[kept[i]] for i in keep.to_pylist()]
+    keep_rows = keep.to_pylist()
+    good_lines = [block.lines[kept[i]] for i in keep_rows]
+    good_offsets = [block.offsets[kept[i]] for i in keep_rows]
 
     rule_raw = good["rule_id"].combine_chunks()
     rule_matched = pc.fill_null(pc.not_equal(rule_raw, 0), False)
@@ -134,7 +136,7 @@ def parse(block: LineBlock, source_file: str, ingested_at: datetime) -> ParseRes
             "source_file": pa.array([source_file] * n, pa.string()),
             "source_offset": pa.array(good_offsets, pa.int64()),
             "ingested_at": pa.array([ingested_at] * n, LAKE_EVENT_SCHEMA.field("ingested_at").type),
-            "raw": pa.array([line.decode("utf-8") for line in good_lines], pa.string()),
+            "raw": decoded.raw.take(keep),
         }
     ).cast(LAKE_EVENT_SCHEMA)
 
@@ -158,7 +160,9 @@ def _why_invalid(row: dict[str, object]) -> tuple[DeadLetterReason, str]:
     ts = row["timestamp"]
     _parsed, ok = parse_timestamps(pa.array([ts], pa.string()))
     if not ok[0].as_py():
-        return DeadLetterReason.INVALID_TIMESTAMP, f"timestamp {ts!r} is not RFC 3339 with a zone"
+        return DeadLetterReason.INVALID_TIMESTAMP, (
+            f"timestamp {ts!r} is not an RFC 3339 instant with a zone, from 1970 on"
+        )
     _, ip_ok = normalize_ips(pa.array([row["client_ip"]], pa.string()))
     if not ip_ok[0].as_py():
         return DeadLetterReason.INVALID_IP, f"client_ip {row['client_ip']!r} is not an IP address"

@@ -26,6 +26,16 @@ def pg_array_literal(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), literal)
 
 
+def _strip_nul_list(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not pa.types.is_string(arr.type.value_type):
+        return arr
+    flat = pc.replace_substring(pc.list_flatten(arr), "\x00", "")
+    lengths = pc.fill_null(pc.list_value_length(arr), 0)
+    rebuilt = pa.ListArray.from_arrays(_offsets(lengths), flat)
+    return pc.if_else(pc.is_null(arr), pa.scalar(None, arr.type), rebuilt)
+
+
 def _offsets(lengths: pa.Array) -> pa.Array:
     cumulative = pc.cumulative_sum(pc.cast(lengths, pa.int64()))
     return pa.concat_arrays([pa.array([0], pa.int64()), cumulative]).cast(pa.int32())
@@ -41,7 +51,10 @@ def to_copy_csv(table: pa.Table) -> bytes:
     for name in table.column_names:
         col = table[name]
         if pa.types.is_list(col.type):
-            col = pg_array_literal(col)
+            col = pg_array_literal(_strip_nul_list(col))
+        elif pa.types.is_string(col.type):
+            # PostgreSQL text cannot hold NUL; the lake keeps the raw line verbatim.
+            col = pc.replace_substring(col, "\x00", "")
         columns.append(col)
     rendered = pa.table(columns, names=table.column_names)
     sink = io.BytesIO()

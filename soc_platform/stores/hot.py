@@ -49,7 +49,10 @@ class HotStore:
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
         try:
             conn = psycopg.connect(
-                self.dsn, autocommit=autocommit, connect_timeout=self.connect_timeout
+                self.dsn,
+                autocommit=autocommit,
+                connect_timeout=self.connect_timeout,
+                options="-c TimeZone=UTC",  # day buckets and returned times in UTC
             )
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
