@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import shutil
@@ -19,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from soc_platform.parsing.base import ParseResult  # noqa: E402
 from soc_platform.stores.pgserver import EmbeddedPostgres, free_port  # noqa: E402
 
 #: A fixed UTC midnight, so every run generates the same instants (and the same days).
-DAY_END = datetime(2026, 3, 2, tzinfo=timezone.utc)
+DAY_END = datetime(2026, 3, 2, tzinfo=UTC)
 DAY_START = DAY_END - timedelta(days=1)
 
 #: Server settings of the throwaway clusters: durability off (the benchmarks measure CPU and
@@ -75,8 +76,11 @@ def pg_cluster(prefix: str = "pg") -> Iterator[tuple[EmbeddedPostgres, str]]:
         try:
             t0 = time.perf_counter()
             dsn = server.start()
-            print(f"# PostgreSQL cluster up in {time.perf_counter() - t0:.1f} s "
-                  f"(port {server.port}; {' '.join(o.removeprefix('-c ') for o in PG_SERVER_OPTIONS)})")
+            settings = " ".join(o.removeprefix("-c ") for o in PG_SERVER_OPTIONS)
+            print(
+                f"# PostgreSQL cluster up in {time.perf_counter() - t0:.1f} s "
+                f"(port {server.port}; {settings})"
+            )
             yield server, dsn
         finally:
             server.stop()
@@ -91,11 +95,14 @@ def pg_version(dsn: str) -> str:
 
 
 def checkpoint(dsn: str) -> None:
-    """Flush dirty buffers so the next timed step starts from the same state."""
+    """Flush dirty buffers (CHECKPOINT, then the kernel's page cache: with fsync=off the
+    server leaves that to the kernel) so the next timed step starts from the same state and
+    does not compete with the previous step's write-back."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
+    os.sync()
 
 
 def create_database(server: EmbeddedPostgres, name: str) -> str:
@@ -106,6 +113,14 @@ def create_database(server: EmbeddedPostgres, name: str) -> str:
     with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return server.dsn(name)
+
+
+def drop_database(server: EmbeddedPostgres, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
 
 
 # -- synthetic data ----------------------------------------------------------------------
@@ -119,7 +134,9 @@ def generate_events(
     return events
 
 
-def extra_sqli_bursts(count: int, *, seed: int = 1000, end: datetime = DAY_END) -> list[dict[str, Any]]:
+def extra_sqli_bursts(
+    count: int, *, seed: int = 1000, end: datetime = DAY_END
+) -> list[dict[str, Any]]:
     """``count`` more SQL-injection bursts spread over the day before ``end``.
 
     Each comes from ``synth.generate(events=0, ...)`` over a one-hour span, which yields just
@@ -190,16 +207,16 @@ def mix_bad_lines(
 def parse_bytes(data: bytes, source_file: str = "bench.jsonl") -> ParseResult:
     """The project's path from file bytes to events: split_lines + the waf_json parser."""
     parser = get_parser("waf_json")
-    return parser(split_lines(data), source_file, datetime.now(timezone.utc))
+    return parser(split_lines(data), source_file, datetime.now(UTC))
 
 
 def parsed_events(
-    n: int, *, minutes: int = 24 * 60, seed: int = 7, bursts: int = 0
+    n: int, *, minutes: int = 24 * 60, seed: int = 7, bursts: int = 0, end: datetime = DAY_END
 ) -> pa.Table:
-    """``n`` (+ burst) generated events, parsed to a LAKE_EVENT_SCHEMA table."""
-    events = generate_events(n, minutes=minutes, seed=seed)
+    """``n`` (+ burst) generated events ending at ``end``, parsed to a LAKE_EVENT_SCHEMA table."""
+    events = generate_events(n, minutes=minutes, seed=seed, end=end)
     if bursts:
-        events = events + extra_sqli_bursts(bursts, seed=seed + 1000)
+        events = events + extra_sqli_bursts(bursts, seed=seed + 1000, end=end)
     result = parse_bytes(to_lines(events))
     assert result.dead_letters.num_rows == 0, result.dead_letters.num_rows
     return result.events
@@ -247,7 +264,7 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    k = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[k]
 
 
@@ -260,10 +277,26 @@ def mb(nbytes: float) -> float:
     return nbytes / 1e6
 
 
+def _revision() -> str:
+    """Short commit of the project, with ``+dirty`` if its library code has local edits."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "soc_platform")
+    return commit + ("+dirty" if dirty else "")
+
+
 def header(title: str) -> None:
-    cpu = os.cpu_count()
-    print(f"== {title}  (python {sys.version.split()[0]}, pyarrow {pa.__version__}, {cpu} CPUs)")
+    load1 = os.getloadavg()[0]
+    print(
+        f"== {title}\n# soc-platform {_revision()}, python {sys.version.split()[0]}, "
+        f"pyarrow {pa.__version__}, {os.cpu_count()} CPUs, load average {load1:.2f} at start"
+    )
 
 
 def line(label: str, value: str) -> None:
-    print(f"{label:<46} {value}")
+    print(f"{label:<48} {value}")
