@@ -180,3 +180,29 @@ def test_backfill_rebuilds_a_day_from_the_lake_alone(
             assert conn.execute(
                 "SELECT sum(event_count) FROM waf_events_daily_summary"
             ).fetchone() == (11,)
+
+
+def test_dagster_cli_validates_the_workspace(work_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOC_", "DAGSTER_"))}
+    env["SOC_DATA_DIR"] = str(work_dir)
+    # without DAGSTER_HOME, dagster would read the production dagster.yaml in the repo root
+    (work_dir / "dagster_home").mkdir()
+    env["DAGSTER_HOME"] = str(work_dir / "dagster_home")
+    dagster = Path(sys.executable).parent / "dagster"
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Validation successful" in proc.stderr + proc.stdout
+    assert not (work_dir / "postgres").exists()  # loading definitions starts no server

@@ -119,3 +119,21 @@ def test_s3_warehouse_through_moto(s3_endpoint: str, work_dir: Path) -> None:
     assert lake.read_events(T0.date(), T0.date()).num_rows == 2
     files = lake.table(RAW_EVENTS).inspect.files().to_pylist()
     assert files and all(f["file_path"].startswith("s3://lake/warehouse/") for f in files)
+
+
+def test_catalog_in_postgresql(pg_dsn: str, work_dir: Path) -> None:
+    """The production catalog: SqlCatalog on PostgreSQL (via SQLAlchemy + psycopg2)."""
+    uri = pg_dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
+    lake = Lake(LakeConfig(catalog_uri=uri, warehouse=(work_dir / "wh").as_uri()))
+    lake.ensure_tables()
+    lake.ensure_tables()
+    events, _ = events_of(to_jsonl([waf_event(T0)]))
+    assert lake.append_events(events).appended == 1
+    assert lake.append_events(events).appended == 0
+    import psycopg
+
+    with psycopg.connect(pg_dsn) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM iceberg_tables ORDER BY table_name"
+        ).fetchall()
+    assert tables == [("dead_letter",), ("raw_waf_events",)]
