@@ -18,6 +18,11 @@ run_queue:
     - key: soc/pipeline
       value: microbatch
       limit: 1
+# A failed micro-batch is retried (every step is idempotent); the sensor does not
+# launch the same files twice.
+run_retries:
+  enabled: true
+  max_retries: 2
 telemetry:
   enabled: false
 """

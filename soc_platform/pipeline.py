@@ -38,8 +38,12 @@ class IngestReport:
     dead_letters: int = 0
     dead_letters_new: int = 0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
-    days: list[date] = field(default_factory=list)
-    new_events: pa.Table = field(default_factory=LAKE_EVENT_SCHEMA.empty_table)
+    days: list[date] = field(default_factory=list)  # event days of the batch
+    new_days: list[date] = field(default_factory=list)  # days that got rows new to the lake
+    # Every valid event of the batch, not only those new to the lake: the downstream steps
+    # are idempotent, and a run retried after failing between the lake append and the hot
+    # load must still bring the events to the hot store.
+    events: pa.Table = field(default_factory=LAKE_EVENT_SCHEMA.empty_table)
 
 
 def ingest_files(
@@ -73,8 +77,9 @@ def ingest_files(
     appended = lake.append_events(all_events)
     report.appended = appended.appended
     report.duplicates = appended.duplicates
-    report.new_events = appended.rows
-    report.days = event_days(appended.rows["event_time"])
+    report.events = all_events
+    report.days = event_days(all_events["event_time"])
+    report.new_days = event_days(appended.rows["event_time"])
     return report
 
 

@@ -206,3 +206,19 @@ def test_dagster_cli_validates_the_workspace(work_dir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Validation successful" in proc.stderr + proc.stdout
     assert not (work_dir / "postgres").exists()  # loading definitions starts no server
+
+
+def test_a_run_after_a_crash_between_lake_and_hot_completes_the_hot_load(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
+) -> None:
+    from soc_platform import pipeline
+    from soc_platform.stores.lake import Lake, LakeConfig
+
+    path = land(settings, "crash.jsonl", sqli_burst(NOW.replace(second=1), "192.168.2.2", n=10))
+    lake = Lake(LakeConfig(settings.lake_catalog_uri, settings.lake_warehouse))
+    assert pipeline.ingest_files(lake, [path]).appended == 10  # the crashed run got this far
+    result = run_microbatch(defs, instance, [path])  # the retry
+    assert result.output_for_node("ingest_landing_files").appended == 0
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM waf_events").fetchone() == (10,)
+        assert conn.execute("SELECT event_count FROM incidents").fetchall() == [(10,)]
