@@ -7,7 +7,7 @@ work. Each function returns a small report whose fields become run metadata.
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +19,7 @@ from soc_platform.correlation.windows import (
     merge_windows,
     recent_windows,
     touched_windows,
+    window_runs,
 )
 from soc_platform.models import LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, get_parser
@@ -149,12 +150,18 @@ def _evaluate(hot: HotStore, plan: dict[ThresholdRule, list[datetime]]) -> Corre
     per_rule: dict[str, int] = {}
     for rule, windows in plan.items():
         found: list[Incident] = []
-        if windows:
+        for run in window_runs(windows, max_gap=timedelta(hours=1)):
             matches = hot.run_query(
                 rule.query,
-                {"windows": windows, "window": rule.window, "threshold": rule.threshold},
+                {
+                    "windows": run,
+                    "window": rule.window,
+                    "threshold": rule.threshold,
+                    "lo": run[0],
+                    "hi": run[-1] + rule.window,
+                },
             )
-            found = [build_incident(rule, m) for m in matches]
+            found.extend(build_incident(rule, m) for m in matches)
         per_rule[rule.id] = len(found)
         incidents.extend(found)
     changed = hot.upsert_incidents(incidents, [search_text(i) for i in incidents])

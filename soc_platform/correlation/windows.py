@@ -1,6 +1,6 @@
 """Which windows a batch of events touches: exactly those get (re-)evaluated."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
@@ -52,3 +52,18 @@ def day_windows(days: Iterable[date], width: timedelta) -> list[datetime]:
             out.append(cur)
             cur += width
     return merge_windows(out)
+
+
+def window_runs(windows: Sequence[datetime], max_gap: timedelta) -> list[list[datetime]]:
+    """Split sorted window starts into runs whose neighbours are at most ``max_gap`` apart.
+
+    Each run is evaluated with tight time bounds, so a batch holding a few late events of
+    last week does not make the rule scan every day in between.
+    """
+    runs: list[list[datetime]] = []
+    for start in sorted(windows):
+        if runs and start - runs[-1][-1] <= max_gap:
+            runs[-1].append(start)
+        else:
+            runs.append([start])
+    return runs
