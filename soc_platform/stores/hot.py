@@ -220,7 +220,9 @@ class HotStore:
         ]
         with self.connect() as conn, conn.cursor() as cur:
             cur.executemany(sql.query("upsert_incident"), params, returning=False)
-            return cur.rowcount
+            changed = cur.rowcount
+            cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
+            return changed
 
     def list_incidents(
         self,
@@ -249,11 +251,8 @@ class HotStore:
         client_ip: str | None = None,
         limit: int = 20,
     ) -> list[Incident]:
-        rows = self.run_query(
-            "search_incidents",
-            {"terms": list(terms), "type": type_, "client_ip": client_ip, "limit": limit},
-        )
-        return [incident_from_row(r) for r in rows]
+        params = {"terms": list(terms), "type": type_, "client_ip": client_ip, "limit": limit}
+        return [incident_from_row(r) for r in self.run_query("search_incidents", params)]
 
 
 def incident_from_row(row: dict[str, Any]) -> Incident:

@@ -76,7 +76,8 @@ class EmbeddedSearch:
         self.hot = hot
 
     def ensure_index(self) -> None:
-        self.hot.setup()
+        # the search columns, indexes and vocabulary are part of the hot store's schema
+        _ = self.hot.dialect  # applies the schema once if this store has not yet
 
     def upsert(self, incidents: Sequence[Incident]) -> int:
         # The incidents rows are the index (search_doc/search_tsv are written with them).

@@ -139,6 +139,7 @@ def test_sqli_burst_rule_and_search(hot: HotStore) -> None:
     search = EmbeddedSearch(hot)
     assert [h.id for h in search.search("blocked attempts from 192.168")] == [inc.id]
     assert [h.id for h in search.search("sql injecton")] == [inc.id]  # typo
+    assert [h.id for h in search.search("blokced atempts")] == [inc.id]  # two typos
     assert [h.id for h in search.search("from the")] == [inc.id]  # stop words only: all
     assert search.search("cross site scripting 10.0") == []
 
