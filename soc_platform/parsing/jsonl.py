@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -129,7 +130,8 @@ def find_problem(
 def _try_read(lines: Sequence[bytes], schema: pa.Schema) -> pa.Table | None:
     data = b"\n".join(lines)
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    block_size = max(1 << 20, len(data) + 1)
+    # Arrow parses blocks in parallel; a block must hold the longest line whole.
+    block_size = max(1 << 20, 2 * max(map(len, lines), default=0) + 2)
     try:
         table = pj.read_json(
             io.BytesIO(data),
@@ -158,7 +160,16 @@ class DecodedRows:
 
 def _utf8(lines: Sequence[bytes]) -> tuple[pa.Array, list[int]]:
     """Lines as an Arrow string array (validated in C++) and the indices that are not UTF-8."""
-    binary = pa.array(lines, pa.binary())
+    # Build the array from one joined buffer and computed offsets: converting a Python list
+    # of bytes element by element costs ~2.5 us a line, this ~0.3 us.
+    lengths = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
+    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    binary = pa.Array.from_buffers(
+        pa.large_binary(),
+        len(lines),
+        [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(lines))],
+    )
     try:
         return binary.cast(pa.string()), []
     except pa.ArrowInvalid:
@@ -170,7 +181,7 @@ def _utf8(lines: Sequence[bytes]) -> tuple[pa.Array, list[int]]:
                 bad.append(i)
         bad_set = set(bad)
         mask = pa.array([i not in bad_set for i in range(len(lines))])
-        text = pc.if_else(mask, binary, pa.scalar(None, pa.binary())).cast(pa.string())
+        text = pc.if_else(mask, binary, pa.scalar(None, pa.large_binary())).cast(pa.string())
         return text, bad
 
 
