@@ -66,17 +66,7 @@ def preflight(settings: Settings) -> None:
     from soc_platform.stores.lake import Lake, LakeConfig
 
     _hot(settings)
-    Lake(
-        LakeConfig(
-            catalog_uri=settings.lake_catalog_uri,
-            warehouse=settings.lake_warehouse,
-            namespace=settings.lake_namespace,
-            s3_endpoint=settings.s3_endpoint,
-            s3_access_key_id=settings.s3_access_key_id,
-            s3_secret_access_key=settings.s3_secret_access_key,
-            s3_region=settings.s3_region,
-        )
-    ).ensure_tables()
+    Lake(LakeConfig.from_settings(settings)).ensure_tables()
 
 
 def run_microbatch(

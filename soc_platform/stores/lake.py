@@ -21,6 +21,7 @@ from pyiceberg.transforms import DayTransform
 
 from soc_platform.errors import LakeError
 from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
+from soc_platform.settings import Settings
 
 RAW_EVENTS = "raw_waf_events"
 DEAD_LETTER = "dead_letter"
@@ -37,6 +38,18 @@ class LakeConfig:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_region: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "LakeConfig":
+        return cls(
+            catalog_uri=settings.lake_catalog_uri,
+            warehouse=settings.lake_warehouse,
+            namespace=settings.lake_namespace,
+            s3_endpoint=settings.s3_endpoint,
+            s3_access_key_id=settings.s3_access_key_id,
+            s3_secret_access_key=settings.s3_secret_access_key,
+            s3_region=settings.s3_region,
+        )
 
     def catalog_properties(self) -> dict[str, str]:
         props = {"uri": self.catalog_uri, "warehouse": self.warehouse}

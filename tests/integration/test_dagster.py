@@ -215,7 +215,7 @@ def test_a_run_after_a_crash_between_lake_and_hot_completes_the_hot_load(
     from soc_platform.stores.lake import Lake, LakeConfig
 
     path = land(settings, "crash.jsonl", sqli_burst(NOW.replace(second=1), "192.168.2.2", n=10))
-    lake = Lake(LakeConfig(settings.lake_catalog_uri, settings.lake_warehouse))
+    lake = Lake(LakeConfig.from_settings(settings))
     assert pipeline.ingest_files(lake, [path]).appended == 10  # the crashed run got this far
     result = run_microbatch(defs, instance, [path])  # the retry
     assert result.output_for_node("ingest_landing_files").appended == 0
