@@ -168,6 +168,22 @@ def generate(
             "rule_tags": tags or [],
         }
 
+    def record(
+        name: str, kind: str, ip: str, events_: list[dict[str, Any]], expected: str | None
+    ) -> None:
+        out.extend(events_)
+        campaigns.append(
+            Campaign(
+                name,
+                kind,
+                ip,
+                events_[0]["timestamp"],
+                events_[-1]["timestamp"],
+                len(events_),
+                expected,
+            )
+        )
+
     # --- campaigns -------------------------------------------------------------------
     burst_ip = f"192.168.{rng.randint(1, 254)}.{rng.randint(2, 254)}"
     burst_n = 40
@@ -191,18 +207,7 @@ def generate(
                 SQLI_TAGS,
             )
         )
-    out += burst
-    campaigns.append(
-        Campaign(
-            "sqli-burst",
-            "sql_injection",
-            burst_ip,
-            burst[0]["timestamp"],
-            burst[-1]["timestamp"],
-            burst_n,
-            "waf-sqli-burst",
-        )
-    )
+    record("sqli-burst", "sql_injection", burst_ip, burst, "waf-sqli-burst")
 
     slow_ip = _public_ip(rng)
     slow = []
@@ -220,18 +225,7 @@ def generate(
                 SQLI_TAGS,
             )
         )
-    out += slow
-    campaigns.append(
-        Campaign(
-            "sqli-slow-probe",
-            "sql_injection",
-            slow_ip,
-            slow[0]["timestamp"],
-            slow[-1]["timestamp"],
-            len(slow),
-            None,
-        )
-    )
+    record("sqli-slow-probe", "sql_injection", slow_ip, slow, None)
 
     xss_ip = _public_ip(rng)
     xss_start = start + timedelta(seconds=rng.uniform(0.1, 0.8) * span)
@@ -248,12 +242,7 @@ def generate(
         )
         for i in range(15)
     ]
-    out += xss
-    campaigns.append(
-        Campaign(
-            "xss-probe", "xss", xss_ip, xss[0]["timestamp"], xss[-1]["timestamp"], len(xss), None
-        )
-    )
+    record("xss-probe", "xss", xss_ip, xss, None)
 
     lfi_ip = _public_ip(rng)
     lfi_start = start + timedelta(seconds=rng.uniform(0.1, 0.8) * span)
@@ -270,18 +259,7 @@ def generate(
         )
         for i in range(12)
     ]
-    out += lfi
-    campaigns.append(
-        Campaign(
-            "path-traversal-scan",
-            "path_traversal",
-            lfi_ip,
-            lfi[0]["timestamp"],
-            lfi[-1]["timestamp"],
-            len(lfi),
-            None,
-        )
-    )
+    record("path-traversal-scan", "path_traversal", lfi_ip, lfi, None)
 
     # --- benign browsing ---------------------------------------------------------------
     for _ in range(max(0, events - len(out))):
