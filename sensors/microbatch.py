@@ -83,7 +83,10 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             "events_appended": report.appended,
             "duplicates_skipped": report.duplicates,
             "dead_letters": report.dead_letters,
+            "files_failed": len(report.files_failed),
         }
+        for path, why in report.files_failed.items():
+            context.log.warning(f"could not read all of {path}: {why}")
         context.log.info(f"ingested {meta}; dead letters by reason: {report.dead_letter_reasons}")
         yield from _partition_events(context, partitions, RAW, report.new_days, meta)
         yield AssetMaterialization(

@@ -124,6 +124,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                     "duplicates": ing.duplicates,
                     "dead_letters": ing.dead_letters,
                     "dead_letter_reasons": ing.dead_letter_reasons,
+                    "files_failed": ing.files_failed,
                     "days": [d.isoformat() for d in ing.days],
                     "incidents": [i.id for i in incidents],
                 },
@@ -140,6 +141,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         f"{ing.duplicates} already stored (event days: {days})"
     )
     _print(f"  dead letters {ing.dead_letters} ({reasons})")
+    for path, why in ing.files_failed.items():
+        _print(f"  unreadable  {path}: {why} (lines before the problem were kept)")
     _print(f"  incidents   {len(incidents)} in the evaluated windows")
     return 0
 

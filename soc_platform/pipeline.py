@@ -4,6 +4,7 @@ Dagster ops, assets and the CLI all call these functions, so every path does the
 work. Each function returns a small report whose fields become run metadata.
 """
 
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class IngestReport:
     dead_letters: int = 0
     dead_letters_new: int = 0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+    files_failed: dict[str, str] = field(default_factory=dict)  # path -> why it stopped
     days: list[date] = field(default_factory=list)  # event days of the batch
     new_days: list[date] = field(default_factory=list)  # days that got rows new to the lake
     # Every valid event of the batch, not only those new to the lake: the downstream steps
@@ -52,7 +54,9 @@ def ingest_files(
 ) -> IngestReport:
     """Parse landing files and append events and dead letters to the lake, idempotently.
 
-    Returns the events that were new to the lake: they continue to the hot store.
+    A file that vanished or cannot be read to its end (e.g. a truncated gzip) does not fail
+    the batch: the lines read before the problem are kept and the file is reported in
+    ``files_failed`` with the reason.
     """
     parser = get_parser(source_format)
     lake.ensure_tables()
@@ -63,12 +67,15 @@ def ingest_files(
     reasons: Counter[str] = Counter()
     for path in paths:
         report.files += 1
-        for block in iter_blocks(Path(path)):
-            result = parser(block, path, ingested_at)
-            report.lines_read += result.lines_read
-            events.append(result.events)
-            dead.append(result.dead_letters)
-            reasons.update(result.dead_letter_counts())
+        try:
+            for block in iter_blocks(Path(path)):
+                result = parser(block, path, ingested_at)
+                report.lines_read += result.lines_read
+                events.append(result.events)
+                dead.append(result.dead_letters)
+                reasons.update(result.dead_letter_counts())
+        except (OSError, EOFError, zlib.error) as exc:
+            report.files_failed[path] = f"{type(exc).__name__}: {exc}"
     all_events = pa.concat_tables(events) if events else LAKE_EVENT_SCHEMA.empty_table()
     report.parsed = all_events.num_rows
     report.dead_letter_reasons = dict(sorted(reasons.items()))

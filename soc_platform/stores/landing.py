@@ -5,16 +5,18 @@ suffix) and rename them when complete; such names are ignored until then.
 """
 
 import gzip
+import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.parsing import LineBlock, split_lines
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 BLOCK_BYTES = 32 << 20
+READ_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, order=True)
@@ -48,29 +50,39 @@ def list_landing_files(root: Path) -> list[LandingFile]:
     return sorted(found)
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(path, "rb")
     return path.open("rb")
 
 
 def iter_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBlock]:
-    """Read a (possibly gzipped) file in blocks of whole lines, keeping line numbers."""
+    """Read a (possibly gzipped) file in blocks of whole lines, keeping line numbers.
+
+    If the file cannot be read to its end (a truncated or corrupt gzip), everything read
+    before the problem is still yielded, the cut-off last line included (it will be a dead
+    letter), and then the error is raised.
+    """
     next_line = 0
-    carry = b""
+    pending = b""
     with _open(path) as fh:
         while True:
-            chunk = fh.read(block_bytes)
+            try:
+                chunk = fh.read1(READ_BYTES)  # what is decoded so far, even before a bad end
+            except (EOFError, zlib.error, OSError):
+                if pending:
+                    yield split_lines(pending, next_line)
+                raise
             if not chunk:
                 break
-            data = carry + chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
+            pending += chunk
+            if len(pending) < block_bytes:
                 continue
-            body, carry = data[: cut + 1], data[cut + 1 :]
-            block = split_lines(body[:-1], next_line)
-            next_line += body.count(b"\n")
-            yield block
-    if carry:
-        yield split_lines(carry, next_line)
+            cut = pending.rfind(b"\n")
+            if cut < 0:
+                continue
+            body, pending = pending[:cut], pending[cut + 1 :]
+            yield split_lines(body, next_line)
+            next_line += body.count(b"\n") + 1
+    if pending:
+        yield split_lines(pending, next_line)

@@ -137,3 +137,24 @@ def test_catalog_in_postgresql(pg_dsn: str, work_dir: Path) -> None:
             "SELECT table_name FROM iceberg_tables ORDER BY table_name"
         ).fetchall()
     assert tables == [("dead_letter",), ("raw_waf_events",)]
+
+
+def test_truncated_gzip_and_vanished_files_do_not_fail_the_batch(
+    lake: Lake, work_dir: Path
+) -> None:
+    import gzip
+
+    good = work_dir / "good.jsonl"
+    good.write_text(to_jsonl([waf_event(T0)]))
+    full = gzip.compress(
+        to_jsonl([waf_event(T0 + timedelta(seconds=i + 1)) for i in range(2000)]).encode()
+    )
+    truncated = work_dir / "cut.jsonl.gz"
+    truncated.write_bytes(full[: len(full) // 2])
+    gone = str(work_dir / "gone.jsonl")
+    report = pipeline.ingest_files(lake, [str(good), str(truncated), gone])
+    assert set(report.files_failed) == {str(truncated), gone}
+    assert "EOFError" in report.files_failed[str(truncated)]
+    assert "FileNotFoundError" in report.files_failed[gone]
+    assert report.appended == report.parsed > 1  # the good file plus the readable part
+    assert report.dead_letter_reasons == {"invalid_json": 1}  # the line cut in the middle

@@ -1,0 +1,56 @@
+"""Landing files: listing and block reading (local temp files only, no servers)."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from soc_platform.stores import landing
+from soc_platform.stores.landing import iter_blocks, list_landing_files
+
+
+def test_only_complete_landing_files_are_listed(tmp_path: Path) -> None:
+    for name in ["a.jsonl", "b.jsonl.gz", "c.ndjson", ".hidden.jsonl", "d.jsonl.tmp", "e.json"]:
+        (tmp_path / name).write_text("{}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.jsonl").write_text("{}\n")
+    (tmp_path / ".staging").mkdir()
+    (tmp_path / ".staging" / "g.jsonl").write_text("{}\n")
+    names = [Path(f.path).relative_to(tmp_path).as_posix() for f in list_landing_files(tmp_path)]
+    assert names == ["a.jsonl", "b.jsonl.gz", "c.ndjson", "sub/f.jsonl"]
+    assert list_landing_files(tmp_path / "missing") == []
+
+
+def test_file_key_changes_when_the_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text("{}\n")
+    (before,) = list_landing_files(tmp_path)
+    path.write_text("{}\n{}\n")
+    (after,) = list_landing_files(tmp_path)
+    assert before.key != after.key and before.path == after.path
+
+
+@pytest.mark.parametrize("read_bytes", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("gz", [False, True])
+def test_blocks_keep_every_line_and_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_bytes: int, gz: bool
+) -> None:
+    monkeypatch.setattr(landing, "READ_BYTES", read_bytes)
+    body = b"".join(b"line%d\r\n" % i for i in range(500)) + b"\n  \nlast"
+    path = tmp_path / ("x.jsonl.gz" if gz else "x.jsonl")
+    path.write_bytes(gzip.compress(body) if gz else body)
+    blocks = list(iter_blocks(path, block_bytes=64))
+    pairs = [(o, line) for b in blocks for o, line in zip(b.offsets, b.lines, strict=True)]
+    assert pairs == [(i, b"line%d" % i) for i in range(500)] + [(502, b"last")]
+
+
+def test_truncated_gzip_yields_what_was_readable_then_raises(tmp_path: Path) -> None:
+    body = b"".join(b'{"n":%d}\n' % i for i in range(50_000))
+    data = gzip.compress(body)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    seen = []
+    with pytest.raises(EOFError):
+        for block in iter_blocks(path):
+            seen.extend(block.offsets)
+    assert seen and seen == list(range(len(seen)))
