@@ -138,13 +138,20 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             "per_rule": MetadataValue.json(report.per_rule),
         }
         context.log.info(f"correlation: {meta}")
-        days = sorted({i.start_time.date() for i in report.incidents})
-        yield from _partition_events(context, partitions, INCIDENTS, days, meta)
+        # the batch's event days were re-evaluated, whether or not they hold incidents
+        yield from _partition_events(context, partitions, INCIDENTS, ingest.days, meta)
         yield Output(report.incidents, metadata=dict(meta))
 
-    @op(ins={"incidents": In(list, input_manager_key="mem_io")}, out=Out(Nothing))
+    @op(
+        ins={
+            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "incidents": In(list, input_manager_key="mem_io"),
+        },
+        out=Out(Nothing),
+    )
     def index_incidents(
         context: OpExecutionContext,
+        ingest: pipeline.IngestReport,
         incidents: list[Incident],
         hot: HotStoreResource,
         search: SearchResource,
@@ -152,9 +159,8 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         backend = search.backend(hot.store())
         count = pipeline.index_incidents(backend, incidents)
         context.log.info(f"indexed {count} incidents in the {backend.name} backend")
-        days = sorted({i.start_time.date() for i in incidents})
         yield from _partition_events(
-            context, partitions, INDEX, days, {"indexed": count, "backend": backend.name}
+            context, partitions, INDEX, ingest.days, {"indexed": count, "backend": backend.name}
         )
 
     @job(
@@ -166,7 +172,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
     def microbatch_job() -> None:
         ingest = ingest_landing_files()
         loaded = load_hot_store(ingest)
-        index_incidents(correlate_incidents(ingest, after_load=loaded))
+        index_incidents(ingest, correlate_incidents(ingest, after_load=loaded))
 
     return microbatch_job
 

@@ -86,8 +86,13 @@ def test_microbatch_run_reports_partitions_and_metadata(
     raw = dg.AssetKey(["lake", "raw_waf_events"])
     parts = instance.get_materialized_partitions(raw)
     assert parts == {NOW.date().isoformat(), YESTERDAY.date().isoformat()}
-    hot_parts = instance.get_materialized_partitions(dg.AssetKey(["hot", "waf_events"]))
-    assert hot_parts == parts
+    for key in (
+        ["hot", "waf_events"],
+        ["hot", "waf_events_daily_summary"],
+        ["detection", "incidents"],
+        ["search", "incident_index"],
+    ):
+        assert instance.get_materialized_partitions(dg.AssetKey(key)) == parts, key
 
     ingest = result.output_for_node("ingest_landing_files")
     assert (ingest.appended, ingest.dead_letters) == (12, 1)
