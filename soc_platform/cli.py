@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -335,6 +336,9 @@ def _root_cause(exc: BaseException) -> SocPlatformError | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Dagster flags some APIs we use (backfill policies, sensor owners) as beta; users of
+    # the command line cannot act on that.
+    warnings.filterwarnings("ignore", message=r".*is currently in beta")
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
