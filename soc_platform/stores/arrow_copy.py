@@ -42,7 +42,7 @@ def _offsets(lengths: pa.Array) -> pa.Array:
 
 
 def to_copy_csv(table: pa.Table) -> bytes:
-    """Render ``table`` as CSV with a header for ``COPY ... (FORMAT csv, HEADER true)``.
+    """Render ``table`` as CSV rows (no header) for ``COPY ... (FORMAT csv)``.
 
     Nulls are written as empty unquoted fields and strings are always quoted, so
     PostgreSQL tells NULL from the empty string.
@@ -61,6 +61,6 @@ def to_copy_csv(table: pa.Table) -> bytes:
     pcsv.write_csv(
         rendered,
         sink,
-        write_options=pcsv.WriteOptions(include_header=True, quoting_style="needed"),
+        write_options=pcsv.WriteOptions(include_header=False, quoting_style="needed"),
     )
     return sink.getvalue()

@@ -14,12 +14,15 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
 
 from soc_platform import sql
 from soc_platform.errors import HotStoreError
 from soc_platform.models import EVENT_SCHEMA, Incident
 from soc_platform.stores.arrow_copy import to_copy_csv
+
+COPY_SLICE_ROWS = 50_000
 
 
 class Dialect(StrEnum):
@@ -119,10 +122,9 @@ class HotStore:
         """Insert events not present yet (idempotent on event_id), via COPY of Arrow data."""
         if events.num_rows == 0:
             return LoadResult(0, 0)
-        payload = to_copy_csv(events.select(EVENT_SCHEMA.names))
         with self.connect() as conn:
             self.ensure_day_partitions(conn, days)
-            inserted = self._copy_and_insert(conn, payload)
+            inserted = self._copy_and_insert(conn, events)
         return LoadResult(inserted, events.num_rows - inserted)
 
     def replace_days(self, events: pa.Table, days: Sequence[date]) -> LoadResult:
@@ -136,21 +138,38 @@ class HotStore:
                 )
             inserted = 0
             if events.num_rows:
-                inserted = self._copy_and_insert(
-                    conn, to_copy_csv(events.select(EVENT_SCHEMA.names))
-                )
+                inserted = self._copy_and_insert(conn, events)
         return LoadResult(inserted, events.num_rows - inserted)
 
-    def _copy_and_insert(self, conn: psycopg.Connection[Any], payload: bytes) -> int:
+    def _copy_and_insert(self, conn: psycopg.Connection[Any], events: pa.Table) -> int:
+        """Insert the rows of ``events`` that waf_events does not hold yet; return how many.
+
+        Fast path: COPY straight into waf_events (a batch is normally all new). If any row is
+        already there, the unique index stops the COPY at once; it is rolled back to a
+        savepoint and the batch goes through a stage table and ``INSERT ... ON CONFLICT DO
+        NOTHING`` instead.
+        """
+        columns = events.select(EVENT_SCHEMA.names)
+        try:
+            with conn.transaction():  # a savepoint inside the caller's transaction
+                self._copy(conn, sql.query("copy_events"), columns)
+            return columns.num_rows
+        except psycopg.errors.UniqueViolation:
+            pass
         conn.execute(sql.query("create_stage"))
+        self._copy(conn, sql.query("copy_stage"), columns)
         with conn.cursor() as cur:
-            with cur.copy(sql.query("copy_stage")) as copy:
-                view = memoryview(payload)
-                step = 1 << 20
-                for start in range(0, len(view), step):
-                    copy.write(view[start : start + step])
             cur.execute(sql.query("insert_from_stage"))
             return cur.rowcount
+
+    @staticmethod
+    def _copy(conn: psycopg.Connection[Any], statement: pgsql.SQL, rows: pa.Table) -> None:
+        """COPY ``rows`` as CSV, rendered slice by slice while a writer thread sends the
+        previous slice, so client rendering and server parsing overlap."""
+        with conn.cursor() as cur:
+            with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+                for start in range(0, rows.num_rows, COPY_SLICE_ROWS):
+                    copy.write(to_copy_csv(rows.slice(start, COPY_SLICE_ROWS)))
 
     def refresh_daily_summary(self, days: Sequence[date]) -> None:
         """Bring the daily summary up to date for exactly ``days``."""

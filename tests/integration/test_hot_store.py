@@ -61,7 +61,10 @@ def test_load_is_idempotent_and_creates_day_partitions(hot: HotStore, pg_dsn: st
     again = hot.load_events(events, days)
     assert (first.inserted, first.duplicates) == (3, 0)
     assert (again.inserted, again.duplicates) == (0, 3)
-    assert scalar(pg_dsn, "SELECT count(*) FROM waf_events") == 3
+    # partly new: the direct COPY meets a duplicate and falls back to INSERT ... ON CONFLICT
+    more = parse([waf_event(T0), waf_event(T0 + timedelta(seconds=2))])
+    assert hot.load_events(more, [T0.date()]).inserted == 1
+    assert scalar(pg_dsn, "SELECT count(*) FROM waf_events") == 4
     parts = scalar(
         pg_dsn,
         "SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_inherits i "
