@@ -160,7 +160,7 @@ class HotStore:
         self._copy(conn, sql.query("copy_stage"), columns)
         with conn.cursor() as cur:
             cur.execute(sql.query("insert_from_stage"))
-            return cur.rowcount
+            return int(cur.rowcount)
 
     @staticmethod
     def _copy(conn: psycopg.Connection[Any], statement: pgsql.SQL, rows: pa.Table) -> None:
