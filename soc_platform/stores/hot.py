@@ -153,7 +153,7 @@ class HotStore:
         try:
             with conn.transaction():  # a savepoint inside the caller's transaction
                 self._copy(conn, sql.query("copy_events"), columns)
-            return columns.num_rows
+            return int(columns.num_rows)
         except psycopg.errors.UniqueViolation:
             pass
         conn.execute(sql.query("create_stage"))
