@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -184,12 +183,6 @@ class Lake:
         """Events whose event day is in [start, end] (inclusive)."""
         window = _time_window(*day_bounds([start, end]))
         return self.table(RAW_EVENTS).scan(row_filter=window, selected_fields=columns).to_arrow()
-
-    def count(self, name: str, row_filter: BooleanExpression | None = None) -> int:
-        scan: Any = self.table(name).scan(selected_fields=("source_offset",))
-        if row_filter is not None:
-            scan = scan.filter(row_filter)
-        return int(scan.to_arrow().num_rows)
 
 
 def _time_window(lo: datetime, hi: datetime) -> BooleanExpression:
