@@ -4,6 +4,7 @@ Embedded default: a ``SqlCatalog`` on SQLite with a local warehouse. Production:
 catalog class on PostgreSQL and an S3/MinIO warehouse (``s3.*`` FileIO properties).
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,7 +15,14 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, In, LessThan
+from pyiceberg.expressions import (
+    And,
+    BooleanExpression,
+    GreaterThanOrEqual,
+    In,
+    LessThan,
+    Or,
+)
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
@@ -147,8 +155,10 @@ class Lake:
             return AppendResult(0, 0, None, events.cast(LAKE_EVENT_SCHEMA))
         total = events.num_rows
         events = _dedupe(events.cast(LAKE_EVENT_SCHEMA), "event_id")
-        window = _time_window(*day_bounds(event_days(events["event_time"])))
-        result = self._append_new(RAW_EVENTS, events, "event_id", window)
+        # only the touched days (late events of last week do not drag in the days between)
+        days = event_days(events["event_time"])
+        scope = functools.reduce(Or, (_time_window(*day_bounds([d])) for d in days))
+        result = self._append_new(RAW_EVENTS, events, "event_id", scope)
         return replace(result, duplicates=result.duplicates + total - events.num_rows)
 
     def append_dead_letters(self, dead: pa.Table) -> AppendResult:
