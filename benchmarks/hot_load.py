@@ -163,8 +163,7 @@ def main() -> None:
             cdsn = create_database(server, f"ceiling{i}")
             store = HotStore(cdsn)
             store.setup()
-            with store.connect() as conn:
-                store.ensure_day_partitions(conn, days)
+            store.ensure_day_partitions(days)
             if payload is None:
                 enc_t, payload = timed(lambda: binary_copy_bytes(cdsn, events))
                 line(

@@ -103,18 +103,23 @@ class HotStore:
             return self.setup()
         return self._dialect
 
-    def ensure_day_partitions(self, conn: psycopg.Connection[Any], days: Sequence[date]) -> None:
-        """Create the native partitions of ``days`` (plain dialect; chunks are automatic)."""
-        if self.dialect is not Dialect.PLAIN:
+    def ensure_day_partitions(self, days: Sequence[date]) -> None:
+        """Create the native partitions of ``days`` (plain dialect; chunks are automatic).
+
+        Each in its own short transaction: creating a partition locks the parent table, and
+        that lock must not last as long as a load.
+        """
+        if self.dialect is not Dialect.PLAIN or not days:
             return
-        for day in sorted(set(days)):
-            conn.execute(
-                sql.query("create_day_partition").format(
-                    partition=pgsql.Identifier(f"waf_events_p{day:%Y%m%d}"),
-                    lo=pgsql.Literal(day_start(day)),
-                    hi=pgsql.Literal(day_start(day + timedelta(days=1))),
+        with self.connect(autocommit=True) as conn:
+            for day in sorted(set(days)):
+                conn.execute(
+                    sql.query("create_day_partition").format(
+                        partition=pgsql.Identifier(f"waf_events_p{day:%Y%m%d}"),
+                        lo=pgsql.Literal(day_start(day)),
+                        hi=pgsql.Literal(day_start(day + timedelta(days=1))),
+                    )
                 )
-            )
 
     # -- loading --------------------------------------------------------------------------
 
@@ -122,15 +127,15 @@ class HotStore:
         """Insert events not present yet (idempotent on event_id), via COPY of Arrow data."""
         if events.num_rows == 0:
             return LoadResult(0, 0)
+        self.ensure_day_partitions(days)
         with self.connect() as conn:
-            self.ensure_day_partitions(conn, days)
             inserted = self._copy_and_insert(conn, events)
         return LoadResult(inserted, events.num_rows - inserted)
 
     def replace_days(self, events: pa.Table, days: Sequence[date]) -> LoadResult:
         """Rewrite whole days from ``events`` in one transaction (reprocessing from the lake)."""
+        self.ensure_day_partitions(days)
         with self.connect() as conn:
-            self.ensure_day_partitions(conn, days)
             for day in sorted(set(days)):
                 conn.execute(
                     sql.query("delete_days"),
