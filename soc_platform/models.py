@@ -104,3 +104,16 @@ class Incident:
             "description": self.description,
             "attack_techniques": list(self.attack_techniques),
         }
+
+
+@dataclass(frozen=True, order=True)
+class LandingFile:
+    """A landing file as observed: the key changes when the file is replaced or grows."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}|{self.size}|{self.mtime_ns}"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from soc_platform.stores.landing import LandingFile
+from soc_platform.models import LandingFile
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
+from soc_platform.models import LandingFile
 from soc_platform.stores.hot import HotStore
 from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.landing import LandingFile, list_landing_files
+from soc_platform.stores.landing import list_landing_files
 from soc_platform.stores.pgserver import EmbeddedPostgres
 from soc_platform.stores.search import EmbeddedSearch, MeilisearchSearch, SearchBackend
 

@@ -8,28 +8,15 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from soc_platform.errors import ConfigurationError
+from soc_platform.models import LandingFile
 from soc_platform.parsing import LineBlock, split_lines
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 BLOCK_BYTES = 32 << 20
 READ_BYTES = 1 << 20
-
-
-@dataclass(frozen=True, order=True)
-class LandingFile:
-    """A landing file as observed: the key changes when the file is replaced or grows."""
-
-    path: str
-    size: int
-    mtime_ns: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.path}|{self.size}|{self.mtime_ns}"
 
 
 def list_landing_files(root: Path) -> list[LandingFile]:

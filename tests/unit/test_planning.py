@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from soc_platform.models import LandingFile
 from soc_platform.planning import parse_cursor, plan_runs
-from soc_platform.stores.landing import LandingFile
 
 
 def lf(name: str, size: int = 100, mtime: int = 1) -> LandingFile:
