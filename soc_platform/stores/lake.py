@@ -168,7 +168,7 @@ class Lake:
         total = dead.num_rows
         dead = _dedupe(dead.cast(DEAD_LETTER_SCHEMA), "dead_letter_id")
         files = set(dead["source_file"].to_pylist())
-        scope = In("source_file", files)  # type: ignore[call-arg,misc]
+        scope = In("source_file", files)  # type: ignore[call-arg]
         result = self._append_new(DEAD_LETTER, dead, "dead_letter_id", scope)
         return replace(result, duplicates=result.duplicates + total - dead.num_rows)
 
@@ -200,8 +200,8 @@ def _time_window(lo: datetime, hi: datetime) -> BooleanExpression:
     # pyiceberg's expression classes take positional literals at run time; their
     # pydantic-generated signatures confuse mypy.
     return And(
-        GreaterThanOrEqual("event_time", lo.isoformat()),  # type: ignore[call-arg,misc]
-        LessThan("event_time", hi.isoformat()),  # type: ignore[call-arg,misc]
+        GreaterThanOrEqual("event_time", lo.isoformat()),  # type: ignore[call-arg]
+        LessThan("event_time", hi.isoformat()),  # type: ignore[call-arg]
     )
 
 
