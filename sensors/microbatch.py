@@ -177,7 +177,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
     return microbatch_job
 
 
-def build_microbatch_sensor(job_def: JobDefinition, max_files: int = 500) -> SensorDefinition:
+def build_microbatch_sensor(job_def: JobDefinition) -> SensorDefinition:
     @sensor(
         name="microbatch_sensor",
         job=job_def,
@@ -188,7 +188,7 @@ def build_microbatch_sensor(job_def: JobDefinition, max_files: int = 500) -> Sen
     def microbatch_sensor(
         context: SensorEvaluationContext, landing: LandingResource
     ) -> RunRequest | SkipReason:
-        plan = plan_runs(context.cursor, landing.files(), max_files=max_files)
+        plan = plan_runs(context.cursor, landing.files())
         context.update_cursor(plan.cursor)
         if plan.run is None:
             return SkipReason(plan.skip_reason)

@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,51 +102,77 @@ def run_microbatch(
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.planning import batch_files
     from soc_platform.stores.landing import list_landing_files
 
-    files = [f.path for f in list_landing_files(settings.landing_dir)]
-    if not files:
+    pending = sorted(list_landing_files(settings.landing_dir), key=lambda f: (f.mtime_ns, f.path))
+    if not pending:
         _print(
             f"nothing to do: no .jsonl/.jsonl.gz files in {settings.landing_dir} "
             f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
         )
         return 0
-    out = run_microbatch(settings, files, verbose=args.verbose)
-    ing = out["ingest"]
-    incidents = out["incidents"]
+    summaries = []
+    while pending:  # runs of bounded size, as the sensor launches them
+        batch = batch_files(pending)
+        pending = pending[len(batch) :]
+        out = run_microbatch(settings, [f.path for f in batch], verbose=args.verbose)
+        summaries.append(_run_summary(out))
+        if not args.json:
+            _print_run(summaries[-1])
     if args.json:
-        _print(
-            json.dumps(
-                {
-                    "run_id": out["run_id"],
-                    "files": ing.files,
-                    "lines": ing.lines_read,
-                    "events_parsed": ing.parsed,
-                    "events_new": ing.appended,
-                    "duplicates": ing.duplicates,
-                    "dead_letters": ing.dead_letters,
-                    "dead_letter_reasons": ing.dead_letter_reasons,
-                    "files_failed": ing.files_failed,
-                    "days": [d.isoformat() for d in ing.days],
-                    "incidents": [i.id for i in incidents],
-                },
-                indent=2,
-            )
-        )
-        return 0
-    reasons = ", ".join(f"{k}: {v}" for k, v in ing.dead_letter_reasons.items()) or "none"
-    days = f"{ing.days[0]}..{ing.days[-1]}" if ing.days else "none"
-    _print(f"run {out['run_id']}")
-    _print(f"  files       {ing.files} ({ing.lines_read} lines)")
-    _print(
-        f"  events      {ing.parsed} parsed, {ing.appended} new, "
-        f"{ing.duplicates} already stored (event days: {days})"
-    )
-    _print(f"  dead letters {ing.dead_letters} ({reasons})")
-    for path, why in ing.files_failed.items():
-        _print(f"  unreadable  {path}: {why} (lines before the problem were kept)")
-    _print(f"  incidents   {len(incidents)} in the evaluated windows")
+        _print(json.dumps(_combine(summaries), indent=2))
     return 0
+
+
+def _combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over the runs of one ``soc-platform run``, with each run's own summary."""
+    total: dict[str, Any] = {
+        key: sum(s[key] for s in summaries)
+        for key in ("files", "lines", "events_parsed", "events_new", "duplicates", "dead_letters")
+    }
+    reasons: Counter[str] = Counter()
+    for s in summaries:
+        reasons.update(s["dead_letter_reasons"])
+    total["dead_letter_reasons"] = dict(sorted(reasons.items()))
+    total["files_failed"] = {k: v for s in summaries for k, v in s["files_failed"].items()}
+    total["days"] = sorted({d for s in summaries for d in s["days"]})
+    total["incidents"] = sorted({i for s in summaries for i in s["incidents"]})
+    total["runs"] = summaries
+    return total
+
+
+def _run_summary(out: dict[str, Any]) -> dict[str, Any]:
+    ing = out["ingest"]
+    return {
+        "run_id": out["run_id"],
+        "files": ing.files,
+        "lines": ing.lines_read,
+        "events_parsed": ing.parsed,
+        "events_new": ing.appended,
+        "duplicates": ing.duplicates,
+        "dead_letters": ing.dead_letters,
+        "dead_letter_reasons": ing.dead_letter_reasons,
+        "files_failed": ing.files_failed,
+        "days": [d.isoformat() for d in ing.days],
+        "incidents": [i.id for i in out["incidents"]],
+    }
+
+
+def _print_run(summary: dict[str, Any]) -> None:
+    reasons = ", ".join(f"{k}: {v}" for k, v in summary["dead_letter_reasons"].items())
+    days = summary["days"]
+    span = f"{days[0]}..{days[-1]}" if days else "none"
+    _print(f"run {summary['run_id']}")
+    _print(f"  files       {summary['files']} ({summary['lines']} lines)")
+    _print(
+        f"  events      {summary['events_parsed']} parsed, {summary['events_new']} new, "
+        f"{summary['duplicates']} already stored (event days: {span})"
+    )
+    _print(f"  dead letters {summary['dead_letters']} ({reasons or 'none'})")
+    for path, why in summary["files_failed"].items():
+        _print(f"  unreadable  {path}: {why} (lines before the problem were kept)")
+    _print(f"  incidents   {len(summary['incidents'])} in the evaluated windows")
 
 
 # -- incidents / search ---------------------------------------------------------------------

@@ -41,7 +41,33 @@ def parse_cursor(cursor: str | None) -> set[str]:
     return {k for k in done if isinstance(k, str)}
 
 
-def plan_runs(cursor: str | None, observed: Sequence[LandingFile], max_files: int = 500) -> Plan:
+MAX_FILES_PER_RUN = 500
+MAX_BYTES_PER_RUN = 512 << 20  # of files on disk; a run holds its batch in memory
+
+
+def batch_files(
+    files: Sequence[LandingFile],
+    max_files: int = MAX_FILES_PER_RUN,
+    max_bytes: int = MAX_BYTES_PER_RUN,
+) -> list[LandingFile]:
+    """The first files that fit one run: at most ``max_files`` and ``max_bytes`` (but at
+    least one file, however large)."""
+    batch: list[LandingFile] = []
+    size = 0
+    for f in files[:max_files]:
+        if batch and size + f.size > max_bytes:
+            break
+        batch.append(f)
+        size += f.size
+    return batch
+
+
+def plan_runs(
+    cursor: str | None,
+    observed: Sequence[LandingFile],
+    max_files: int = MAX_FILES_PER_RUN,
+    max_bytes: int = MAX_BYTES_PER_RUN,
+) -> Plan:
     """Decide the next micro-batch run from the cursor and the files now in landing."""
     done = parse_cursor(cursor)
     present = {f.key for f in observed}
@@ -54,7 +80,7 @@ def plan_runs(cursor: str | None, observed: Sequence[LandingFile], max_files: in
             else "landing directory is empty"
         )
         return Plan(None, _dump(done), reason, 0)
-    batch = new[:max_files]
+    batch = batch_files(new, max_files, max_bytes)
     keys = [f.key for f in batch]
     run_key = "microbatch-" + hashlib.blake2b("\n".join(keys).encode(), digest_size=12).hexdigest()
     return Plan(

@@ -160,3 +160,18 @@ def test_each_observed_version_is_launched_exactly_once(
         )
         assert launched == [f.path for f in expected]
         assert parse_cursor(cursor) == present
+
+
+def test_runs_are_bounded_by_bytes_but_take_at_least_one_file() -> None:
+    from soc_platform.planning import batch_files
+
+    files = [LandingFile(f"/landing/{i}.jsonl", size, i) for i, size in enumerate([40, 50, 30])]
+    assert [f.path for f in batch_files(files, max_bytes=100)] == [
+        "/landing/0.jsonl",
+        "/landing/1.jsonl",
+    ]
+    huge = [LandingFile("/landing/huge.jsonl", 10**12, 0), *files]
+    assert [f.path for f in batch_files(huge, max_bytes=100)] == ["/landing/huge.jsonl"]
+    plan = plan_runs(None, files, max_bytes=60)
+    assert plan.run is not None and plan.run.files == ["/landing/0.jsonl"]
+    assert plan.pending_after == 2
