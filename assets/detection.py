@@ -2,28 +2,24 @@
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
-    BackfillPolicy,
+    AssetsDefinition,
     DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
-from assets.util import partition_days
+from assets.util import day_asset, partition_days
 from soc_platform import pipeline
 from soc_platform.resources import HotStoreResource
 
 
-def build_detection_assets(partitions: DailyPartitionsDefinition) -> list:  # type: ignore[type-arg]
-    @asset(
-        key=AssetKey(["detection", "incidents"]),
-        deps=[AssetKey(["hot", "waf_events"])],
-        group_name="detection",
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        kinds={"postgres"},
-        description="Incidents (deterministic ids: rule, group, window) in the `incidents` "
+def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    @day_asset(
+        "detection/incidents",
+        "hot/waf_events",
+        partitions,
+        "postgres",
+        "Incidents (deterministic ids: rule, group, window) in the `incidents` "
         "table, the system of record.",
     )
     def incidents(context: AssetExecutionContext, hot: HotStoreResource) -> MaterializeResult:  # type: ignore[type-arg]

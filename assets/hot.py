@@ -2,27 +2,23 @@
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
-    BackfillPolicy,
+    AssetsDefinition,
     DailyPartitionsDefinition,
     MaterializeResult,
-    asset,
 )
 
-from assets.util import partition_days
+from assets.util import day_asset, partition_days
 from soc_platform import pipeline
 from soc_platform.resources import HotStoreResource, LakeResource
 
 
-def build_hot_assets(partitions: DailyPartitionsDefinition) -> list:  # type: ignore[type-arg]
-    @asset(
-        key=AssetKey(["hot", "waf_events"]),
-        deps=[AssetKey(["lake", "raw_waf_events"])],
-        group_name="hot",
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        kinds={"postgres"},
-        description="Parsed WAF events in PostgreSQL (hypertable with 1-day chunks under "
+def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    @day_asset(
+        "hot/waf_events",
+        "lake/raw_waf_events",
+        partitions,
+        "postgres",
+        "Parsed WAF events in PostgreSQL (hypertable with 1-day chunks under "
         "TimescaleDB, native day partitions otherwise). Materializing days rebuilds them "
         "from the lake.",
     )
@@ -35,14 +31,12 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list:  # type: ig
             metadata={"days": len(days), "rows": report.inserted, "dialect": report.dialect}
         )
 
-    @asset(
-        key=AssetKey(["hot", "waf_events_daily_summary"]),
-        deps=[AssetKey(["hot", "waf_events"])],
-        group_name="hot",
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        kinds={"postgres"},
-        description="Events and distinct client IPs per day and rule (continuous aggregate "
+    @day_asset(
+        "hot/waf_events_daily_summary",
+        "hot/waf_events",
+        partitions,
+        "postgres",
+        "Events and distinct client IPs per day and rule (continuous aggregate "
         "under TimescaleDB, incrementally refreshed table otherwise).",
     )
     def waf_events_daily_summary(

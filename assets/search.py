@@ -4,28 +4,24 @@ from datetime import timedelta
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
-    BackfillPolicy,
+    AssetsDefinition,
     DailyPartitionsDefinition,
     MaterializeResult,
-    asset,
 )
 
-from assets.util import partition_days
+from assets.util import day_asset, partition_days
 from soc_platform import pipeline
 from soc_platform.resources import HotStoreResource, SearchResource
 from soc_platform.stores.hot import day_start
 
 
-def build_search_assets(partitions: DailyPartitionsDefinition) -> list:  # type: ignore[type-arg]
-    @asset(
-        key=AssetKey(["search", "incident_index"]),
-        deps=[AssetKey(["detection", "incidents"])],
-        group_name="search",
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        kinds={"meilisearch"},
-        description="Incidents searchable by free text (Meilisearch index `incidents`, or "
+def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    @day_asset(
+        "search/incident_index",
+        "detection/incidents",
+        partitions,
+        "meilisearch",
+        "Incidents searchable by free text (Meilisearch index `incidents`, or "
         "the embedded PostgreSQL full-text + trigram backend).",
     )
     def incident_index(

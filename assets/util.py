@@ -1,6 +1,17 @@
-from datetime import date, timedelta
+"""Shared pieces of the day-partitioned assets."""
 
-from dagster import AssetExecutionContext
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    asset,
+)
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:
@@ -9,3 +20,24 @@ def partition_days(context: AssetExecutionContext) -> list[date]:
     first = window.start.date()
     days = (window.end.date() - first).days
     return [first + timedelta(days=i) for i in range(max(days, 1))]
+
+
+def day_asset(
+    key: str,
+    upstream: str,
+    partitions: DailyPartitionsDefinition,
+    kind: str,
+    description: str,
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """``@asset`` for a layer asset partitioned by event day: group from the key's first
+    part, one upstream, backfills of a day range in a single run."""
+    path = key.split("/")
+    return asset(
+        key=AssetKey(path),
+        deps=[AssetKey(upstream.split("/"))],
+        group_name=path[0],
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        kinds={kind},
+        description=description,
+    )
