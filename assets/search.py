@@ -29,11 +29,13 @@ def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDef
     ) -> MaterializeResult:  # type: ignore[type-arg]
         days = partition_days(context)
         store = hot.store()
-        found = store.list_incidents(
-            start=day_start(days[0]), end=day_start(days[-1]) + timedelta(days=1), limit=1_000_000
-        )
+        start, end = day_start(days[0]), day_start(days[-1]) + timedelta(days=1)
+        found = store.list_incidents(start=start, end=end, limit=1_000_000)
         backend = search.backend(store)
         count = pipeline.index_incidents(backend, found)
-        return MaterializeResult(metadata={"indexed": count, "backend": backend.name})
+        pruned = backend.prune(start, end, [i.id for i in found])
+        return MaterializeResult(
+            metadata={"indexed": count, "pruned": pruned, "backend": backend.name}
+        )
 
     return [incident_index]

@@ -135,10 +135,10 @@ def main() -> None:
         line("server", f"PostgreSQL {pg_version(dsn)}")
         hot = HotStore(dsn)
         hot.setup()
-        up_t, changed = timed(lambda: hot.upsert_incidents(incidents, docs))
+        up_t, result = timed(lambda: hot.upsert_incidents(incidents, docs))
         line(
             "HotStore.upsert_incidents (insert)",
-            f"{rate(len(incidents), up_t)} incidents/s, {up_t:.2f} s ({changed:,} rows)",
+            f"{rate(len(incidents), up_t)} incidents/s, {up_t:.2f} s ({result.changed:,} rows)",
         )
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE incidents")

@@ -29,7 +29,6 @@ from dagster import (
 )
 
 from soc_platform import pipeline
-from soc_platform.models import Incident
 from soc_platform.planning import plan_runs
 from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
 
@@ -125,39 +124,40 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
             "after_load": In(Nothing),
         },
-        out=Out(list, io_manager_key="mem_io"),
+        out=Out(pipeline.CorrelationReport, io_manager_key="mem_io"),
     )
     def correlate_incidents(
         context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
-    ) -> Iterator[AssetMaterialization | Output[list[Incident]]]:
+    ) -> Iterator[AssetMaterialization | Output[pipeline.CorrelationReport]]:
         report = pipeline.correlate(hot.store(), ingest.events["event_time"])
         meta: dict[str, Any] = {
             "windows_evaluated": report.windows_evaluated,
             "incidents_matched": len(report.incidents),
             "incidents_changed": report.changed,
+            "incidents_superseded": len(report.superseded),
             "per_rule": MetadataValue.json(report.per_rule),
         }
         context.log.info(f"correlation: {meta}")
         # the batch's event days were re-evaluated, whether or not they hold incidents
         yield from _partition_events(context, partitions, INCIDENTS, ingest.days, meta)
-        yield Output(report.incidents, metadata=dict(meta))
+        yield Output(report, metadata=dict(meta))
 
     @op(
         ins={
             "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
-            "incidents": In(list, input_manager_key="mem_io"),
+            "correlation": In(pipeline.CorrelationReport, input_manager_key="mem_io"),
         },
         out=Out(Nothing),
     )
     def index_incidents(
         context: OpExecutionContext,
         ingest: pipeline.IngestReport,
-        incidents: list[Incident],
+        correlation: pipeline.CorrelationReport,
         hot: HotStoreResource,
         search: SearchResource,
     ) -> Iterator[AssetMaterialization]:
         backend = search.backend(hot.store())
-        count = pipeline.index_incidents(backend, incidents)
+        count = pipeline.index_incidents(backend, correlation.incidents, correlation.superseded)
         context.log.info(f"indexed {count} incidents in the {backend.name} backend")
         yield from _partition_events(
             context, partitions, INDEX, ingest.days, {"indexed": count, "backend": backend.name}

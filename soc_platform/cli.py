@@ -97,7 +97,7 @@ def run_microbatch(
     return {
         "run_id": result.run_id,
         "ingest": result.output_for_node("ingest_landing_files"),
-        "incidents": result.output_for_node("correlate_incidents"),
+        "incidents": result.output_for_node("correlate_incidents").incidents,
     }
 
 

@@ -78,6 +78,7 @@ class Incident:
     start_time: datetime
     end_time: datetime
     window_start: datetime
+    window_end: datetime
     event_count: int
     blocked_count: int
     rule_ids: list[str]
@@ -98,6 +99,8 @@ class Incident:
             "end_time": int(self.end_time.timestamp()),
             "start_time_iso": self.start_time.isoformat(),
             "end_time_iso": self.end_time.isoformat(),
+            "window_start": int(self.window_start.timestamp()),
+            "window_end": int(self.window_end.timestamp()),
             "event_count": self.event_count,
             "blocked_count": self.blocked_count,
             "rule_ids": list(self.rule_ids),

@@ -10,17 +10,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from soc_platform.correlation.incidents import build_incident, search_text
 from soc_platform.correlation.rules import BUILTIN_RULES, ThresholdRule
+from soc_platform.correlation.runs import find_runs, neighbours, to_expand
 from soc_platform.correlation.windows import (
     day_windows,
     merge_windows,
     recent_windows,
     touched_windows,
-    window_runs,
 )
 from soc_platform.models import LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, get_parser
@@ -123,6 +124,7 @@ class CorrelationReport:
     incidents: list[Incident]
     changed: int
     per_rule: dict[str, int]
+    superseded: list[str] = field(default_factory=list)  # ids merged into other incidents
 
 
 def correlate(
@@ -137,8 +139,8 @@ def correlate(
     now = now or datetime.now(UTC)
     plan = {
         rule: merge_windows(
-            touched_windows(event_times, rule.window),
-            recent_windows(now, rule.lookback, rule.window),
+            touched_windows(event_times, rule.window, rule.hop),
+            recent_windows(now, rule.lookback, rule.window, rule.hop),
         )
         for rule in rules
     }
@@ -149,36 +151,91 @@ def correlate_days(
     hot: HotStore, days: Sequence[date], rules: Iterable[ThresholdRule] = BUILTIN_RULES
 ) -> CorrelationReport:
     """Re-evaluate every window of ``days`` (reprocessing and backfills)."""
-    return _evaluate(hot, {rule: day_windows(days, rule.window) for rule in rules})
+    return _evaluate(hot, {rule: day_windows(days, rule.window, rule.hop) for rule in rules})
 
 
 def _evaluate(hot: HotStore, plan: dict[ThresholdRule, list[datetime]]) -> CorrelationReport:
     incidents: list[Incident] = []
     per_rule: dict[str, int] = {}
+    evaluated = 0
     for rule, windows in plan.items():
-        found: list[Incident] = []
-        for run in window_runs(windows, max_gap=timedelta(hours=1)):
-            matches = hot.run_query(
-                rule.query,
-                {
-                    "windows": run,
-                    "window": rule.window,
-                    "threshold": rule.threshold,
-                    "lo": run[0],
-                    "hi": run[-1] + rule.window,
-                },
-            )
-            found.extend(build_incident(rule, m) for m in matches)
+        # Evaluate the planned windows and their neighbours, then keep following firing
+        # windows outwards, so every run of consecutive firing windows is seen whole.
+        fired: set[tuple[str, datetime]] = set()
+        seen: set[datetime] = set()
+        todo = sorted(set(windows) | neighbours(windows, rule.hop))
+        while todo:
+            spans = [Span(w, w + rule.window) for w in todo]
+            rows = _match_spans(hot, rule, spans, rule.threshold)
+            seen.update(todo)
+            evaluated += len(todo)
+            now_fired = {(str(r["client_ip"]), r["window_start"]) for r in rows}
+            fired |= now_fired
+            todo = to_expand({w for _, w in now_fired}, seen, rule.hop)
+        runs = find_runs(fired, rule.hop, rule.window)
+        # one row per run: its events counted once, however many of its windows held them
+        totals = {
+            (str(r["client_ip"]), r["window_start"]): r
+            for r in _match_spans(hot, rule, [Span(r.start, r.end, r.group) for r in runs], 1)
+        }
+        found = [
+            build_incident(rule, {**totals[(run.group, run.start)], "window_end": run.end})
+            for run in runs
+        ]
         per_rule[rule.id] = len(found)
         incidents.extend(found)
-    changed = hot.upsert_incidents(incidents, [search_text(i) for i in incidents])
-    evaluated = sum(len(w) for w in plan.values())
-    return CorrelationReport(evaluated, incidents, changed, per_rule)
+    result = hot.upsert_incidents(incidents, [search_text(i) for i in incidents])
+    return CorrelationReport(evaluated, incidents, result.changed, per_rule, result.superseded)
 
 
-def index_incidents(search: SearchBackend, incidents: Sequence[Incident]) -> int:
-    """Upsert incidents into the search backend by id."""
-    if not incidents:
+@dataclass(frozen=True)
+class Span:
+    """A time span to count a rule's matches in, for any group or just one."""
+
+    start: datetime
+    end: datetime
+    group: str | None = None
+
+
+def _match_spans(
+    hot: HotStore, rule: ThresholdRule, spans: Sequence[Span], threshold: int
+) -> list[dict[str, Any]]:
+    """Rows of the rule's query: per span and group, the matches when at least ``threshold``.
+
+    Spans are queried in clusters of nearby times, each with constant time bounds, so the
+    planner reads only the partitions and index ranges they cover.
+    """
+    rows: list[dict[str, Any]] = []
+    clusters: list[list[Span]] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if clusters and span.start - max(s.end for s in clusters[-1]) <= timedelta(hours=1):
+            clusters[-1].append(span)
+        else:
+            clusters.append([span])
+    for cluster in clusters:
+        rows.extend(
+            hot.run_query(
+                rule.query,
+                {
+                    "span_starts": [s.start for s in cluster],
+                    "span_ends": [s.end for s in cluster],
+                    "span_groups": [s.group for s in cluster],
+                    "threshold": threshold,
+                    "lo": min(s.start for s in cluster),
+                    "hi": max(s.end for s in cluster),
+                },
+            )
+        )
+    return rows
+
+
+def index_incidents(
+    search: SearchBackend, incidents: Sequence[Incident], superseded: Sequence[str] = ()
+) -> int:
+    """Upsert incidents into the search backend by id; drop the superseded ones."""
+    if not incidents and not superseded:
         return 0
     search.ensure_index()
+    if superseded:
+        search.delete(superseded)
     return search.upsert(incidents)

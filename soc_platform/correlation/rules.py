@@ -11,7 +11,12 @@ from datetime import timedelta
 
 @dataclass(frozen=True)
 class ThresholdRule:
-    """``threshold`` or more matching events from one group within one ``window``."""
+    """``threshold`` or more matching events from one group within one ``window``.
+
+    Windows start every ``hop`` (overlapping when ``hop < window``), so a burst is caught
+    wherever it falls; consecutive firing windows of a group merge into one incident
+    (see ``correlation.runs``).
+    """
 
     id: str
     title: str
@@ -19,6 +24,7 @@ class ThresholdRule:
     query: str
     threshold: int
     window: timedelta
+    hop: timedelta
     lookback: timedelta
     severity: str
     attack_techniques: tuple[str, ...] = ()
@@ -32,6 +38,7 @@ SQLI_BURST = ThresholdRule(
     query="rule_sqli_burst",
     threshold=10,
     window=timedelta(minutes=5),
+    hop=timedelta(minutes=1),
     lookback=timedelta(minutes=10),
     severity="high",
     # T1190: Exploit Public-Facing Application

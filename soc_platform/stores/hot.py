@@ -31,6 +31,12 @@ class Dialect(StrEnum):
 
 
 @dataclass(frozen=True)
+class UpsertResult:
+    changed: int  # incidents inserted or updated
+    superseded: list[str]  # ids deleted because a merged incident replaces them
+
+
+@dataclass(frozen=True)
 class LoadResult:
     inserted: int
     duplicates: int
@@ -218,10 +224,13 @@ class HotStore:
             cur.execute(sql.query(name), params)
             return list(cur.fetchall())
 
-    def upsert_incidents(self, incidents: Sequence[Incident], search_docs: Sequence[str]) -> int:
-        """Insert or update incidents by id. Returns how many rows changed."""
+    def upsert_incidents(
+        self, incidents: Sequence[Incident], search_docs: Sequence[str]
+    ) -> UpsertResult:
+        """Insert or update incidents by id, and delete those they supersede (same rule and
+        group, first window inside the incident's run), in one transaction."""
         if not incidents:
-            return 0
+            return UpsertResult(0, [])
         params = [
             {
                 "id": inc.id,
@@ -233,6 +242,7 @@ class HotStore:
                 "start_time": inc.start_time,
                 "end_time": inc.end_time,
                 "window_start": inc.window_start,
+                "window_end": inc.window_end,
                 "event_count": inc.event_count,
                 "blocked_count": inc.blocked_count,
                 "rule_ids": list(inc.rule_ids),
@@ -243,10 +253,21 @@ class HotStore:
             for inc, doc in zip(incidents, search_docs, strict=True)
         ]
         with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                sql.query("supersede_incidents"),
+                {
+                    "rules": [i.rule for i in incidents],
+                    "client_ips": [i.client_ip for i in incidents],
+                    "window_starts": [i.window_start for i in incidents],
+                    "window_ends": [i.window_end for i in incidents],
+                    "ids": [i.id for i in incidents],
+                },
+            )
+            superseded = sorted({row[0] for row in cur.fetchall()})
             cur.executemany(sql.query("upsert_incident"), params, returning=False)
-            changed = cur.rowcount
+            changed = int(cur.rowcount)
             cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
-            return changed
+            return UpsertResult(changed, superseded)
 
     def list_incidents(
         self,
@@ -290,6 +311,7 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         start_time=row["start_time"],
         end_time=row["end_time"],
         window_start=row["window_start"],
+        window_end=row["window_end"],
         event_count=int(row["event_count"]),
         blocked_count=int(row["blocked_count"]),
         rule_ids=list(row["rule_ids"]),

@@ -62,6 +62,10 @@ class SearchBackend(Protocol):
 
     def upsert(self, incidents: Sequence[Incident]) -> int: ...
 
+    def delete(self, ids: Sequence[str]) -> int: ...
+
+    def prune(self, start: datetime, end: datetime, keep: Sequence[str]) -> int: ...
+
     def search(
         self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
     ) -> list[SearchHit]: ...
@@ -82,6 +86,14 @@ class EmbeddedSearch:
     def upsert(self, incidents: Sequence[Incident]) -> int:
         # The incidents rows are the index (search_doc/search_tsv are written with them).
         return len(incidents)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        # Superseded incidents were deleted from the incidents table, which is the index.
+        return len(ids)
+
+    def prune(self, start: datetime, end: datetime, keep: Sequence[str]) -> int:
+        # The index is the incidents table: nothing can be stale.
+        return 0
 
     def search(
         self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
@@ -156,6 +168,39 @@ class MeilisearchSearch:
             )
             self._wait(info.task_uid, "add documents")
         return len(docs)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove documents by id (incidents merged into others)."""
+        if not ids:
+            return 0
+        if not self._ready:
+            self.ensure_index()
+        index = self.client.index(INDEX_UID)
+        info = self._call("delete documents", index.delete_documents, list(ids))
+        self._wait(info.task_uid, "delete documents")
+        return len(ids)
+
+    def prune(self, start: datetime, end: datetime, keep: Sequence[str]) -> int:
+        """Delete the documents that started in [start, end) but are not in ``keep``: after a
+        rebuild of those days, incidents that no longer exist must not stay searchable."""
+        if not self._ready:
+            self.ensure_index()
+        index = self.client.index(INDEX_UID)
+        flt = f"start_time >= {int(start.timestamp())} AND start_time < {int(end.timestamp())}"
+        present: list[str] = []
+        offset = 0
+        while True:
+            page = self._call(
+                "fetch documents",
+                index.get_documents,
+                {"filter": flt, "fields": ["id"], "limit": 1000, "offset": offset},
+            )
+            present.extend(str(doc.id) for doc in page.results)
+            offset += len(page.results)
+            if not page.results or offset >= page.total:
+                break
+        stale = sorted(set(present) - set(keep))
+        return self.delete(stale) if stale else 0
 
     def search(
         self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20

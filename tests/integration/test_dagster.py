@@ -102,7 +102,7 @@ def test_microbatch_run_reports_partitions_and_metadata(
     meta = dead_mat.asset_materialization.metadata  # type: ignore[union-attr]
     assert meta["reason/invalid_json"].value == 1
 
-    incidents = result.output_for_node("correlate_incidents")
+    incidents = result.output_for_node("correlate_incidents").incidents
     assert [(i.client_ip, i.event_count) for i in incidents] == [("192.168.44.5", 11)]
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM waf_events").fetchone() == (12,)

@@ -207,3 +207,51 @@ def test_count_events(hot: HotStore) -> None:
     hot.load_events(parse([waf_event(T0), waf_event(T0 + timedelta(hours=1))]), [T0.date()])
     assert hot.count_events(T0.date(), T0.date()) == 2
     assert hot.count_events(date(2020, 1, 1), date(2020, 1, 2)) == 0
+
+
+def test_burst_straddling_a_window_boundary_is_one_incident(hot: HotStore) -> None:
+    # 6 + 6 events around 12:05: no fixed 5-minute window holds 10, the hopping ones do
+    start = datetime(2026, 3, 10, 12, 4, 0, tzinfo=UTC)
+    events = parse(sqli_burst(start, "192.168.8.8", n=12, spacing_s=10))
+    pipeline.load_hot(hot, events)
+    report = pipeline.correlate(hot, events["event_time"], now=start)
+    assert [(i.client_ip, i.event_count) for i in report.incidents] == [("192.168.8.8", 12)]
+    inc = report.incidents[0]
+    assert (inc.start_time, inc.end_time) == (start, start + timedelta(seconds=110))
+    assert inc.window_start <= inc.start_time and inc.end_time < inc.window_end
+
+
+def test_a_long_attack_is_one_incident_not_one_per_window(hot: HotStore) -> None:
+    start = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
+    events = parse(sqli_burst(start, "192.168.8.9", n=60, spacing_s=15))  # 15 minutes
+    pipeline.load_hot(hot, events)
+    report = pipeline.correlate(hot, events["event_time"], now=start)
+    assert [i.event_count for i in report.incidents] == [60]
+    assert "60 SQL injection attempts from 192.168.8.9 within 15 minutes" in (
+        report.incidents[0].description
+    )
+
+
+def test_late_events_extending_a_run_supersede_its_incident(hot: HotStore) -> None:
+    later = datetime(2026, 3, 10, 12, 10, 0, tzinfo=UTC)
+    first = parse(sqli_burst(later, "192.168.9.1", n=10, spacing_s=5))
+    pipeline.load_hot(hot, first)
+    before = pipeline.correlate(hot, first["event_time"], now=later)
+    (old,) = before.incidents
+
+    late = parse(
+        sqli_burst(later - timedelta(minutes=4, seconds=30), "192.168.9.1", n=10, spacing_s=2)
+    )
+    pipeline.load_hot(hot, late)
+    after = pipeline.correlate(hot, late["event_time"], now=later)
+    (merged,) = after.incidents
+    assert merged.id != old.id and merged.event_count == 20
+    assert after.superseded == [old.id]
+    assert [i.id for i in hot.list_incidents()] == [merged.id]
+
+    again = pipeline.correlate(hot, late["event_time"], now=later)  # idempotent
+    assert ([i.id for i in again.incidents], again.changed, again.superseded) == (
+        [merged.id],
+        0,
+        [],
+    )

@@ -1,4 +1,4 @@
-SELECT id, type, rule, severity, client_ip, targets, start_time, end_time, window_start,
+SELECT id, type, rule, severity, client_ip, targets, start_time, end_time, window_start, window_end,
        event_count, blocked_count, rule_ids, description, attack_techniques, updated_at
 FROM incidents
 WHERE (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))

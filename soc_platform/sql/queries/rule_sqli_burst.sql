@@ -1,17 +1,25 @@
--- SQL-injection burst: at least `threshold` SQL-injection events from one client IP within
--- one `window`-long window. Evaluated for exactly the windows given (those a load touched), so
--- late events re-evaluate their own window.
+-- SQL-injection burst: count SQL-injection events per client IP in each given span and
+-- keep the (span, IP) pairs with at least `threshold` events.
+--   * Finding firing windows: the spans are the rule's windows (`span_groups` NULL: any IP).
+--   * Summing up an incident: one span per run of firing windows, limited to its IP, with
+--     threshold 1, so each event of the run counts once however many windows held it.
 -- SQL injection as real WAF data labels it: the OWASP CRS 942xxx rule family, its
 -- `attack-sqli` tag, or a rule message naming SQL injection (CRS, ModSecurity, the seed).
-WITH windows AS (
-    SELECT DISTINCT unnest(%(windows)s::timestamptz[]) AS window_start
+WITH spans AS (
+    SELECT s.lo, s.hi, s.grp::inet AS grp, s.n
+    FROM unnest(
+        %(span_starts)s::timestamptz[],
+        %(span_ends)s::timestamptz[],
+        %(span_groups)s::text[]
+    ) WITH ORDINALITY AS s(lo, hi, grp, n)
 ),
 matched AS (
-    SELECT w.window_start, e.*
-    FROM windows AS w
+    SELECT s.n, s.lo AS window_start, e.*
+    FROM spans AS s
     JOIN waf_events AS e
-      ON e.event_time >= w.window_start
-     AND e.event_time < w.window_start + %(window)s::interval
+      ON e.event_time >= s.lo
+     AND e.event_time < s.hi
+     AND (s.grp IS NULL OR e.client_ip = s.grp)
     -- constant bounds as well, so the planner prunes day partitions / chunks and uses the
     -- time index instead of scanning the whole hot table
     WHERE e.event_time >= %(lo)s::timestamptz
@@ -30,6 +38,6 @@ SELECT
     coalesce(array_agg(DISTINCT rule_id ORDER BY rule_id) FILTER (WHERE rule_id IS NOT NULL), '{}') AS rule_ids,
     (array_agg(DISTINCT host || split_part(request_uri, '?', 1)))[1:20] AS targets
 FROM matched
-GROUP BY client_ip, window_start
+GROUP BY n, window_start, client_ip
 HAVING count(*) >= %(threshold)s
 ORDER BY window_start, client_ip

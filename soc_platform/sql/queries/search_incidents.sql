@@ -63,7 +63,7 @@ matched AS (
     WHERE NOT EXISTS (SELECT 1 FROM checked)
 )
 SELECT i.id, i.type, i.rule, i.severity, i.client_ip, i.targets, i.start_time, i.end_time,
-       i.window_start, i.event_count, i.blocked_count, i.rule_ids, i.description,
+       i.window_start, i.window_end, i.event_count, i.blocked_count, i.rule_ids, i.description,
        i.attack_techniques, i.updated_at
 FROM matched AS m
 JOIN incidents AS i ON i.id = m.id

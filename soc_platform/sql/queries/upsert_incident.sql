@@ -1,9 +1,9 @@
 INSERT INTO incidents (
     id, type, rule, severity, client_ip, targets, start_time, end_time, window_start,
-    event_count, blocked_count, rule_ids, description, attack_techniques, search_doc
+    window_end, event_count, blocked_count, rule_ids, description, attack_techniques, search_doc
 ) VALUES (
     %(id)s, %(type)s, %(rule)s, %(severity)s, %(client_ip)s, %(targets)s, %(start_time)s,
-    %(end_time)s, %(window_start)s, %(event_count)s, %(blocked_count)s, %(rule_ids)s,
+    %(end_time)s, %(window_start)s, %(window_end)s, %(event_count)s, %(blocked_count)s, %(rule_ids)s,
     %(description)s, %(attack_techniques)s, %(search_doc)s
 )
 ON CONFLICT (id) DO UPDATE SET
@@ -11,6 +11,7 @@ ON CONFLICT (id) DO UPDATE SET
     targets = EXCLUDED.targets,
     start_time = EXCLUDED.start_time,
     end_time = EXCLUDED.end_time,
+    window_end = EXCLUDED.window_end,
     event_count = EXCLUDED.event_count,
     blocked_count = EXCLUDED.blocked_count,
     rule_ids = EXCLUDED.rule_ids,

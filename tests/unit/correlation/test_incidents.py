@@ -104,7 +104,7 @@ def test_incident_id_depends_on_the_instant_not_its_zone() -> None:
 def test_describe_all_blocked() -> None:
     text = describe(SQLI_BURST, match())
     assert text == (
-        "SQL injection burst: 12 SQL injection attempts from 192.168.4.20 within 5 minutes "
+        "SQL injection burst: 12 SQL injection attempts from 192.168.4.20 within 2 minutes "
         "(all 12 blocked) against shop.example.com/products"
     )
 
@@ -127,10 +127,11 @@ def test_describe_without_targets(targets: list[str] | None) -> None:
 def test_describe_uses_rule_window_and_wording() -> None:
     rule = ThresholdRule(
         id="r", title="Probe", incident_type="probe", query="q", threshold=3,
-        window=timedelta(minutes=15), lookback=timedelta(minutes=30), severity="low",
+        window=timedelta(minutes=15), hop=timedelta(minutes=15), lookback=timedelta(minutes=30),
+        severity="low",
     )  # fmt: skip
     text = describe(rule, match(event_count=3, blocked_count=3))
-    assert text.startswith("Probe: 3 events from 192.168.4.20 within 15 minutes (all 3 blocked)")
+    assert text.startswith("Probe: 3 events from 192.168.4.20 within 2 minutes (all 3 blocked)")
 
 
 def test_build_incident_copies_match_fields() -> None:
@@ -193,3 +194,11 @@ def test_incident_to_document() -> None:
     assert doc["end_time_iso"] == (W + timedelta(minutes=2)).isoformat()
     assert doc["targets"] == inc.targets and doc["targets"] is not inc.targets
     assert doc["attack_techniques"] == ["T1190"]
+
+
+def test_durations_read_naturally_and_round_up() -> None:
+    from soc_platform.correlation.incidents import _duration
+
+    assert [_duration(s) for s in (0, 1, 40, 60, 61, 885)] == [
+        "1 second", "1 second", "40 seconds", "1 minute", "2 minutes", "15 minutes",
+    ]  # fmt: skip

@@ -232,17 +232,3 @@ def test_day_windows_cover_every_window_overlapping_the_days(
             lo + timedelta(days=1, microseconds=-1),
         ):
             assert window_start(probe, width) in expected
-
-
-def test_window_runs_split_on_gaps() -> None:
-    from datetime import datetime, timedelta
-
-    from soc_platform.correlation.windows import window_runs
-
-    t = datetime(2026, 3, 1, tzinfo=UTC)
-    five = timedelta(minutes=5)
-    late = [t, t + five, t + 2 * five]
-    now = [t + timedelta(days=3), t + timedelta(days=3) + five]
-    assert window_runs(now + late, max_gap=timedelta(hours=1)) == [late, now]
-    assert window_runs([], max_gap=timedelta(hours=1)) == []
-    assert window_runs(late, max_gap=timedelta(0)) == [[w] for w in late]

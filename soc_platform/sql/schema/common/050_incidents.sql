@@ -1,5 +1,6 @@
--- Incidents: the system of record. `id` is deterministic (rule, group, window), so
--- re-evaluating a window updates the row instead of adding one.
+-- Incidents: the system of record. `id` is deterministic (rule, group, first window of the
+-- run of consecutive firing windows), so re-evaluating a window updates the row instead
+-- of adding one.
 CREATE TABLE IF NOT EXISTS incidents (
     id                 text        PRIMARY KEY,
     type               text        NOT NULL,
@@ -10,6 +11,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     start_time         timestamptz NOT NULL,
     end_time           timestamptz NOT NULL,
     window_start       timestamptz NOT NULL,
+    window_end         timestamptz NOT NULL,
     event_count        bigint      NOT NULL,
     blocked_count      bigint      NOT NULL,
     rule_ids           text[]      NOT NULL DEFAULT '{}',

@@ -1,0 +1,67 @@
+"""Consecutive firing windows of one rule and group become one incident.
+
+With windows starting every minute, a burst fires in several overlapping windows; an attack
+that goes on fires window after window. Either way the analyst wants one incident. A run is
+a maximal sequence of firing windows of one group, each starting one hop after the previous,
+within one UTC day (the day bound keeps runs, and so the work to find them, finite, and
+makes them independent of where an evaluation starts). The incident of a run is identified
+by its first window, so when late events extend a run backwards or join two runs, the new
+incident supersedes the ones whose first window now lies inside it.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """A group's run of firing windows: from the first window's start to the last's end."""
+
+    group: str
+    start: datetime
+    end: datetime
+    windows: int
+
+
+def _same_day(a: datetime, b: datetime) -> bool:
+    return a.date() == b.date()
+
+
+def neighbours(windows: Iterable[datetime], hop: timedelta) -> set[datetime]:
+    """The windows starting one hop before and after each window, within its UTC day."""
+    out: set[datetime] = set()
+    for w in windows:
+        for n in (w - hop, w + hop):
+            if _same_day(n, w):
+                out.add(n)
+    return out
+
+
+def to_expand(
+    fired: Iterable[datetime], evaluated: set[datetime], hop: timedelta
+) -> list[datetime]:
+    """Neighbours of firing windows not evaluated yet: a run may continue there."""
+    return sorted(neighbours(fired, hop) - evaluated)
+
+
+def find_runs(fired: Iterable[tuple[str, datetime]], hop: timedelta, width: timedelta) -> list[Run]:
+    """Group firing (group, window start) pairs into runs."""
+    by_group: dict[str, set[datetime]] = defaultdict(set)
+    for group, start in fired:
+        by_group[group].add(start)
+    runs: list[Run] = []
+    for group, starts in by_group.items():
+        ordered = sorted(starts)
+        first = prev = ordered[0]
+        count = 1
+        for start in ordered[1:]:
+            if start - prev == hop and _same_day(prev, start):
+                prev, count = start, count + 1
+                continue
+            runs.append(Run(group, first, prev + width, count))
+            first = prev = start
+            count = 1
+        runs.append(Run(group, first, prev + width, count))
+    return sorted(runs, key=lambda r: (r.start, r.group))

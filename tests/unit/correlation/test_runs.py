@@ -1,0 +1,40 @@
+"""Runs of firing windows (pure)."""
+
+from datetime import UTC, datetime, timedelta
+
+from soc_platform.correlation.runs import Run, find_runs, neighbours, to_expand
+
+MIN = timedelta(minutes=1)
+FIVE = timedelta(minutes=5)
+T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def test_consecutive_windows_of_a_group_form_one_run() -> None:
+    fired = [("a", T), ("a", T + MIN), ("a", T + 2 * MIN), ("b", T + MIN)]
+    assert find_runs(fired, MIN, FIVE) == [
+        Run("a", T, T + 2 * MIN + FIVE, 3),
+        Run("b", T + MIN, T + MIN + FIVE, 1),
+    ]
+
+
+def test_a_gap_splits_runs() -> None:
+    fired = [("a", T), ("a", T + 2 * MIN)]
+    assert find_runs(fired, MIN, FIVE) == [
+        Run("a", T, T + FIVE, 1),
+        Run("a", T + 2 * MIN, T + 2 * MIN + FIVE, 1),
+    ]
+
+
+def test_runs_stop_at_midnight() -> None:
+    midnight = datetime(2026, 3, 11, tzinfo=UTC)
+    fired = [("a", midnight - MIN), ("a", midnight)]
+    runs = find_runs(fired, MIN, FIVE)
+    assert [r.start for r in runs] == [midnight - MIN, midnight]
+
+
+def test_neighbours_stay_in_the_day_and_expansion_skips_seen() -> None:
+    midnight = datetime(2026, 3, 11, tzinfo=UTC)
+    assert neighbours([midnight], MIN) == {midnight + MIN}
+    assert neighbours([T], MIN) == {T - MIN, T + MIN}
+    assert to_expand([T], {T, T - MIN}, MIN) == [T + MIN]
+    assert find_runs([], MIN, FIVE) == []
