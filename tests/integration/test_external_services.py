@@ -75,6 +75,7 @@ def test_meilisearch_backend() -> None:
     assert MEILI_URL
     backend = MeilisearchSearch(MEILI_URL, os.environ.get("SOC_TEST_MEILI_KEY"))
     backend.ensure_index()
+    backend.prune(T0 - timedelta(days=1), T0 + timedelta(days=1), keep=[])  # a clean slate
     backend.ensure_index()  # settings applied idempotently
     match = {
         "client_ip": "192.168.77.3",
@@ -92,3 +93,11 @@ def test_meilisearch_backend() -> None:
     hits = backend.search("blocked attempts from 192.168")
     assert [h.id for h in hits] == [inc.id]
     assert [h.id for h in backend.search("sql injecton", type_="sql_injection")] == [inc.id]
+
+    other = build_incident(SQLI_BURST, {**match, "client_ip": "192.168.77.4"})
+    backend.upsert([other])
+    day = timedelta(days=1)
+    assert backend.prune(T0 - day, T0 + day, keep=[inc.id]) == 1  # a rebuilt day drops it
+    assert [h.id for h in backend.search("192.168.77")] == [inc.id]
+    assert backend.delete([inc.id]) == 1  # superseded by a merged incident
+    assert backend.search("blocked attempts from 192.168") == []
