@@ -14,6 +14,7 @@ pays); the ratio is search p50 / floor p50.
 
 import argparse
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -22,33 +23,29 @@ from psycopg import sql as pgsql
 
 from soc_platform import sql
 from soc_platform.correlation.incidents import build_incident, search_text
-from soc_platform.correlation.rules import SQLI_BURST, ThresholdRule
+from soc_platform.correlation.rules import SQLI_BURST
 from soc_platform.models import Incident
 from soc_platform.stores.hot import HotStore
 from soc_platform.stores.search import EmbeddedSearch, query_terms
 from soc_platform.synth import HOSTS, LFI_RULES, SQLI_RULES, XSS_RULES
 
 # Two more rule shapes, only to give the incident texts some variety (the project ships one).
-XSS_BURST = ThresholdRule(
+XSS_BURST = replace(
+    SQLI_BURST,
     id="waf-xss-burst",
     title="XSS burst",
     incident_type="xss",
     query="-",
-    threshold=10,
-    window=timedelta(minutes=5),
-    lookback=timedelta(minutes=10),
     severity="medium",
     attack_techniques=("T1059.007",),
     what="cross-site scripting attempts",
 )
-LFI_BURST = ThresholdRule(
+LFI_BURST = replace(
+    SQLI_BURST,
     id="waf-path-traversal-burst",
     title="Path traversal scan",
     incident_type="path_traversal",
     query="-",
-    threshold=10,
-    window=timedelta(minutes=5),
-    lookback=timedelta(minutes=10),
     severity="medium",
     attack_techniques=("T1083",),
     what="path traversal attempts",
