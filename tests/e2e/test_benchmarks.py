@@ -1,0 +1,41 @@
+"""Every benchmark script still runs (tiny sizes): they are not in the timed suite, but they
+must not rot. The figures themselves come from `make bench`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = {
+    "parse.py": ["--lines", "3000", "--repeats", "1", "--dirty-repeats", "1"],
+    "lake.py": ["--events", "3000", "--repeats", "1"],
+    "hot_load.py": ["--events", "3000", "--repeats", "1"],
+    "correlation.py": ["--events", "5000", "--batch-events", "500", "--repeats", "1"],
+    "search.py": ["--incidents", "300", "--queries", "5"],
+}
+
+
+def test_every_benchmark_is_covered() -> None:
+    scripts = {p.name for p in (REPO / "benchmarks").glob("[a-z]*.py")}
+    assert scripts == set(SMALL)
+
+
+@pytest.mark.parametrize("script", sorted(SMALL))
+def test_benchmark_runs(script: str, work_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOC_", "MEILI_"))}
+    env["TMPDIR"] = str(work_dir)  # clusters are started under it, as the postgres user
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *SMALL[script]],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    if script != "correlation.py":  # the others measure against a ceiling
+        assert "ratio" in proc.stdout
