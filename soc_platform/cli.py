@@ -372,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `soc-platform search ... | head`: the reader is gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # one clear line, not a traceback, for errors users can fix
         cause = _root_cause(exc)
         if cause is None or os.environ.get("SOC_DEBUG"):
