@@ -213,13 +213,11 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.stores.search import EmbeddedSearch, MeilisearchSearch, SearchBackend
+    from soc_platform.stores.search import make_search_backend
 
-    backend: SearchBackend
-    if settings.meili_url:
-        backend = MeilisearchSearch(settings.meili_url, settings.meili_api_key)
-    else:
-        backend = EmbeddedSearch(_hot(settings))
+    # the hot store is needed by the embedded backend only: do not start it otherwise
+    hot = _hot(settings) if settings.search_backend == "embedded" else None
+    backend = make_search_backend(hot, settings.meili_url, settings.meili_api_key)
     hits = backend.search(args.query, limit=args.limit)
     if args.json:
         _print(

@@ -14,7 +14,7 @@ from soc_platform.stores.hot import HotStore
 from soc_platform.stores.lake import Lake, LakeConfig
 from soc_platform.stores.landing import list_landing_files
 from soc_platform.stores.pgserver import EmbeddedPostgres
-from soc_platform.stores.search import EmbeddedSearch, MeilisearchSearch, SearchBackend
+from soc_platform.stores.search import SearchBackend, make_search_backend
 
 
 class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
@@ -81,9 +81,7 @@ class SearchResource(ConfigurableResource):  # type: ignore[type-arg]
     meili_api_key: str | None = None
 
     def backend(self, hot: HotStore) -> SearchBackend:
-        if self.meili_url:
-            return MeilisearchSearch(self.meili_url, self.meili_api_key)
-        return EmbeddedSearch(hot)
+        return make_search_backend(hot, self.meili_url, self.meili_api_key)
 
 
 class LandingResource(ConfigurableResource):  # type: ignore[type-arg]

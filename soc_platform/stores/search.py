@@ -229,3 +229,14 @@ class MeilisearchSearch:
 
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def make_search_backend(
+    hot: HotStore | None, meili_url: str | None, api_key: str | None
+) -> SearchBackend:
+    """Meilisearch when a URL is configured, else the embedded backend over ``hot``."""
+    if meili_url:
+        return MeilisearchSearch(meili_url, api_key)
+    if hot is None:
+        raise ValueError("the embedded search backend needs the hot store")
+    return EmbeddedSearch(hot)
