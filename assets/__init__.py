@@ -1,9 +1,15 @@
 """Dagster assets by layer. Built by ``build_assets`` (nothing is defined at import time)."""
 
-from dagster import AssetsDefinition, AssetSpec, DailyPartitionsDefinition
+from dagster import (
+    AssetChecksDefinition,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    DailyPartitionsDefinition,
+)
 
 from assets.detection import build_detection_assets
-from assets.hot import build_hot_assets
+from assets.hot import AGGREGATE_KEYS, HOT, build_hot_assets, hot_freshness
 from assets.lake import build_lake_specs
 from assets.search import build_search_assets
 
@@ -17,3 +23,17 @@ def build_assets(
         *build_detection_assets(partitions),
         *build_search_assets(partitions),
     ]
+
+
+def build_asset_checks() -> list[AssetChecksDefinition]:
+    """Checks run on their own schedule (the others run with their asset)."""
+    return [hot_freshness]
+
+
+#: What a backfill (reprocessing days from the lake) materializes, in dependency order.
+REBUILD_KEYS = [
+    HOT,
+    *AGGREGATE_KEYS,
+    AssetKey(["detection", "incidents"]),
+    AssetKey(["search", "incident_index"]),
+]

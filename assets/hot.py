@@ -1,15 +1,58 @@
-"""Hot store assets. A (backfill) materialization rebuilds the selected days from the lake."""
+"""Hot store assets. A (backfill) materialization rebuilds the selected days from the lake.
+
+Checks:
+* ``hot/waf_events:lake_hot_counts_match`` (blocking): each day's row count equals the
+  lake's; when it does not, correlation of those days does not run.
+* ``hot/waf_events_daily_summary:aggregate_totals_match``: every aggregate level's event
+  total equals the base table's for the refreshed days.
+* ``hot/waf_events:hot_freshness``: the newest hot event is at most the configured lag old
+  (run by ``hot_freshness_schedule``).
+"""
+
+from datetime import timedelta
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
     DailyPartitionsDefinition,
     MaterializeResult,
+    MetadataValue,
+    asset_check,
+    multi_asset,
 )
 
 from assets.util import day_asset, partition_days
 from soc_platform import pipeline
 from soc_platform.resources import HotStoreResource, LakeResource
+
+HOT = AssetKey(["hot", "waf_events"])
+AGGREGATE_KEYS = [
+    AssetKey(["hot", "waf_events_1m"]),
+    AssetKey(["hot", "waf_events_1h"]),
+    AssetKey(["hot", "waf_events_daily_summary"]),
+]
+COUNTS_CHECK = "lake_hot_counts_match"
+TOTALS_CHECK = "aggregate_totals_match"
+FRESHNESS_CHECK = "hot_freshness"
+
+
+def check_result(outcome: pipeline.CheckOutcome, **kwargs: object) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=outcome.passed,
+        description=outcome.description,
+        metadata={
+            k: MetadataValue.json(v) if isinstance(v, dict | list) else v
+            for k, v in outcome.metadata.items()
+        },
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
@@ -20,38 +63,99 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
         "postgres",
         "Parsed WAF events in PostgreSQL (hypertable with 1-day chunks under "
         "TimescaleDB, native day partitions otherwise). Materializing days rebuilds them "
-        "from the lake.",
+        "from the lake, one day per transaction.",
+        check_specs=[
+            AssetCheckSpec(
+                COUNTS_CHECK,
+                asset=HOT,
+                blocking=True,
+                description="Each day's hot row count equals the Iceberg lake's.",
+            )
+        ],
     )
-    def waf_events(
-        context: AssetExecutionContext, hot: HotStoreResource, lake: LakeResource
-    ) -> MaterializeResult:  # type: ignore[type-arg]
-        days = partition_days(context)
-        report = pipeline.rebuild_hot_days(hot.store(), lake.lake(), days)
-        return MaterializeResult(
-            metadata={"days": len(days), "rows": report.inserted, "dialect": report.dialect}
-        )
-
-    @day_asset(
-        "hot/waf_events_daily_summary",
-        "hot/waf_events",
-        partitions,
-        "postgres",
-        "Events and distinct client IPs per day and rule (continuous aggregate "
-        "under TimescaleDB, incrementally refreshed table otherwise).",
-    )
-    def waf_events_daily_summary(
-        context: AssetExecutionContext, hot: HotStoreResource
-    ) -> MaterializeResult:  # type: ignore[type-arg]
+    def waf_events(context: AssetExecutionContext, hot: HotStoreResource, lake: LakeResource):  # type: ignore[no-untyped-def]
         days = partition_days(context)
         store = hot.store()
-        store.refresh_daily_summary(days)
-        rows = store.daily_summary(days[0], days[-1])
-        return MaterializeResult(
+        report = pipeline.rebuild_hot_days(store, lake.lake(), days)
+        if report.skipped_days:
+            context.log.warning(
+                f"{len(report.skipped_days)} day(s) are older than the hot retention "
+                f"({store.policy.retention_days} days) and stay in the lake only: "
+                f"{report.skipped_days[0]} .. {report.skipped_days[-1]}"
+            )
+        yield MaterializeResult(
             metadata={
-                "days": len(days),
-                "summary_rows": len(rows),
-                "events": sum(int(r["event_count"]) for r in rows),
+                "days": len(report.days),
+                "days_skipped_past_retention": len(report.skipped_days),
+                "rows": report.inserted,
+                "aggregate_refresh_s": round(report.refresh_seconds, 3),
+                "dialect": report.dialect,
             }
         )
+        outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
+        yield check_result(outcome, check_name=COUNTS_CHECK)
 
-    return [waf_events, waf_events_daily_summary]
+    @multi_asset(
+        specs=[
+            AssetSpec(
+                key,
+                deps=[HOT],
+                group_name="hot",
+                partitions_def=partitions,
+                kinds={"postgres"},
+                description=description,
+            )
+            for key, description in zip(
+                AGGREGATE_KEYS,
+                [
+                    "Events per minute by rule, client IP, host and action (continuous "
+                    "aggregate under TimescaleDB, incrementally refreshed table otherwise).",
+                    "Events per hour, rolled up from hot/waf_events_1m.",
+                    "Events and distinct client IPs per day and rule, rolled up from "
+                    "hot/waf_events_1h.",
+                ],
+                strict=True,
+            )
+        ],
+        check_specs=[
+            AssetCheckSpec(
+                TOTALS_CHECK,
+                asset=AGGREGATE_KEYS[-1],
+                description="Every aggregate level's event total equals waf_events' for the "
+                "refreshed days.",
+            )
+        ],
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def waf_events_aggregates(context: AssetExecutionContext, hot: HotStoreResource):  # type: ignore[no-untyped-def]
+        days = partition_days(context)
+        store = hot.store()
+        took = store.refresh_days(days)
+        rows = store.daily_summary(days[0], days[-1])
+        for key in AGGREGATE_KEYS:
+            yield MaterializeResult(
+                asset_key=key,
+                metadata={"days": len(days), "refresh_s": round(took, 3)}
+                | (
+                    {"summary_rows": len(rows), "events": sum(int(r["event_count"]) for r in rows)}
+                    if key == AGGREGATE_KEYS[-1]
+                    else {}
+                ),
+            )
+        yield check_result(
+            pipeline.check_aggregate_totals(store, days),
+            asset_key=AGGREGATE_KEYS[-1],
+            check_name=TOTALS_CHECK,
+        )
+
+    return [waf_events, waf_events_aggregates]
+
+
+@asset_check(
+    asset=HOT,
+    name=FRESHNESS_CHECK,
+    description="The newest event in the hot table is no older than SOC_FRESHNESS_LAG_MINUTES.",
+)
+def hot_freshness(context: AssetCheckExecutionContext, hot: HotStoreResource) -> AssetCheckResult:
+    outcome = pipeline.check_freshness(hot.store(), timedelta(minutes=hot.freshness_lag_minutes))
+    return check_result(outcome, severity=AssetCheckSeverity.WARN)

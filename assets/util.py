@@ -1,10 +1,11 @@
 """Shared pieces of the day-partitioned assets."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -28,6 +29,7 @@ def day_asset(
     partitions: DailyPartitionsDefinition,
     kind: str,
     description: str,
+    check_specs: Sequence[AssetCheckSpec] = (),
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """``@asset`` for a layer asset partitioned by event day: group from the key's first
     part, one upstream, backfills of a day range in a single run."""
@@ -40,4 +42,5 @@ def day_asset(
         backfill_policy=BackfillPolicy.single_run(),
         kinds={kind},
         description=description,
+        check_specs=list(check_specs) or None,
     )

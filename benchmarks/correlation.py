@@ -43,10 +43,10 @@ from _common import (
 from psycopg import sql as pgsql
 
 from soc_platform import pipeline, sql
+from soc_platform.buckets import event_days
 from soc_platform.correlation.rules import SQLI_BURST
 from soc_platform.correlation.windows import merge_windows, recent_windows, touched_windows
 from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import event_days
 
 
 def plan_lines(node: dict, depth: int = 0, out: list[str] | None = None) -> list[str]:

@@ -39,10 +39,10 @@ from _common import (
 from psycopg.copy import Copy, FileWriter
 from psycopg.sql import SQL, Identifier
 
+from soc_platform.buckets import event_days
 from soc_platform.models import EVENT_SCHEMA
 from soc_platform.stores.arrow_copy import to_copy_csv
 from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import event_days
 
 #: Binary COPY wire types of the waf_events columns, in EVENT_SCHEMA order
 #: (sql/schema/plain/020_waf_events.sql). The two timestamptz columns are sent as int8:

@@ -6,11 +6,14 @@ from datetime import date
 from typing import Any
 
 from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckSeverity,
     AssetKey,
     AssetMaterialization,
     Config,
     DailyPartitionsDefinition,
     DefaultSensorStatus,
+    Failure,
     In,
     JobDefinition,
     MetadataValue,
@@ -28,14 +31,13 @@ from dagster import (
     sensor,
 )
 
+from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
 from soc_platform import pipeline
 from soc_platform.planning import plan_runs
 from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
 
 RAW = AssetKey(["lake", "raw_waf_events"])
 DEAD = AssetKey(["lake", "dead_letter"])
-HOT = AssetKey(["hot", "waf_events"])
-SUMMARY = AssetKey(["hot", "waf_events_daily_summary"])
 INCIDENTS = AssetKey(["detection", "incidents"])
 INDEX = AssetKey(["search", "incident_index"])
 # Every step is idempotent, so a failed run is retried whole (the in-memory hand-over
@@ -107,17 +109,48 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
     def load_hot_store(
-        context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
+        context: OpExecutionContext,
+        ingest: pipeline.IngestReport,
+        hot: HotStoreResource,
+        lake: LakeResource,
     ) -> Iterator[AssetMaterialization]:
-        report = pipeline.load_hot(hot.store(), ingest.events)
+        store = hot.store()
+        report = pipeline.load_hot(store, ingest.events)
         meta = {
             "rows_inserted": report.inserted,
             "duplicates_skipped": report.duplicates,
+            "outside_retention": report.outside_retention,
+            "aggregate_refresh_s": round(report.refresh_seconds, 3),
             "dialect": report.dialect,
         }
         context.log.info(f"hot load: {meta}")
+        if report.outside_retention:
+            context.log.warning(
+                f"{report.outside_retention} events are older than the hot retention "
+                f"({store.policy.retention_days} days): stored in the lake only"
+            )
         yield from _partition_events(context, partitions, HOT, report.days, meta)
-        yield from _partition_events(context, partitions, SUMMARY, report.days, {"refreshed": True})
+        for key in AGGREGATE_KEYS:
+            yield from _partition_events(
+                context, partitions, key, report.days, {"refresh_s": meta["aggregate_refresh_s"]}
+            )
+        # blocking: correlation must not run over days the hot store holds only partly
+        outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
+        context.log_event(
+            AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
+                asset_key=HOT,
+                check_name=COUNTS_CHECK,
+                passed=outcome.passed,
+                description=outcome.description,
+                metadata={
+                    k: MetadataValue.json(v) if isinstance(v, dict) else v
+                    for k, v in outcome.metadata.items()
+                },
+                severity=AssetCheckSeverity.ERROR,
+            )
+        )
+        if not outcome.passed:
+            raise Failure(description=f"{COUNTS_CHECK} failed: {outcome.description}")
 
     @op(
         ins={

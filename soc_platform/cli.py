@@ -179,14 +179,14 @@ def _print_run(summary: dict[str, Any]) -> None:
 
 
 def _hot(settings: Settings) -> Any:
-    from soc_platform.stores.hot import HotStore
+    from soc_platform.stores.hot import HotPolicy, HotStore
     from soc_platform.stores.pgserver import EmbeddedPostgres
 
     dsn = (
         settings.pg_dsn
         or EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir).start()
     )
-    store = HotStore(dsn)
+    store = HotStore(dsn, policy=HotPolicy.from_settings(settings))
     store.setup()
     return store
 

@@ -8,7 +8,7 @@ import warnings
 
 import dagster as dg
 
-from assets import build_assets
+from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
 from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
 from soc_platform.settings import Settings, load_settings
@@ -41,6 +41,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
             embedded_dir=str(settings.pg_data_dir),
             embedded_port=settings.pg_port,
             pg_bin_dir=settings.pg_bin_dir,
+            retention_days=settings.hot_retention_days,
+            compress_after_days=settings.hot_compress_after_days,
+            agg_1m_retention_days=settings.agg_1m_retention_days,
+            agg_1h_retention_days=settings.agg_1h_retention_days,
+            agg_1d_retention_days=settings.agg_1d_retention_days,
+            freshness_lag_minutes=settings.freshness_lag_minutes,
         ),
         "search": SearchResource(
             meili_url=settings.meili_url,
@@ -61,12 +67,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     with warnings.catch_warnings():
         # backfill_policy and sensor owners are marked beta; we rely on them knowingly
         warnings.simplefilter("ignore", dg.BetaWarning)
-        jobs, sensors = build_sensors_and_jobs(partitions)
+        jobs, sensors, schedules = build_sensors_and_jobs(partitions)
         assets = build_assets(partitions)
     return dg.Definitions(
         assets=assets,
+        asset_checks=build_asset_checks(),
         jobs=jobs,
         sensors=sensors,
+        schedules=schedules,
         resources=build_resources(settings),
     )
 

@@ -9,11 +9,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from time import sleep
 from typing import Any
 
 import pyarrow as pa
 
+from soc_platform.buckets import event_days
 from soc_platform.correlation.incidents import build_incident, search_text
 from soc_platform.correlation.rules import BUILTIN_RULES, ThresholdRule
 from soc_platform.correlation.runs import find_runs, neighbours, to_expand
@@ -23,10 +26,10 @@ from soc_platform.correlation.windows import (
     recent_windows,
     touched_windows,
 )
-from soc_platform.models import LAKE_EVENT_SCHEMA, Incident
+from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, get_parser
 from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import Lake, event_days
+from soc_platform.stores.lake import Lake, day_bounds
 from soc_platform.stores.landing import iter_blocks
 from soc_platform.stores.search import SearchBackend
 
@@ -98,24 +101,140 @@ class HotReport:
     duplicates: int
     days: list[date]
     dialect: str
+    outside_retention: int = 0  # events too old for the hot table (in the lake only)
+    refresh_seconds: float = 0.0
+    skipped_days: list[date] = field(default_factory=list)  # rebuilds: past retention
 
 
 def load_hot(hot: HotStore, events: pa.Table) -> HotReport:
-    """Load new events into the hot table and refresh the summary for the touched days."""
-    days = event_days(events["event_time"])
-    result = hot.load_events(events, days)
-    hot.refresh_daily_summary(days)
-    return HotReport(result.inserted, result.duplicates, days, hot.dialect.value)
+    """Load new events into the hot table and refresh the aggregate buckets they touched."""
+    result = hot.load_events(events)
+    kept = hot.retained(events)
+    return HotReport(
+        result.inserted,
+        result.duplicates,
+        event_days(kept["event_time"]),
+        hot.dialect.value,
+        outside_retention=result.outside_retention,
+        refresh_seconds=result.refresh_seconds,
+    )
 
 
 def rebuild_hot_days(hot: HotStore, lake: Lake, days: Sequence[date]) -> HotReport:
-    """Rewrite the hot rows and summary of ``days`` from the lake alone (reprocessing)."""
-    if not days:
-        return HotReport(0, 0, [], hot.dialect.value)
-    events = lake.read_events(min(days), max(days))
-    result = hot.replace_days(events, days)
-    hot.refresh_daily_summary(days)
-    return HotReport(result.inserted, result.duplicates, sorted(days), hot.dialect.value)
+    """Rewrite the hot rows and aggregates of ``days`` from the lake alone (reprocessing),
+    one day per transaction. Days older than the hot retention are skipped (reported):
+    the retention job would drop them again."""
+    first = hot.policy.first_retained_day(datetime.now(UTC).date())
+    todo = sorted(d for d in set(days) if first is None or d >= first)
+    skipped = sorted(set(days) - set(todo))
+    inserted = duplicates = 0
+    refresh = 0.0
+    columns = tuple(EVENT_SCHEMA.names)
+    for day in todo:
+        result = hot.replace_day(day, partial(lake.read_events, day, day, columns))
+        inserted += result.inserted
+        duplicates += result.duplicates
+        refresh += result.refresh_seconds
+    return HotReport(
+        inserted,
+        duplicates,
+        todo,
+        hot.dialect.value,
+        refresh_seconds=refresh,
+        skipped_days=skipped,
+    )
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of a data-quality check: whether it passed, why, and its numbers."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def check_lake_hot_counts(
+    hot: HotStore, lake: Lake, days: Sequence[date], *, retries: int = 2, wait_s: float = 3.0
+) -> CheckOutcome:
+    """Each day's hot row count equals the lake's (days past the hot retention excepted).
+
+    A micro-batch that has appended a day to the lake but not yet loaded it into the hot
+    table makes the counts differ for a few seconds, so a mismatch is re-measured
+    ``retries`` times ``wait_s`` apart before the check fails.
+    """
+    first = hot.policy.first_retained_day(datetime.now(UTC).date())
+    todo = sorted(d for d in set(days) if first is None or d >= first)
+    mismatched: dict[str, dict[str, int]] = {}
+    for attempt in range(retries + 1):
+        if attempt:
+            sleep(wait_s)
+        lake_counts = lake.count_events_by_day(todo)
+        hot_counts = hot.count_events_by_day(todo)
+        mismatched = {
+            d.isoformat(): {"lake": lake_counts.get(d, 0), "hot": hot_counts.get(d, 0)}
+            for d in todo
+            if lake_counts.get(d, 0) != hot_counts.get(d, 0)
+        }
+        if not mismatched:
+            break
+    total = sum(hot_counts.values()) if todo else 0
+    meta: dict[str, Any] = {"days_checked": len(todo), "hot_rows": total}
+    if mismatched:
+        meta["mismatched_days"] = mismatched
+        worst = max(mismatched.items(), key=lambda kv: abs(kv[1]["lake"] - kv[1]["hot"]))
+        return CheckOutcome(
+            False,
+            f"{len(mismatched)} of {len(todo)} day(s) differ between lake and hot store, e.g. "
+            f"{worst[0]}: lake {worst[1]['lake']:,}, hot {worst[1]['hot']:,} "
+            "(rebuild them: soc-platform backfill --start DAY --end DAY)",
+            meta,
+        )
+    return CheckOutcome(True, f"lake and hot store agree on {len(todo)} day(s)", meta)
+
+
+def check_aggregate_totals(hot: HotStore, days: Sequence[date]) -> CheckOutcome:
+    """For every refreshed day, each aggregate level's event total equals the base
+    table's."""
+    wrong: dict[str, dict[str, int]] = {}
+    for day in sorted(set(days)):
+        totals = hot.aggregate_totals(day)
+        if len(set(totals.values())) > 1:
+            wrong[day.isoformat()] = totals
+    meta: dict[str, Any] = {"days_checked": len(set(days))}
+    if wrong:
+        meta["mismatched_days"] = wrong
+        first_day, totals = next(iter(wrong.items()))
+        return CheckOutcome(
+            False,
+            f"aggregates disagree with waf_events on {len(wrong)} day(s), e.g. {first_day}: "
+            + ", ".join(f"{k} {v:,}" for k, v in totals.items()),
+            meta,
+        )
+    return CheckOutcome(True, "every aggregate level matches waf_events", meta)
+
+
+def check_freshness(hot: HotStore, max_lag: timedelta, now: datetime | None = None) -> CheckOutcome:
+    """The newest event in the hot table is at most ``max_lag`` old."""
+    now = now or datetime.now(UTC)
+    newest = hot.newest_event_time()
+    limit = f"{max_lag.total_seconds() / 60:g} min"
+    if newest is None:
+        return CheckOutcome(False, "the hot table holds no events", {"max_lag_minutes": limit})
+    lag = now - newest
+    meta: dict[str, Any] = {
+        "newest_event": newest.isoformat(),
+        "lag_minutes": round(lag.total_seconds() / 60, 1),
+        "max_lag": limit,
+    }
+    if lag > max_lag:
+        return CheckOutcome(
+            False,
+            f"newest event is {lag.total_seconds() / 60:,.1f} min old (limit {limit}): "
+            "is the WAF still shipping logs, and the sensor running?",
+            meta,
+        )
+    return CheckOutcome(True, f"newest event is {lag.total_seconds() / 60:,.1f} min old", meta)
 
 
 @dataclass
@@ -151,10 +270,21 @@ def correlate_days(
     hot: HotStore, days: Sequence[date], rules: Iterable[ThresholdRule] = BUILTIN_RULES
 ) -> CorrelationReport:
     """Re-evaluate every window of ``days`` (reprocessing and backfills)."""
-    return _evaluate(hot, {rule: day_windows(days, rule.window, rule.hop) for rule in rules})
+    rules = list(rules)
+    if not days:
+        return CorrelationReport(0, [], 0, {})
+    lo, hi = day_bounds(days)
+    plan = {rule: day_windows(days, rule.window, rule.hop) for rule in rules}
+    # runs never cross midnight UTC, so the days' incidents are exactly those whose first
+    # window starts in them; any not found again are retired
+    return _evaluate(hot, plan, retire=([r.id for r in rules], lo, hi))
 
 
-def _evaluate(hot: HotStore, plan: dict[ThresholdRule, list[datetime]]) -> CorrelationReport:
+def _evaluate(
+    hot: HotStore,
+    plan: dict[ThresholdRule, list[datetime]],
+    retire: tuple[list[str], datetime, datetime] | None = None,
+) -> CorrelationReport:
     incidents: list[Incident] = []
     per_rule: dict[str, int] = {}
     evaluated = 0
@@ -184,7 +314,7 @@ def _evaluate(hot: HotStore, plan: dict[ThresholdRule, list[datetime]]) -> Corre
         ]
         per_rule[rule.id] = len(found)
         incidents.extend(found)
-    result = hot.upsert_incidents(incidents, [search_text(i) for i in incidents])
+    result = hot.upsert_incidents(incidents, [search_text(i) for i in incidents], retire=retire)
     return CorrelationReport(evaluated, incidents, result.changed, per_rule, result.superseded)
 
 

@@ -10,7 +10,7 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from soc_platform.models import LandingFile
-from soc_platform.stores.hot import HotStore
+from soc_platform.stores.hot import HotPolicy, HotStore
 from soc_platform.stores.lake import Lake, LakeConfig
 from soc_platform.stores.landing import list_landing_files
 from soc_platform.stores.pgserver import EmbeddedPostgres
@@ -53,6 +53,23 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
     embedded_dir: str | None = None
     embedded_port: int = 54329
     pg_bin_dir: str | None = None
+    retention_days: int = 90
+    compress_after_days: int = 7
+    agg_1m_retention_days: int = 180
+    agg_1h_retention_days: int = 730
+    agg_1d_retention_days: int = 0
+    freshness_lag_minutes: int = 60
+
+    def policy(self) -> HotPolicy:
+        return HotPolicy(
+            retention_days=self.retention_days,
+            compress_after_days=self.compress_after_days,
+            agg_retention_days=(
+                ("waf_events_1m", self.agg_1m_retention_days),
+                ("waf_events_1h", self.agg_1h_retention_days),
+                ("waf_events_daily_summary", self.agg_1d_retention_days),
+            ),
+        )
 
     _store: HotStore | None = PrivateAttr(default=None)
 
@@ -68,7 +85,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
                     Path(self.embedded_dir), self.embedded_port, self.pg_bin_dir
                 )
                 dsn = server.start()
-            store = HotStore(dsn)
+            store = HotStore(dsn, policy=self.policy())
             store.setup()
             self._store = store
         return self._store

@@ -36,6 +36,12 @@ class Settings:
     meili_api_key_var: str | None  # which variable held the key (passed on as an EnvVar)
     partitions_start: date
     dagster_home: Path
+    hot_retention_days: int = 90  # 0: keep forever
+    hot_compress_after_days: int = 7
+    agg_1m_retention_days: int = 180
+    agg_1h_retention_days: int = 730
+    agg_1d_retention_days: int = 0
+    freshness_lag_minutes: int = 60
 
     @property
     def embedded_pg(self) -> bool:
@@ -54,6 +60,56 @@ class Settings:
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
+
+
+def _days(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    text = _get(env, name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a whole number") from None
+    if (value != 0 and value < minimum) or value < 0:
+        raise ConfigurationError(f"{name}={value} must be 0 (off) or at least {minimum}")
+    return value
+
+
+#: The aggregate refresh policies look back up to 4 days (sql/migrations/0002_hot_tier);
+#: raw retention must stay well clear of that, or a policy run would empty aggregate
+#: buckets whose raw chunks were dropped.
+MIN_RETENTION_DAYS = 7
+
+
+def _hot_settings(env: Mapping[str, str]) -> dict[str, int]:
+    raw = _days(env, "SOC_HOT_RETENTION_DAYS", 90, MIN_RETENTION_DAYS)
+    values = {
+        "hot_retention_days": raw,
+        "hot_compress_after_days": _days(env, "SOC_HOT_COMPRESS_AFTER_DAYS", 7, 1),
+        "agg_1m_retention_days": _days(env, "SOC_AGG_1M_RETENTION_DAYS", 180, 1),
+        "agg_1h_retention_days": _days(env, "SOC_AGG_1H_RETENTION_DAYS", 730, 1),
+        "agg_1d_retention_days": _days(env, "SOC_AGG_1D_RETENTION_DAYS", 0, 1),
+        "freshness_lag_minutes": _days(env, "SOC_FRESHNESS_LAG_MINUTES", 60, 1),
+    }
+    for key, var in (
+        ("agg_1m_retention_days", "SOC_AGG_1M_RETENTION_DAYS"),
+        ("agg_1h_retention_days", "SOC_AGG_1H_RETENTION_DAYS"),
+        ("agg_1d_retention_days", "SOC_AGG_1D_RETENTION_DAYS"),
+    ):
+        agg = values[key]
+        # aggregates outlive the raw events: dropping raw data never takes summaries along
+        if agg and raw and agg < raw:
+            raise ConfigurationError(
+                f"{var}={agg} is shorter than the raw event retention "
+                f"(SOC_HOT_RETENTION_DAYS={raw or 'forever'}): aggregates must be kept at "
+                "least as long as the events they summarise"
+            )
+    if raw and values["hot_compress_after_days"] >= raw:
+        raise ConfigurationError(
+            f"SOC_HOT_COMPRESS_AFTER_DAYS={values['hot_compress_after_days']} must be less "
+            f"than SOC_HOT_RETENTION_DAYS={raw}"
+        )
+    return values
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -116,4 +172,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         meili_api_key_var=key_var,
         partitions_start=partitions_start,
         dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").expanduser().resolve(),
+        **_hot_settings(env),
     )

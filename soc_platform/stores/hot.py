@@ -4,23 +4,27 @@ The dialect is detected once per store (``setup``); every query that reads the h
 is the same for both.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from time import perf_counter
 from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql as pgsql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
 
-from soc_platform import sql
+from soc_platform import buckets, sql
 from soc_platform.errors import HotStoreError
 from soc_platform.models import EVENT_SCHEMA, Incident
+from soc_platform.settings import Settings
 from soc_platform.stores.arrow_copy import to_copy_csv
+from soc_platform.tables import first_per_key
 
 COPY_SLICE_ROWS = 50_000
 
@@ -28,6 +32,52 @@ COPY_SLICE_ROWS = 50_000
 class Dialect(StrEnum):
     PLAIN = "plain"
     TIMESCALE = "timescale"
+
+
+#: The aggregate levels, finest first: each is refreshed from the one before it.
+AGGREGATES = ("waf_events_1m", "waf_events_1h", "waf_events_daily_summary")
+_LEVEL_WIDTH = dict(zip(AGGREGATES, (buckets.MINUTE, buckets.HOUR, buckets.DAY), strict=True))
+_LEVEL_TIME_COLUMN = {
+    "waf_events_1m": "bucket",
+    "waf_events_1h": "bucket",
+    "waf_events_daily_summary": "day",
+}
+#: TimescaleDB refresh calls per level and load at most (nearby ranges are merged).
+MAX_CAGG_REFRESHES = 16
+MIN_PG_VERSION = 150000  # NULLS NOT DISTINCT keys on the summary tables
+
+
+@dataclass(frozen=True)
+class HotPolicy:
+    """Retention, compression and partitioning settings (see README "Configuration").
+
+    A retention of 0 days keeps data forever.
+    """
+
+    retention_days: int = 90
+    compress_after_days: int = 7
+    agg_retention_days: tuple[tuple[str, int], ...] = (
+        ("waf_events_1m", 180),
+        ("waf_events_1h", 730),
+        ("waf_events_daily_summary", 0),
+    )
+    partitions_ahead: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "HotPolicy":
+        return cls(
+            retention_days=settings.hot_retention_days,
+            compress_after_days=settings.hot_compress_after_days,
+            agg_retention_days=(
+                ("waf_events_1m", settings.agg_1m_retention_days),
+                ("waf_events_1h", settings.agg_1h_retention_days),
+                ("waf_events_daily_summary", settings.agg_1d_retention_days),
+            ),
+        )
+
+    def first_retained_day(self, today: date) -> date | None:
+        """The oldest event day the hot table keeps (None: every day)."""
+        return today - timedelta(days=self.retention_days) if self.retention_days else None
 
 
 @dataclass(frozen=True)
@@ -40,18 +90,37 @@ class UpsertResult:
 class LoadResult:
     inserted: int
     duplicates: int
+    outside_retention: int = 0  # older than the hot retention: kept in the lake only
+    refresh_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    dialect: str
+    partitions_created: list[str] = field(default_factory=list)
+    partitions_dropped: list[str] = field(default_factory=list)
+    aggregate_rows_pruned: dict[str, int] = field(default_factory=dict)
+    policies_changed: list[str] = field(default_factory=list)
+    failed_jobs: list[str] = field(default_factory=list)
 
 
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
-class HotStore:
-    """Typed access to the hot tables and the incidents table."""
+def partition_name(day: date) -> str:
+    return f"waf_events_p{day:%Y%m%d}"
 
-    def __init__(self, dsn: str, connect_timeout: int = 10) -> None:
+
+class HotStore:
+    """Typed access to the hot tables, their aggregates and the incidents table."""
+
+    def __init__(
+        self, dsn: str, connect_timeout: int = 10, policy: HotPolicy | None = None
+    ) -> None:
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self.policy = policy or HotPolicy()
         self._dialect: Dialect | None = None
 
     @contextmanager
@@ -91,17 +160,98 @@ class HotStore:
                 installed = False
         return Dialect.TIMESCALE if installed else Dialect.PLAIN
 
-    def setup(self) -> Dialect:
-        """Apply the idempotent DDL for the detected dialect. Safe to run any number of times."""
+    def setup(self, target_version: int | None = None) -> Dialect:
+        """Bring the schema to ``target_version`` (default: the newest) and apply the
+        configured policies. Safe to run any number of times, and concurrently.
+
+        A database keeps the dialect its schema was created with: installing TimescaleDB
+        later does not turn existing plain partitions into a hypertable.
+        """
         with self.connect(autocommit=True) as conn:
-            dialect = self.detect_dialect(conn)
-            for label, statement in sql.schema_statements(dialect.value):
+            version = conn.execute(sql.query("server_version")).fetchone()
+            if version and version[0] < MIN_PG_VERSION:
+                raise HotStoreError(
+                    f"the hot store needs PostgreSQL 15 or newer (server is {version[0]})"
+                )
+            conn.execute(sql.query("schema_lock"))
+            conn.execute(sql.query("create_schema_version"))
+            applied = {int(v): d for v, d in conn.execute(sql.query("schema_versions"))}
+            dialect = Dialect(next(iter(applied.values()))) if applied else None
+            dialect = dialect or self.detect_dialect(conn)
+            for migration in sql.migrations(dialect.value):
+                if migration.version in applied:
+                    continue
+                if target_version is not None and migration.version > target_version:
+                    break
+                self._migrate(conn, dialect, migration)
+            if dialect is Dialect.TIMESCALE:
+                self._apply_policies(conn)
+        self._dialect = dialect
+        return dialect
+
+    def _migrate(
+        self, conn: psycopg.Connection[Any], dialect: Dialect, migration: sql.Migration
+    ) -> None:
+        """Apply one migration and record it. Plain PostgreSQL: in one transaction.
+        TimescaleDB: statement by statement (aggregate refreshes cannot run in a
+        transaction); every statement is idempotent, so a failed migration is re-run whole.
+        """
+        record = {"version": migration.version, "name": migration.name, "dialect": dialect.value}
+
+        def apply_all() -> None:
+            for label, statement in migration.statements:
                 try:
                     conn.execute(statement)
                 except psycopg.Error as exc:
-                    raise HotStoreError(f"schema step {label} failed: {exc}") from exc
-        self._dialect = dialect
-        return dialect
+                    raise HotStoreError(
+                        f"schema migration {migration.version:04d} ({migration.name}) failed "
+                        f"at {label}: {exc}"
+                    ) from exc
+            conn.execute(sql.query("record_schema_version"), record)
+
+        if dialect is Dialect.PLAIN:
+            with conn.transaction():
+                apply_all()
+        else:
+            apply_all()
+
+    def schema_version(self) -> int:
+        with self.connect() as conn:
+            rows = conn.execute(sql.query("schema_versions")).fetchall()
+        return max((int(r[0]) for r in rows), default=0)
+
+    def _apply_policies(self, conn: psycopg.Connection[Any]) -> list[str]:
+        """TimescaleDB: make the compression and retention policies match the settings.
+        A policy is replaced only when its configured value changed."""
+        conn.execute(sql.query("create_policy_table"))
+        p = self.policy
+        wanted: list[tuple[str, str, int]] = [
+            ("waf_events", "compression", p.compress_after_days),
+            ("waf_events", "retention", p.retention_days),
+            *((name, "retention", days) for name, days in p.agg_retention_days),
+        ]
+        changed = []
+        for relation, policy, days in wanted:
+            setting = f"{days} days" if days else "off"
+            row = conn.execute(
+                sql.query("policy_applied"), {"relation": relation, "policy": policy}
+            ).fetchone()
+            if row and row[0] == setting:
+                continue
+            params = {
+                "relation": pgsql.Literal(relation),
+                "interval": pgsql.SQL("{}::interval").format(pgsql.Literal(setting)),
+            }
+            with conn.transaction():
+                conn.execute(sql.query(f"remove_{policy}_policy").format(**params))
+                if days:
+                    conn.execute(sql.query(f"add_{policy}_policy").format(**params))
+                conn.execute(
+                    sql.query("record_policy"),
+                    {"relation": relation, "policy": policy, "setting": setting},
+                )
+            changed.append(f"{relation} {policy}: {setting}")
+        return changed
 
     @property
     def dialect(self) -> Dialect:
@@ -109,48 +259,100 @@ class HotStore:
             return self.setup()
         return self._dialect
 
-    def ensure_day_partitions(self, days: Sequence[date]) -> None:
-        """Create the native partitions of ``days`` (plain dialect; chunks are automatic).
+    def ensure_day_partitions(self, days: Sequence[date]) -> list[str]:
+        """Create the native partitions of ``days`` (plain dialect; chunks are automatic);
+        return the names of those created.
 
         Each in its own short transaction: creating a partition locks the parent table, and
         that lock must not last as long as a load.
         """
         if self.dialect is not Dialect.PLAIN or not days:
-            return
+            return []
+        created = []
         with self.connect(autocommit=True) as conn:
+            existing = {r[0] for r in conn.execute(sql.query("list_day_partitions"))}
             for day in sorted(set(days)):
+                name = partition_name(day)
+                if name in existing:
+                    continue
                 conn.execute(
                     sql.query("create_day_partition").format(
-                        partition=pgsql.Identifier(f"waf_events_p{day:%Y%m%d}"),
+                        partition=pgsql.Identifier(name),
                         lo=pgsql.Literal(day_start(day)),
                         hi=pgsql.Literal(day_start(day + timedelta(days=1))),
                     )
                 )
+                created.append(name)
+        return created
 
     # -- loading --------------------------------------------------------------------------
 
-    def load_events(self, events: pa.Table, days: Sequence[date]) -> LoadResult:
-        """Insert events not present yet (idempotent on event_id), via COPY of Arrow data."""
-        if events.num_rows == 0:
-            return LoadResult(0, 0)
-        self.ensure_day_partitions(days)
-        with self.connect() as conn:
-            inserted = self._copy_and_insert(conn, events)
-        return LoadResult(inserted, events.num_rows - inserted)
+    def retained(self, events: pa.Table, today: date | None = None) -> pa.Table:
+        """The events young enough for the hot table (the rest stay in the lake only)."""
+        first = self.policy.first_retained_day(today or datetime.now(UTC).date())
+        if first is None or events.num_rows == 0:
+            return events
+        return events.filter(pc.greater_equal(events["event_time"], pa.scalar(day_start(first))))
 
-    def replace_days(self, events: pa.Table, days: Sequence[date]) -> LoadResult:
-        """Rewrite whole days from ``events`` in one transaction (reprocessing from the lake)."""
+    def load_events(self, events: pa.Table) -> LoadResult:
+        """Insert the events not present yet (idempotent on event_id) and refresh the
+        aggregate buckets they touched.
+
+        One transaction holding the advisory locks of the events' days, so a concurrent
+        rebuild of one of those days waits (or is waited for) instead of interleaving. Plain
+        PostgreSQL refreshes the summary tables inside that transaction: readers see rows
+        and aggregates change together. TimescaleDB refreshes right after the commit.
+        """
+        kept = self.retained(events)
+        outside = events.num_rows - kept.num_rows
+        kept = first_per_key(kept, "event_id")
+        if kept.num_rows == 0:
+            return LoadResult(0, events.num_rows - outside, outside)
+        days = buckets.event_days(kept["event_time"])
+        minutes = buckets.to_ranges(buckets.touched_minutes(kept["event_time"]), buckets.MINUTE)
         self.ensure_day_partitions(days)
         with self.connect() as conn:
-            for day in sorted(set(days)):
-                conn.execute(
-                    sql.query("delete_days"),
-                    {"lo": day_start(day), "hi": day_start(day + timedelta(days=1))},
-                )
-            inserted = 0
-            if events.num_rows:
-                inserted = self._copy_and_insert(conn, events)
-        return LoadResult(inserted, events.num_rows - inserted)
+            self._lock_days(conn, days)
+            inserted = self._copy_and_insert(conn, kept)
+            started = perf_counter()
+            if inserted and self.dialect is Dialect.PLAIN:
+                self._refresh_tables(conn, minutes)
+        if inserted and self.dialect is Dialect.TIMESCALE:
+            started = perf_counter()
+            self._refresh_caggs(minutes)
+        took = perf_counter() - started if inserted else 0.0
+        return LoadResult(inserted, events.num_rows - outside - inserted, outside, took)
+
+    def replace_day(self, day: date, read_events: Callable[[], pa.Table]) -> LoadResult:
+        """Rewrite one event day (rows and aggregates) from ``read_events()``, atomically.
+
+        The day's advisory lock is taken *before* the events are read, so a micro-batch
+        that loads the same day either commits first (and its events, already in the
+        lake, are read here) or waits and then adds its events to the rebuilt day.
+        Readers see the old day until the commit, then the new one: never a half-loaded
+        day. On TimescaleDB the continuous aggregates follow right after the commit.
+        """
+        lo, hi = buckets.day_range(day)
+        self.ensure_day_partitions([day])
+        with self.connect() as conn:
+            self._lock_days(conn, [day])
+            events = first_per_key(read_events().select(EVENT_SCHEMA.names), "event_id")
+            if self.dialect is Dialect.TIMESCALE:
+                conn.execute(sql.query("allow_decompression"))
+            conn.execute(sql.query("delete_days"), {"lo": lo, "hi": hi})
+            inserted = self._copy_and_insert(conn, events) if events.num_rows else 0
+            started = perf_counter()
+            if self.dialect is Dialect.PLAIN:
+                self._refresh_tables(conn, [(lo, hi)])
+        if self.dialect is Dialect.TIMESCALE:
+            started = perf_counter()
+            self._refresh_caggs([(lo, hi)])
+        return LoadResult(inserted, events.num_rows - inserted, 0, perf_counter() - started)
+
+    @staticmethod
+    def _lock_days(conn: psycopg.Connection[Any], days: Sequence[date]) -> None:
+        for day in sorted(set(days)):
+            conn.execute(sql.query("lock_day"), {"day": day})
 
     def _copy_and_insert(self, conn: psycopg.Connection[Any], events: pa.Table) -> int:
         """Insert the rows of ``events`` that waf_events does not hold yet; return how many.
@@ -182,23 +384,51 @@ class HotStore:
                 for start in range(0, rows.num_rows, COPY_SLICE_ROWS):
                     copy.write(to_copy_csv(rows.slice(start, COPY_SLICE_ROWS)))
 
-    def refresh_daily_summary(self, days: Sequence[date]) -> None:
-        """Bring the daily summary up to date for exactly ``days``."""
-        if not days:
-            return
-        starts = [day_start(d) for d in sorted(set(days))]
+    # -- aggregates -----------------------------------------------------------------------
+
+    def refresh_aggregates(self, ranges: Sequence[buckets.Range]) -> float:
+        """Refresh every aggregate level for the buckets of ``ranges`` (minute-aligned or
+        wider); return the seconds it took."""
+        minutes = buckets.widen(ranges, buckets.MINUTE)
+        started = perf_counter()
         if self.dialect is Dialect.TIMESCALE:
-            # refresh_continuous_aggregate cannot run inside a transaction block.
-            with self.connect(autocommit=True) as conn:
-                for lo in starts:
+            self._refresh_caggs(minutes)
+        else:
+            with self.connect() as conn:
+                self._refresh_tables(conn, minutes)
+        return perf_counter() - started
+
+    def refresh_days(self, days: Sequence[date]) -> float:
+        return self.refresh_aggregates([buckets.day_range(d) for d in sorted(set(days))])
+
+    @staticmethod
+    def _refresh_tables(conn: psycopg.Connection[Any], minutes: Sequence[buckets.Range]) -> None:
+        """Plain dialect: upsert the touched buckets of each summary table, finest first."""
+        for level in AGGREGATES:
+            ranges = buckets.widen(minutes, _LEVEL_WIDTH[level])
+            conn.execute(
+                sql.query(f"refresh_{level}"),
+                {
+                    "los": [lo for lo, _ in ranges],
+                    "his": [hi for _, hi in ranges],
+                    "lo": ranges[0][0],
+                    "hi": ranges[-1][1],
+                },
+            )
+
+    def _refresh_caggs(self, minutes: Sequence[buckets.Range]) -> None:
+        """TimescaleDB: refresh each continuous aggregate for the touched buckets, finest
+        first (each level reads the one below). Outside any transaction, as required."""
+        with self.connect(autocommit=True) as conn:
+            for level in AGGREGATES:
+                ranges = buckets.cap(
+                    buckets.widen(minutes, _LEVEL_WIDTH[level]), MAX_CAGG_REFRESHES
+                )
+                for lo, hi in ranges:
                     conn.execute(
-                        sql.query("refresh_daily_summary_cagg"),
-                        {"lo": lo, "hi": lo + timedelta(days=1)},
+                        sql.query("refresh_cagg").format(view=pgsql.Literal(level)),
+                        {"lo": lo, "hi": hi},
                     )
-            return
-        with self.connect() as conn:
-            conn.execute(sql.query("refresh_daily_summary_delete"), {"days": starts})
-            conn.execute(sql.query("refresh_daily_summary_insert"), {"days": starts})
 
     def daily_summary(self, start: date, end: date) -> list[dict[str, Any]]:
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -208,6 +438,14 @@ class HotStore:
             )
             return list(cur.fetchall())
 
+    def aggregate_totals(self, day: date) -> dict[str, int]:
+        """Events of ``day`` as counted by the base table and by each aggregate level."""
+        lo, hi = buckets.day_range(day)
+        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql.query("aggregate_totals"), {"lo": lo, "hi": hi})
+            row = cur.fetchone() or {}
+        return {k: int(v) for k, v in row.items()}
+
     def count_events(self, start: date, end: date) -> int:
         with self.connect() as conn:
             row = conn.execute(
@@ -215,6 +453,68 @@ class HotStore:
                 {"lo": day_start(start), "hi": day_start(end + timedelta(days=1))},
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def count_events_by_day(self, days: Sequence[date]) -> dict[date, int]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                sql.query("count_events_by_day"), {"days": sorted(set(days))}
+            ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def newest_event_time(self) -> datetime | None:
+        with self.connect() as conn:
+            row = conn.execute(sql.query("newest_event")).fetchone()
+        return row[0] if row else None
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    def maintain(self, today: date | None = None) -> MaintenanceReport:
+        """The daily upkeep. Plain PostgreSQL: create the coming days' partitions, detach
+        and drop those past retention, prune summary rows past their own retention.
+        TimescaleDB: re-assert the policies (its job scheduler compresses, drops chunks
+        and prunes aggregates) and report policy jobs whose last run failed."""
+        today = today or datetime.now(UTC).date()
+        if self.dialect is Dialect.TIMESCALE:
+            with self.connect(autocommit=True) as conn:
+                changed = self._apply_policies(conn)
+                failed = [
+                    f"job {r[0]} {r[1]} on {r[2]}: {r[3]} ({r[4]} failures in all)"
+                    for r in conn.execute(sql.query("failed_jobs"))
+                ]
+            return MaintenanceReport(
+                self.dialect.value, policies_changed=changed, failed_jobs=failed
+            )
+        ahead = [today + timedelta(days=i) for i in range(self.policy.partitions_ahead + 1)]
+        created = self.ensure_day_partitions(ahead)
+        dropped: list[str] = []
+        first = self.policy.first_retained_day(today)
+        with self.connect(autocommit=True) as conn:
+            if first is not None:
+                oldest = partition_name(first)
+                for (name,) in conn.execute(sql.query("list_day_partitions")).fetchall():
+                    if name.startswith("waf_events_p") and name < oldest:
+                        ident = pgsql.Identifier(name)
+                        conn.execute(sql.query("detach_partition").format(partition=ident))
+                        conn.execute(sql.query("drop_table").format(table=ident))
+                        dropped.append(name)
+            pruned = {}
+            for level, days in self.policy.agg_retention_days:
+                if not days:
+                    continue
+                cur = conn.execute(
+                    sql.query("prune_aggregate").format(
+                        table=pgsql.Identifier(level),
+                        column=pgsql.Identifier(_LEVEL_TIME_COLUMN[level]),
+                    ),
+                    {"before": day_start(today - timedelta(days=days))},
+                )
+                pruned[level] = cur.rowcount
+        return MaintenanceReport(
+            self.dialect.value,
+            partitions_created=created,
+            partitions_dropped=dropped,
+            aggregate_rows_pruned=pruned,
+        )
 
     # -- correlation and incidents ---------------------------------------------------------
 
@@ -225,11 +525,19 @@ class HotStore:
             return list(cur.fetchall())
 
     def upsert_incidents(
-        self, incidents: Sequence[Incident], search_docs: Sequence[str]
+        self,
+        incidents: Sequence[Incident],
+        search_docs: Sequence[str],
+        *,
+        retire: tuple[Sequence[str], datetime, datetime] | None = None,
     ) -> UpsertResult:
         """Insert or update incidents by id, and delete those they supersede (same rule and
-        group, first window inside the incident's run), in one transaction."""
-        if not incidents:
+        group, first window inside the incident's run), in one transaction.
+
+        ``retire`` = (rules, lo, hi): the whole span [lo, hi) was re-evaluated for those
+        rules, so their incidents starting there that were not found again are deleted too.
+        """
+        if not incidents and retire is None:
             return UpsertResult(0, [])
         params = [
             {
@@ -253,6 +561,16 @@ class HotStore:
             for inc, doc in zip(incidents, search_docs, strict=True)
         ]
         with self.connect() as conn, conn.cursor() as cur:
+            retired: set[str] = set()
+            if retire is not None:
+                rules, lo, hi = retire
+                cur.execute(
+                    sql.query("retire_incidents"),
+                    {"rules": list(rules), "lo": lo, "hi": hi, "ids": [i.id for i in incidents]},
+                )
+                retired = {row[0] for row in cur.fetchall()}
+            if not incidents:
+                return UpsertResult(0, sorted(retired))
             cur.execute(
                 sql.query("supersede_incidents"),
                 {
@@ -263,7 +581,7 @@ class HotStore:
                     "ids": [i.id for i in incidents],
                 },
             )
-            superseded = sorted({row[0] for row in cur.fetchall()})
+            superseded = sorted(retired | {row[0] for row in cur.fetchall()})
             cur.executemany(sql.query("upsert_incident"), params, returning=False)
             changed = int(cur.rowcount)
             cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})

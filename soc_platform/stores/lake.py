@@ -26,9 +26,11 @@ from pyiceberg.expressions import (
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
+from soc_platform.buckets import event_days
 from soc_platform.errors import LakeError
 from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
 from soc_platform.settings import Settings
+from soc_platform.tables import first_per_key
 
 RAW_EVENTS = "raw_waf_events"
 DEAD_LETTER = "dead_letter"
@@ -90,14 +92,6 @@ def day_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
     return lo, hi
 
 
-def event_days(times: pa.Array | pa.ChunkedArray) -> list[date]:
-    """The distinct UTC days of a timestamp column, sorted."""
-    if len(times) == 0:
-        return []
-    days = pc.unique(pc.cast(pc.floor_temporal(times, unit="day"), pa.date32()))
-    return sorted(d for d in days.to_pylist() if d is not None)
-
-
 class Lake:
     """Idempotent appends and day-range reads of the lake's Iceberg tables."""
 
@@ -154,7 +148,7 @@ class Lake:
         if events.num_rows == 0:
             return AppendResult(0, 0, None, events.cast(LAKE_EVENT_SCHEMA))
         total = events.num_rows
-        events = _dedupe(events.cast(LAKE_EVENT_SCHEMA), "event_id")
+        events = first_per_key(events.cast(LAKE_EVENT_SCHEMA), "event_id")
         # only the touched days (late events of last week do not drag in the days between)
         days = event_days(events["event_time"])
         scope = functools.reduce(Or, (_time_window(*day_bounds([d])) for d in days))
@@ -166,7 +160,7 @@ class Lake:
         if dead.num_rows == 0:
             return AppendResult(0, 0, None, dead)
         total = dead.num_rows
-        dead = _dedupe(dead.cast(DEAD_LETTER_SCHEMA), "dead_letter_id")
+        dead = first_per_key(dead.cast(DEAD_LETTER_SCHEMA), "dead_letter_id")
         files = set(dead["source_file"].to_pylist())
         scope = In("source_file", files)  # type: ignore[call-arg]
         result = self._append_new(DEAD_LETTER, dead, "dead_letter_id", scope)
@@ -194,6 +188,31 @@ class Lake:
         window = _time_window(*day_bounds([start, end]))
         return self.table(RAW_EVENTS).scan(row_filter=window, selected_fields=columns).to_arrow()
 
+    def count_events_by_day(self, days: Iterable[date]) -> dict[date, int]:
+        """Events per event day, from the data files' record counts (metadata only).
+
+        Exact because the table is partitioned by day(event_time), so every file of a
+        day's partition lies wholly inside it, and the lake is append-only (no delete
+        files; a file with deletes is counted by reading it).
+        """
+        table = self.table(RAW_EVENTS)
+        counts: dict[date, int] = {}
+        for day in sorted(set(days)):
+            window = _time_window(*day_bounds([day]))
+            total = 0
+            for task in table.scan(row_filter=window, selected_fields=("event_id",)).plan_files():
+                if task.delete_files:
+                    return self._count_by_reading(days)
+                total += task.file.record_count
+            counts[day] = total
+        return counts
+
+    def _count_by_reading(self, days: Iterable[date]) -> dict[date, int]:
+        counts: dict[date, int] = {}
+        for day in sorted(set(days)):
+            counts[day] = self.read_events(day, day, columns=("event_id",)).num_rows
+        return counts
+
 
 def _time_window(lo: datetime, hi: datetime) -> BooleanExpression:
     """event_time in [lo, hi): prunes to the day partitions in range."""
@@ -203,13 +222,3 @@ def _time_window(lo: datetime, hi: datetime) -> BooleanExpression:
         GreaterThanOrEqual("event_time", lo.isoformat()),  # type: ignore[call-arg]
         LessThan("event_time", hi.isoformat()),  # type: ignore[call-arg]
     )
-
-
-def _dedupe(rows: pa.Table, key: str) -> pa.Table:
-    """Keep the first row of each key (the same event twice in one batch is stored once)."""
-    if pc.count_distinct(rows[key]).as_py() == rows.num_rows:
-        return rows
-    indexed = rows.append_column("__row", pa.array(range(rows.num_rows), pa.int64()))
-    first = indexed.group_by(key, use_threads=False).aggregate([("__row", "min")])
-    firsts = first["__row_min"].combine_chunks()
-    return rows.take(firsts.take(pc.array_sort_indices(firsts)))

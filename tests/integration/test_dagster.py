@@ -9,6 +9,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from assets import REBUILD_KEYS
 from soc_platform.definitions import build_definitions
 from soc_platform.settings import Settings, load_settings
 from tests.helpers import sqli_burst, to_jsonl, waf_event
@@ -59,11 +60,26 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         "lake/raw_waf_events": "lake",
         "lake/dead_letter": "lake",
         "hot/waf_events": "hot",
+        "hot/waf_events_1m": "hot",
+        "hot/waf_events_1h": "hot",
         "hot/waf_events_daily_summary": "hot",
         "detection/incidents": "detection",
         "search/incident_index": "search",
     }
     assert specs["hot/waf_events"].partitions_def is not None
+    checks = {
+        (k.asset_key.to_user_string(), k.name): k
+        for k in defs.resolve_asset_graph().asset_check_keys
+    }
+    assert set(checks) == {
+        ("hot/waf_events", "lake_hot_counts_match"),
+        ("hot/waf_events", "hot_freshness"),
+        ("hot/waf_events_daily_summary", "aggregate_totals_match"),
+    }
+    for name in ("hot_maintenance_schedule", "hot_freshness_schedule"):
+        schedule = defs.resolve_schedule_def(name)
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_schedule_def("hot_maintenance_schedule").cron_schedule == "15 3 * * *"
     sensor = defs.resolve_sensor_def("microbatch_sensor")
     assert sensor.minimum_interval_seconds == 60
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
@@ -165,12 +181,7 @@ def test_backfill_rebuilds_a_day_from_the_lake_alone(
         conn.execute("TRUNCATE waf_events; TRUNCATE incidents")
 
     day = YESTERDAY.date().isoformat()
-    selection = [
-        dg.AssetKey(["hot", "waf_events"]),
-        dg.AssetKey(["hot", "waf_events_daily_summary"]),
-        dg.AssetKey(["detection", "incidents"]),
-        dg.AssetKey(["search", "incident_index"]),
-    ]
+    selection = REBUILD_KEYS
     job = defs.resolve_implicit_global_asset_job_def()
     for _ in range(2):  # twice: identical result
         result = job.execute_in_process(

@@ -54,7 +54,7 @@ def test_timescale_dialect_end_to_end() -> None:
             split_lines(to_jsonl(sqli_burst(T0, "192.168.5.5", n=10)).encode()), "t", T0
         ).events
         pipeline.load_hot(hot, events)
-        assert hot.load_events(events, [T0.date()]).inserted == 0
+        assert hot.load_events(events).inserted == 0
         rows = hot.daily_summary(T0.date(), T0.date())
         assert [(r["rule_id"], r["event_count"], r["distinct_ips"]) for r in rows] == [
             ("942100", 10, 1)

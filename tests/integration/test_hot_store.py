@@ -9,7 +9,7 @@ import pytest
 from soc_platform import pipeline
 from soc_platform.errors import HotStoreError
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import Dialect, HotStore
+from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
 from soc_platform.stores.search import EmbeddedSearch
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
@@ -25,7 +25,8 @@ def parse(events: list[dict[str, object]], source: str = "test.jsonl") -> pa.Tab
 
 @pytest.fixture
 def hot(pg_dsn: str) -> HotStore:
-    store = HotStore(pg_dsn)
+    # fixed dates in the past: keep every day (retention is tested on its own)
+    store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
     assert store.setup() is Dialect.PLAIN
     return store
 
@@ -56,14 +57,13 @@ def test_schema_applies_twice_with_partitioning_and_indexes(hot: HotStore, pg_ds
 def test_load_is_idempotent_and_creates_day_partitions(hot: HotStore, pg_dsn: str) -> None:
     late = T0 - timedelta(days=3)
     events = parse([waf_event(T0), waf_event(T0 + timedelta(seconds=1)), waf_event(late)])
-    days = [T0.date(), late.date()]
-    first = hot.load_events(events, days)
-    again = hot.load_events(events, days)
+    first = hot.load_events(events)
+    again = hot.load_events(events)
     assert (first.inserted, first.duplicates) == (3, 0)
     assert (again.inserted, again.duplicates) == (0, 3)
     # partly new: the direct COPY meets a duplicate and falls back to INSERT ... ON CONFLICT
     more = parse([waf_event(T0), waf_event(T0 + timedelta(seconds=2))])
-    assert hot.load_events(more, [T0.date()]).inserted == 1
+    assert hot.load_events(more).inserted == 1
     assert scalar(pg_dsn, "SELECT count(*) FROM waf_events") == 4
     parts = scalar(
         pg_dsn,
@@ -83,7 +83,7 @@ def test_copy_preserves_values_nulls_and_arrays(hot: HotStore, pg_dsn: str) -> N
         status=403,
     )
     ev.pop("user_agent")
-    hot.load_events(parse([ev]), [T0.date()])
+    hot.load_events(parse([ev]))
     with psycopg.connect(pg_dsn) as conn:
         row = conn.execute(
             "SELECT host(client_ip), rule_id, rule_msg, rule_tags, user_agent, action, "
@@ -102,9 +102,9 @@ def test_copy_preserves_values_nulls_and_arrays(hot: HotStore, pg_dsn: str) -> N
 
 def test_daily_summary_refresh_matches_base_table(hot: HotStore, pg_dsn: str) -> None:
     events = [*sqli_burst(T0, "192.168.1.10", n=4), waf_event(T0, "198.51.100.1")]
-    hot.load_events(parse(events), [T0.date()])
-    hot.refresh_daily_summary([T0.date()])
-    hot.refresh_daily_summary([T0.date()])  # refreshing again must not double anything
+    hot.load_events(parse(events))
+    hot.refresh_days([T0.date()])
+    hot.refresh_days([T0.date()])  # refreshing again must not double anything
     rows = {
         r["rule_id"]: (r["event_count"], r["distinct_ips"])
         for r in hot.daily_summary(T0.date(), T0.date())
@@ -189,8 +189,8 @@ def test_late_events_complete_a_past_window(hot: HotStore) -> None:
 
 def test_replace_days_rewrites_exactly_those_days(hot: HotStore, pg_dsn: str) -> None:
     other = T0 + timedelta(days=1)
-    hot.load_events(parse([waf_event(T0), waf_event(other)]), [T0.date(), other.date()])
-    result = hot.replace_days(parse([waf_event(T0, "198.51.100.2")]), [T0.date()])
+    hot.load_events(parse([waf_event(T0), waf_event(other)]))
+    result = hot.replace_day(T0.date(), lambda: parse([waf_event(T0, "198.51.100.2")]))
     assert result.inserted == 1
     assert scalar(
         pg_dsn, "SELECT array_agg(host(client_ip) ORDER BY event_time) FROM waf_events"
@@ -204,7 +204,7 @@ def test_unreachable_server_is_one_clear_error() -> None:
 
 
 def test_count_events(hot: HotStore) -> None:
-    hot.load_events(parse([waf_event(T0), waf_event(T0 + timedelta(hours=1))]), [T0.date()])
+    hot.load_events(parse([waf_event(T0), waf_event(T0 + timedelta(hours=1))]))
     assert hot.count_events(T0.date(), T0.date()) == 2
     assert hot.count_events(date(2020, 1, 1), date(2020, 1, 2)) == 0
 

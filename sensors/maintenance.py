@@ -1,0 +1,83 @@
+"""Scheduled upkeep of the hot store: the daily maintenance job and the freshness check.
+
+Both schedules run by default (``DefaultScheduleStatus.RUNNING``) once the daemon runs.
+"""
+
+from dagster import (
+    AssetCheckKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    JobDefinition,
+    MetadataValue,
+    OpExecutionContext,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+    job,
+    op,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition as UnresolvedAssetJob,
+)
+
+from assets.hot import FRESHNESS_CHECK, HOT
+from soc_platform.resources import HotStoreResource
+
+
+@op
+def maintain_hot_store(context: OpExecutionContext, hot: HotStoreResource) -> None:
+    """Retention and dialect upkeep (see HotStore.maintain)."""
+    report = hot.store().maintain()
+    context.log.info(f"hot store maintenance: {report}")
+    for failure in report.failed_jobs:
+        context.log.warning(f"TimescaleDB policy job failing: {failure}")
+    context.add_output_metadata(
+        {
+            "dialect": report.dialect,
+            "partitions_created": MetadataValue.json(report.partitions_created),
+            "partitions_dropped": MetadataValue.json(report.partitions_dropped),
+            "aggregate_rows_pruned": MetadataValue.json(report.aggregate_rows_pruned),
+            "policies_changed": MetadataValue.json(report.policies_changed),
+            "failed_policy_jobs": MetadataValue.json(report.failed_jobs),
+        }
+    )
+
+
+@job(
+    name="hot_maintenance_job",
+    description="Daily: create upcoming day partitions, apply retention (drop expired "
+    "partitions / re-assert TimescaleDB policies), prune aggregates past their retention.",
+    executor_def=in_process_executor,
+)
+def hot_maintenance_job() -> None:
+    maintain_hot_store()
+
+
+def build_maintenance() -> tuple[
+    list[JobDefinition | UnresolvedAssetJob], list[ScheduleDefinition]
+]:
+    freshness_job = define_asset_job(
+        "hot_freshness_job",
+        selection=AssetSelection.checks(AssetCheckKey(HOT, FRESHNESS_CHECK)),
+        description="Checks that the newest hot event is recent enough.",
+        executor_def=in_process_executor,
+    )
+    schedules = [
+        ScheduleDefinition(
+            name="hot_maintenance_schedule",
+            job=hot_maintenance_job,
+            cron_schedule="15 3 * * *",
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Daily hot store maintenance at 03:15 UTC.",
+        ),
+        ScheduleDefinition(
+            name="hot_freshness_schedule",
+            job=freshness_job,
+            cron_schedule="*/15 * * * *",
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Hot store freshness check every 15 minutes.",
+        ),
+    ]
+    return [hot_maintenance_job, freshness_job], schedules

@@ -1,0 +1,80 @@
+"""Time buckets a load touched, as ranges to refresh (pure logic).
+
+Aggregates are refreshed by bucket for exactly the buckets a load or rebuild touched: the
+distinct minutes of its events become minute-aligned ranges [lo, hi), which widen to hour
+and day ranges for the coarser levels.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Range = tuple[datetime, datetime]
+
+
+def floor(t: datetime, width: timedelta) -> datetime:
+    """``t`` rounded down to a multiple of ``width`` since the Unix epoch (UTC)."""
+    return t - (t - _EPOCH) % width
+
+
+def touched_minutes(times: pa.Array | pa.ChunkedArray) -> list[datetime]:
+    """The distinct minute buckets of ``times`` (timestamps with a time zone), sorted."""
+    if len(times) == 0:
+        return []
+    minutes = pc.unique(pc.floor_temporal(times, unit="minute"))
+    return sorted(m.replace(tzinfo=UTC) if m.tzinfo is None else m for m in minutes.to_pylist())
+
+
+def to_ranges(starts: Iterable[datetime], width: timedelta) -> list[Range]:
+    """Buckets of ``width`` starting at ``starts`` as sorted, merged [lo, hi) ranges."""
+    ranges: list[Range] = []
+    for lo in sorted({floor(s, width) for s in starts}):
+        hi = lo + width
+        if ranges and lo <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(hi, ranges[-1][1]))
+        else:
+            ranges.append((lo, hi))
+    return ranges
+
+
+def widen(ranges: Iterable[Range], width: timedelta) -> list[Range]:
+    """``ranges`` widened outwards to ``width`` boundaries, merged."""
+    out: list[Range] = []
+    for lo, hi in sorted(ranges):
+        lo, hi = floor(lo, width), floor(hi - timedelta(microseconds=1), width) + width
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def cap(ranges: list[Range], limit: int) -> list[Range]:
+    """Merge the closest neighbours until at most ``limit`` ranges remain (fewer refresh
+    calls; refreshing the gaps between them is harmless, just extra work)."""
+    out = sorted(ranges)
+    while len(out) > max(limit, 1):
+        gaps = [(out[i + 1][0] - out[i][1], i) for i in range(len(out) - 1)]
+        _, i = min(gaps)
+        out[i : i + 2] = [(out[i][0], max(out[i][1], out[i + 1][1]))]
+    return out
+
+
+def day_range(day: date) -> Range:
+    lo = datetime.combine(day, time.min, UTC)
+    return lo, lo + DAY
+
+
+def event_days(times: pa.Array | pa.ChunkedArray) -> list[date]:
+    """The distinct UTC days of a timestamp column, sorted."""
+    if len(times) == 0:
+        return []
+    days = pc.unique(pc.cast(pc.floor_temporal(times, unit="day"), pa.date32()))
+    return sorted(d for d in days.to_pylist() if d is not None)

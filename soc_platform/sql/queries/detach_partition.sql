@@ -1,0 +1,1 @@
+ALTER TABLE waf_events DETACH PARTITION {partition}

@@ -1,1 +1,0 @@
-CALL refresh_continuous_aggregate('waf_events_daily_summary', %(lo)s::timestamptz, %(hi)s::timestamptz)

@@ -1,1 +1,0 @@
-DELETE FROM waf_events_daily_summary WHERE day = ANY(%(days)s::timestamptz[])

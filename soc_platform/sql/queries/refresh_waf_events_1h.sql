@@ -1,0 +1,40 @@
+-- Refresh waf_events_1h by bucket for the given hour-aligned ranges, rolled up from
+-- waf_events_1m (refreshed first); same upsert/delete scheme as refresh_waf_events_1m.sql.
+WITH ranges AS (
+    SELECT r.lo, r.hi FROM unnest(%(los)s::timestamptz[], %(his)s::timestamptz[]) AS r(lo, hi)
+),
+fresh AS (
+    SELECT
+        date_bin(INTERVAL '1 hour', m.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+        m.rule_id, m.client_ip, m.host, m.action,
+        sum(m.event_count)::bigint AS event_count,
+        sum(m.status_4xx)::bigint AS status_4xx,
+        sum(m.status_5xx)::bigint AS status_5xx,
+        min(m.first_seen) AS first_seen,
+        max(m.last_seen) AS last_seen
+    FROM ranges AS r
+    JOIN waf_events_1m AS m ON m.bucket >= r.lo AND m.bucket < r.hi
+    WHERE m.bucket >= %(lo)s::timestamptz AND m.bucket < %(hi)s::timestamptz
+    GROUP BY 1, 2, 3, 4, 5
+),
+gone AS (
+    DELETE FROM waf_events_1h AS a
+    USING ranges AS r
+    WHERE a.bucket >= r.lo AND a.bucket < r.hi
+      AND NOT EXISTS (
+        SELECT 1 FROM fresh AS f
+        WHERE f.bucket = a.bucket AND f.client_ip = a.client_ip AND f.action = a.action
+          AND f.rule_id IS NOT DISTINCT FROM a.rule_id AND f.host IS NOT DISTINCT FROM a.host
+      )
+    RETURNING 1
+)
+INSERT INTO waf_events_1h AS a
+SELECT * FROM fresh
+ON CONFLICT (bucket, rule_id, client_ip, host, action) DO UPDATE
+SET event_count = excluded.event_count, status_4xx = excluded.status_4xx,
+    status_5xx = excluded.status_5xx, first_seen = excluded.first_seen,
+    last_seen = excluded.last_seen
+WHERE (a.event_count, a.status_4xx, a.status_5xx, a.first_seen, a.last_seen)
+    IS DISTINCT FROM
+    (excluded.event_count, excluded.status_4xx, excluded.status_5xx, excluded.first_seen,
+     excluded.last_seen)

@@ -1,0 +1,44 @@
+-- Refresh waf_events_1m by bucket for the given minute-aligned ranges [lo, hi): recompute
+-- those minutes from waf_events, upsert the groups (rows whose values did not change are
+-- not rewritten) and delete groups that no longer have events (a day rebuild may remove
+-- some). Minutes outside the ranges are not read. %(lo)s/%(hi)s bound all ranges, so the
+-- planner prunes day partitions.
+WITH ranges AS (
+    SELECT r.lo, r.hi FROM unnest(%(los)s::timestamptz[], %(his)s::timestamptz[]) AS r(lo, hi)
+),
+fresh AS (
+    SELECT
+        date_bin(INTERVAL '1 minute', e.event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+        e.rule_id, e.client_ip, e.host, e.action,
+        count(*) AS event_count,
+        count(*) FILTER (WHERE e.status_code BETWEEN 400 AND 499) AS status_4xx,
+        count(*) FILTER (WHERE e.status_code BETWEEN 500 AND 599) AS status_5xx,
+        min(e.event_time) AS first_seen,
+        max(e.event_time) AS last_seen
+    FROM ranges AS r
+    JOIN waf_events AS e ON e.event_time >= r.lo AND e.event_time < r.hi
+    WHERE e.event_time >= %(lo)s::timestamptz AND e.event_time < %(hi)s::timestamptz
+    GROUP BY 1, 2, 3, 4, 5
+),
+gone AS (
+    DELETE FROM waf_events_1m AS a
+    USING ranges AS r
+    WHERE a.bucket >= r.lo AND a.bucket < r.hi
+      AND a.bucket >= %(lo)s::timestamptz AND a.bucket < %(hi)s::timestamptz
+      AND NOT EXISTS (
+        SELECT 1 FROM fresh AS f
+        WHERE f.bucket = a.bucket AND f.client_ip = a.client_ip AND f.action = a.action
+          AND f.rule_id IS NOT DISTINCT FROM a.rule_id AND f.host IS NOT DISTINCT FROM a.host
+      )
+    RETURNING 1
+)
+INSERT INTO waf_events_1m AS a
+SELECT * FROM fresh
+ON CONFLICT (bucket, rule_id, client_ip, host, action) DO UPDATE
+SET event_count = excluded.event_count, status_4xx = excluded.status_4xx,
+    status_5xx = excluded.status_5xx, first_seen = excluded.first_seen,
+    last_seen = excluded.last_seen
+WHERE (a.event_count, a.status_4xx, a.status_5xx, a.first_seen, a.last_seen)
+    IS DISTINCT FROM
+    (excluded.event_count, excluded.status_4xx, excluded.status_5xx, excluded.first_seen,
+     excluded.last_seen)

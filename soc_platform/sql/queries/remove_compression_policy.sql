@@ -1,0 +1,1 @@
+SELECT remove_compression_policy({relation}, if_exists => true)

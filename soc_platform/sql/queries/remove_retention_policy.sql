@@ -1,0 +1,1 @@
+SELECT remove_retention_policy({relation}, if_exists => true)

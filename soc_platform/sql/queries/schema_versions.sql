@@ -1,0 +1,1 @@
+SELECT version, dialect FROM soc_schema_version ORDER BY version
