@@ -129,11 +129,6 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 f"{report.outside_retention} events are older than the hot retention "
                 f"({store.policy.retention_days} days): stored in the lake only"
             )
-        yield from _partition_events(context, partitions, HOT, report.days, meta)
-        for key in AGGREGATE_KEYS:
-            yield from _partition_events(
-                context, partitions, key, report.days, {"refresh_s": meta["aggregate_refresh_s"]}
-            )
         # blocking: correlation must not run over days the hot store holds only partly
         outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
         context.log_event(
@@ -149,6 +144,12 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 severity=AssetCheckSeverity.ERROR,
             )
         )
+        # (events logged with log_event are emitted with the next yielded event)
+        yield from _partition_events(context, partitions, HOT, report.days, meta)
+        for key in AGGREGATE_KEYS:
+            yield from _partition_events(
+                context, partitions, key, report.days, {"refresh_s": meta["aggregate_refresh_s"]}
+            )
         if not outcome.passed:
             raise Failure(description=f"{COUNTS_CHECK} failed: {outcome.description}")
 

@@ -10,7 +10,7 @@ import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,98 @@ def _print_run(summary: dict[str, Any]) -> None:
 # -- incidents / search ---------------------------------------------------------------------
 
 
+# -- backfill ----------------------------------------------------------------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def run_backfill(settings: Settings, start: date, end: date, verbose: bool = False) -> Any:
+    """Rebuild hot rows, aggregates, incidents and index of [start, end] from the lake, as
+    one Dagster run over that partition range (recorded in the instance like a UI
+    backfill)."""
+    from dagster import DagsterInstance
+
+    from assets import REBUILD_KEYS
+    from soc_platform.definitions import build_definitions
+    from soc_platform.instance import prepare_dagster_home
+
+    preflight(settings)
+    prepare_dagster_home(settings)
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    level = "DEBUG" if verbose else "WARNING"
+    with DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            instance=instance,
+            asset_selection=REBUILD_KEYS,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+                "soc/trigger": "cli-backfill",
+            },
+            raise_on_error=False,
+        )
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    start, end = args.start, args.end
+    if end < start:
+        raise ConfigurationError(f"--end {end} is before --start {start}")
+    if start < settings.partitions_start:
+        raise ConfigurationError(
+            f"--start {start} is before the first partition (SOC_PARTITIONS_START="
+            f"{settings.partitions_start})"
+        )
+    today = datetime.now(UTC).date()
+    if end > today:
+        raise ConfigurationError(f"--end {end} is in the future (today is {today} UTC)")
+    result = run_backfill(settings, start, end, verbose=args.verbose)
+    summary: dict[str, Any] = {"run_id": result.run_id, "success": result.success}
+    for mat in result.get_asset_materialization_events():
+        key = mat.asset_key.to_user_string() if mat.asset_key else "?"
+        meta = mat.step_materialization_data.materialization.metadata
+        summary[key] = {k: getattr(v, "value", v) for k, v in meta.items()}
+    checks = {
+        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:"
+        f"{e.asset_check_evaluation_data.check_name}": e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    summary["checks"] = {k: bool(v.passed) for k, v in checks.items()}
+    if args.json:
+        _print(json.dumps(summary, indent=2, default=str))
+    else:
+        hot = summary.get("hot/waf_events", {})
+        _print(
+            f"backfill {start} .. {end}: {hot.get('days', 0)} day(s) rebuilt from the lake, "
+            f"{hot.get('rows', 0):,} hot rows"
+            + (
+                f", {hot['days_skipped_past_retention']} day(s) past retention skipped"
+                if hot.get("days_skipped_past_retention")
+                else ""
+            )
+        )
+        inc = summary.get("detection/incidents", {})
+        if inc:
+            _print(f"  incidents: {inc.get('incidents', 0)} found")
+        for name, check in checks.items():
+            state = "passed" if check.passed else "FAILED"
+            _print(f"  check {name}: {state}: {check.description}")
+        _print(f"  run {result.run_id} (see it in the Dagster UI)")
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        why = failure.step_failure_data.error.message.strip() if failure else "see the run log"
+        sys.stderr.write(f"soc-platform: error: backfill failed: {why.splitlines()[0]}\n")
+        return 1
+    return 0
+
+
 def _hot(settings: Settings) -> Any:
     from soc_platform.stores.hot import HotPolicy, HotStore
     from soc_platform.stores.pgserver import EmbeddedPostgres
@@ -332,6 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--minutes", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
 
+    back = sub.add_parser(
+        "backfill",
+        help="rebuild hot rows, aggregates and incidents of a day range from the lake",
+    )
+    back.add_argument("--start", required=True, type=_day, help="first day (YYYY-MM-DD, UTC)")
+    back.add_argument("--end", required=True, type=_day, help="last day, inclusive")
+    back.add_argument("--json", action="store_true")
+    back.add_argument("--verbose", action="store_true", help="show the Dagster run's log")
+
     dev = sub.add_parser("dev", help="the Dagster UI and daemon on the embedded defaults")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
@@ -345,6 +446,7 @@ COMMANDS = {
     "search": cmd_search,
     "demo": cmd_demo,
     "dev": cmd_dev,
+    "backfill": cmd_backfill,
 }
 
 

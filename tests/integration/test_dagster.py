@@ -238,3 +238,38 @@ def test_a_run_after_a_crash_between_lake_and_hot_completes_the_hot_load(
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM waf_events").fetchone() == (10,)
         assert conn.execute("SELECT event_count FROM incidents").fetchall() == [(10,)]
+
+
+def test_lake_hot_count_mismatch_blocks_correlation_in_the_microbatch(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
+) -> None:
+    start = YESTERDAY.replace(hour=9, minute=0, second=0)
+    first = land(settings, "a.jsonl", [waf_event(start + timedelta(seconds=i)) for i in range(3)])
+    assert run_microbatch(defs, instance, [first]).success
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # the hot store loses a row
+        conn.execute("DELETE FROM waf_events WHERE event_time = %s", (start,))
+    second = land(settings, "b.jsonl", sqli_burst(start + timedelta(minutes=1), "192.168.4.4"))
+    result = run_microbatch_allowing_failure(defs, instance, [second])
+    assert not result.success
+    steps = {e.step_key: e.event_type_value for e in result.all_events if e.is_step_event}
+    assert steps["load_hot_store"] == "STEP_FAILURE"
+    assert "correlate_incidents" not in steps  # blocked: never started
+    evaluation = next(
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    )
+    assert evaluation.check_name == "lake_hot_counts_match" and not evaluation.passed
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
+
+
+def run_microbatch_allowing_failure(
+    defs: dg.Definitions, instance: dg.DagsterInstance, files: list[str]
+) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def("microbatch_job")
+    return job.execute_in_process(
+        run_config={"ops": {"ingest_landing_files": {"config": {"files": files}}}},
+        instance=instance,
+        raise_on_error=False,
+    )
