@@ -46,7 +46,7 @@ from soc_platform import pipeline, sql
 from soc_platform.buckets import event_days
 from soc_platform.correlation.rules import SQLI_BURST
 from soc_platform.correlation.windows import merge_windows, recent_windows, touched_windows
-from soc_platform.stores.hot import HotStore
+from soc_platform.stores.hot import HotPolicy, HotStore
 
 
 def plan_lines(node: dict, depth: int = 0, out: list[str] | None = None) -> list[str]:
@@ -132,14 +132,14 @@ def main() -> None:
 
     with pg_cluster("corr") as (_server, dsn):
         line("server", f"PostgreSQL {pg_version(dsn)}")
-        hot = HotStore(dsn)
+        hot = HotStore(dsn, policy=HotPolicy(retention_days=0))  # a past day: keep it
         hot.setup()
-        load_t, res = timed(lambda: hot.load_events(base, event_days(base["event_time"])))
+        load_t, res = timed(lambda: hot.load_events(base))
         line(
             "hot table loaded (HotStore.load_events)",
             f"{res.inserted:,} rows in {load_t:.1f} s ({rate(res.inserted, load_t)} rows/s)",
         )
-        res = hot.load_events(batch, event_days(batch["event_time"]))
+        res = hot.load_events(batch)
         line("micro-batch loaded", f"{res.inserted:,} rows")
         checkpoint(dsn)
 

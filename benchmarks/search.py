@@ -25,7 +25,7 @@ from soc_platform import sql
 from soc_platform.correlation.incidents import build_incident, search_text
 from soc_platform.correlation.rules import SQLI_BURST
 from soc_platform.models import Incident
-from soc_platform.stores.hot import HotStore
+from soc_platform.stores.hot import HotPolicy, HotStore
 from soc_platform.stores.search import EmbeddedSearch, query_terms
 from soc_platform.synth import HOSTS, LFI_RULES, SQLI_RULES, XSS_RULES
 
@@ -130,7 +130,7 @@ def main() -> None:
 
     with pg_cluster("search") as (_server, dsn):
         line("server", f"PostgreSQL {pg_version(dsn)}")
-        hot = HotStore(dsn)
+        hot = HotStore(dsn, policy=HotPolicy(retention_days=0))  # a past day: keep it
         hot.setup()
         up_t, result = timed(lambda: hot.upsert_incidents(incidents, docs))
         line(

@@ -107,6 +107,23 @@ def test_generate_run_incidents_search_and_redelivery(env: dict[str, str], pg_ds
     assert again["events_new"] == 0 and again["duplicates"] == 6000
     assert counts(data, pg_dsn) == before
 
+    # the hot tier lost, landing files gone: a backfill rebuilds it from the lake, twice
+    for path in landing.glob("*.jsonl.gz"):
+        path.unlink()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE waf_events, waf_events_1m, waf_events_1h, incidents")
+    days = sorted({e[:10] for c in truth for e in (c["start"], c["end"])})
+    for _ in range(2):
+        out = json.loads(
+            cli(env, "backfill", "--start", days[0], "--end", days[-1], "--json").stdout
+        )
+        assert out["success"] and all(out["checks"].values()), out
+        assert counts(data, pg_dsn) == before
+        assert json.loads(cli(env, "incidents", "--json").stdout) == listed
+    bad = cli(env, "backfill", "--start", days[-1], "--end", days[0], check=False)
+    if days[0] != days[-1]:
+        assert bad.returncode == 2 and "before --start" in bad.stderr
+
 
 def test_bad_lines_go_to_the_dead_letter_with_reasons(env: dict[str, str]) -> None:
     data = Path(env["SOC_DATA_DIR"])

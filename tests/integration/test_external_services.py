@@ -7,6 +7,7 @@ docker-compose stack (see README "Production-like stack").
 
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -17,7 +18,8 @@ from soc_platform import pipeline
 from soc_platform.correlation.incidents import build_incident
 from soc_platform.correlation.rules import SQLI_BURST
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import Dialect, HotStore
+from soc_platform.sql import latest_version
+from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
 from soc_platform.stores.search import MeilisearchSearch
 from tests.helpers import sqli_burst, to_jsonl
 
@@ -26,46 +28,122 @@ MEILI_URL = os.environ.get("SOC_TEST_MEILI_URL")
 T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
 
 
-@pytest.mark.skipif(
-    not TIMESCALE_DSN,
-    reason="SOC_TEST_TIMESCALE_DSN is not set: no TimescaleDB server on this machine",
-)
-def test_timescale_dialect_end_to_end() -> None:
-    assert TIMESCALE_DSN
+@pytest.fixture
+def timescale_dsn() -> Iterator[str]:
+    """A fresh database on the TimescaleDB server of SOC_TEST_TIMESCALE_DSN."""
+    if not TIMESCALE_DSN:
+        pytest.skip("SOC_TEST_TIMESCALE_DSN is not set: no TimescaleDB server on this machine")
     name = f"t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(TIMESCALE_DSN, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = psycopg.conninfo.make_conninfo(TIMESCALE_DSN, dbname=name)
     try:
-        hot = HotStore(dsn)
-        assert hot.setup() is Dialect.TIMESCALE
-        assert hot.setup() is Dialect.TIMESCALE  # DDL twice
-        with psycopg.connect(dsn) as conn:
-            dims = conn.execute(
-                "SELECT column_name, time_interval FROM timescaledb_information.dimensions "
-                "WHERE hypertable_name = 'waf_events'"
-            ).fetchall()
-            assert dims == [("event_time", timedelta(days=1))]
-            caggs = conn.execute(
-                "SELECT view_name FROM timescaledb_information.continuous_aggregates"
-            ).fetchall()
-            assert caggs == [("waf_events_daily_summary",)]
-        events = get_parser("waf_json")(
-            split_lines(to_jsonl(sqli_burst(T0, "192.168.5.5", n=10)).encode()), "t", T0
-        ).events
-        pipeline.load_hot(hot, events)
-        assert hot.load_events(events).inserted == 0
-        rows = hot.daily_summary(T0.date(), T0.date())
-        assert [(r["rule_id"], r["event_count"], r["distinct_ips"]) for r in rows] == [
-            ("942100", 10, 1)
-        ]
-        report = pipeline.correlate(hot, events["event_time"], now=T0)
-        assert [i.event_count for i in report.incidents] == [10]
+        yield psycopg.conninfo.make_conninfo(TIMESCALE_DSN, dbname=name)
     finally:
         with psycopg.connect(TIMESCALE_DSN, autocommit=True) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def one(dsn: str, query: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_timescale_schema_policies_and_aggregates(timescale_dsn: str) -> None:
+    """DDL twice, hypertable with 1-day chunks, compression settings, policies and the
+    continuous aggregates, all verified through timescaledb_information."""
+    dsn = timescale_dsn
+    hot = HotStore(dsn, policy=HotPolicy(retention_days=0))
+    assert hot.setup() is Dialect.TIMESCALE
+    assert hot.setup() is Dialect.TIMESCALE  # DDL twice
+    assert hot.schema_version() == latest_version()
+    assert one(
+        dsn,
+        "SELECT column_name, time_interval FROM timescaledb_information.dimensions "
+        "WHERE hypertable_name = 'waf_events'",
+    ) == [("event_time", timedelta(days=1))]
+    assert one(
+        dsn,
+        "SELECT compression_enabled FROM timescaledb_information.hypertables "
+        "WHERE hypertable_name = 'waf_events'",
+    ) == [(True,)]
+    settings = one(
+        dsn,
+        "SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc "
+        "FROM timescaledb_information.compression_settings "
+        "WHERE hypertable_name = 'waf_events' ORDER BY attname",
+    )
+    assert ("rule_id", 1, None, None) in settings
+    assert ("client_ip", None, 1, True) in settings
+    assert ("event_time", None, 2, False) in settings
+    caggs = one(
+        dsn,
+        "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates "
+        "ORDER BY view_name",
+    )
+    assert caggs == [
+        ("waf_events_1h", True),
+        ("waf_events_1m", True),
+        ("waf_events_daily_summary", True),
+    ]
+    jobs = one(
+        dsn,
+        "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs "
+        "WHERE proc_name LIKE 'policy_%' ORDER BY proc_name, hypertable_name",
+    )
+    procs = [j[0] for j in jobs]
+    assert procs.count("policy_refresh_continuous_aggregate") == 3
+    assert procs.count("policy_compression") == 1
+    compression = next(j for j in jobs if j[0] == "policy_compression")
+    assert compression[2]["compress_after"] in ("7 days", "7 days 00:00:00")
+    # retention 0 (keep forever) for raw events; the aggregates' own retentions are set
+    assert procs.count("policy_retention") == 2  # 1m: 180 days, 1h: 730 days
+
+    # changing a setting replaces exactly that policy
+    hot90 = HotStore(dsn, policy=HotPolicy(retention_days=90))
+    hot90.setup()
+    retention = one(
+        dsn,
+        "SELECT config->>'drop_after' FROM timescaledb_information.jobs "
+        "WHERE proc_name = 'policy_retention' AND hypertable_name = 'waf_events'",
+    )
+    assert retention and retention[0][0].startswith("90 days")
+    assert hot90.maintain().failed_jobs == []
+
+
+def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str) -> None:
+    hot = HotStore(timescale_dsn, policy=HotPolicy(retention_days=0))
+    hot.setup()
+    events = get_parser("waf_json")(
+        split_lines(to_jsonl(sqli_burst(T0, "192.168.5.5", n=10)).encode()), "t", T0
+    ).events
+    report = pipeline.load_hot(hot, events)
+    assert report.inserted == 10 and report.dialect == "timescale"
+    assert hot.load_events(events).inserted == 0
+    rows = hot.daily_summary(T0.date(), T0.date())
+    assert [(r["rule_id"], r["event_count"], r["distinct_ips"]) for r in rows] == [
+        ("942100", 10, 1)
+    ]
+    assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
+    assert one(
+        timescale_dsn,
+        "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'waf_events'",
+    ) == [(1,)]
+    correlation = pipeline.correlate(hot, events["event_time"], now=T0)
+    assert [i.event_count for i in correlation.incidents] == [10]
+    # a rebuild of the day from a smaller "lake" replaces rows and aggregates
+    result = hot.replace_day(T0.date(), lambda: events.slice(0, 4))
+    assert result.inserted == 4
+    assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
+    assert hot.count_events(T0.date(), T0.date()) == 4
+    # compressed chunks take late rows and rebuilds too
+    one(timescale_dsn, "SELECT compress_chunk(c) FROM show_chunks('waf_events') AS c")
+    late = get_parser("waf_json")(
+        split_lines(to_jsonl(sqli_burst(T0, "192.168.5.6", n=3)).encode()), "t", T0
+    ).events
+    assert hot.load_events(late).inserted == 3
+    assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
 
 
 @pytest.mark.skipif(

@@ -24,7 +24,9 @@ gone AS (
       AND NOT EXISTS (
         SELECT 1 FROM fresh AS f
         WHERE f.bucket = a.bucket AND f.client_ip = a.client_ip AND f.action = a.action
-          AND f.rule_id IS NOT DISTINCT FROM a.rule_id AND f.host IS NOT DISTINCT FROM a.host
+          -- = on coalesced keys rather than IS NOT DISTINCT FROM: hashable (anti-join)
+          AND coalesce(f.rule_id, chr(1)) = coalesce(a.rule_id, chr(1))
+          AND coalesce(f.host, chr(1)) = coalesce(a.host, chr(1))
       )
     RETURNING 1
 )

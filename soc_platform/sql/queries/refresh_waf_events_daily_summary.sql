@@ -19,7 +19,7 @@ gone AS (
     WHERE a.day >= r.lo AND a.day < r.hi
       AND NOT EXISTS (
         SELECT 1 FROM fresh AS f
-        WHERE f.day = a.day AND f.rule_id IS NOT DISTINCT FROM a.rule_id
+        WHERE f.day = a.day AND coalesce(f.rule_id, chr(1)) = coalesce(a.rule_id, chr(1))
       )
     RETURNING 1
 )
