@@ -316,7 +316,7 @@ class HotStore:
             inserted = self._copy_and_insert(conn, kept)
             started = perf_counter()
             if inserted and self.dialect is Dialect.PLAIN:
-                self._refresh_tables(conn, minutes)
+                self._refresh_tables(conn, minutes, prune=False)
         if inserted and self.dialect is Dialect.TIMESCALE:
             started = perf_counter()
             self._refresh_caggs(minutes)
@@ -402,9 +402,17 @@ class HotStore:
         return self.refresh_aggregates([buckets.day_range(d) for d in sorted(set(days))])
 
     @staticmethod
-    def _refresh_tables(conn: psycopg.Connection[Any], minutes: Sequence[buckets.Range]) -> None:
-        """Plain dialect: upsert the touched buckets of each summary table, finest first."""
+    def _refresh_tables(
+        conn: psycopg.Connection[Any], minutes: Sequence[buckets.Range], prune: bool = True
+    ) -> None:
+        """Plain dialect: upsert the touched buckets of each summary table, finest first.
+
+        ``prune``: also delete groups of those buckets that no longer have events (needed
+        after a day rebuild or an outside change; a load only adds rows, so it skips it).
+        """
         for level in AGGREGATES:
+            sort = "off" if level == "waf_events_1m" else "on"
+            conn.execute(sql.query("refresh_work_mem"), {"sort": sort})
             ranges = buckets.widen(minutes, _LEVEL_WIDTH[level])
             conn.execute(
                 sql.query(f"refresh_{level}"),
@@ -413,6 +421,7 @@ class HotStore:
                     "his": [hi for _, hi in ranges],
                     "lo": ranges[0][0],
                     "hi": ranges[-1][1],
+                    "prune": prune,
                 },
             )
 

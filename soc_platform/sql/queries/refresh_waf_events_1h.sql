@@ -20,7 +20,8 @@ fresh AS (
 gone AS (
     DELETE FROM waf_events_1h AS a
     USING ranges AS r
-    WHERE a.bucket >= r.lo AND a.bucket < r.hi
+    WHERE %(prune)s::boolean  -- false for loads: inserting rows never empties a group
+      AND a.bucket >= r.lo AND a.bucket < r.hi
       AND NOT EXISTS (
         SELECT 1 FROM fresh AS f
         WHERE f.bucket = a.bucket AND f.client_ip = a.client_ip AND f.action = a.action

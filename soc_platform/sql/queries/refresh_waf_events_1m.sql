@@ -23,7 +23,8 @@ fresh AS (
 gone AS (
     DELETE FROM waf_events_1m AS a
     USING ranges AS r
-    WHERE a.bucket >= r.lo AND a.bucket < r.hi
+    WHERE %(prune)s::boolean  -- false for loads: inserting rows never empties a group
+      AND a.bucket >= r.lo AND a.bucket < r.hi
       AND a.bucket >= %(lo)s::timestamptz AND a.bucket < %(hi)s::timestamptz
       AND NOT EXISTS (
         SELECT 1 FROM fresh AS f

@@ -16,7 +16,8 @@ fresh AS (
 gone AS (
     DELETE FROM waf_events_daily_summary AS a
     USING ranges AS r
-    WHERE a.day >= r.lo AND a.day < r.hi
+    WHERE %(prune)s::boolean  -- false for loads: inserting rows never empties a group
+      AND a.day >= r.lo AND a.day < r.hi
       AND NOT EXISTS (
         SELECT 1 FROM fresh AS f
         WHERE f.day = a.day AND coalesce(f.rule_id, chr(1)) = coalesce(a.rule_id, chr(1))
