@@ -273,3 +273,29 @@ def run_microbatch_allowing_failure(
         instance=instance,
         raise_on_error=False,
     )
+
+
+def test_maintenance_and_freshness_jobs_run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
+) -> None:
+    path = land(settings, "old.jsonl", [waf_event(YESTERDAY.replace(hour=1))])
+    assert run_microbatch(defs, instance, [path]).success
+    fresh = defs.resolve_job_def("hot_freshness_job").execute_in_process(instance=instance)
+    assert fresh.success  # a warning, not a failed run
+    (evaluation,) = [
+        e.asset_check_evaluation_data
+        for e in fresh.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert evaluation.check_name == "hot_freshness" and not evaluation.passed
+    assert "min old" in (evaluation.description or "")
+
+    maintenance = defs.resolve_job_def("hot_maintenance_job").execute_in_process(
+        instance=instance
+    )
+    assert maintenance.success
+    with psycopg.connect(pg_dsn) as conn:
+        tomorrow = (NOW + timedelta(days=1)).strftime("waf_events_p%Y%m%d")
+        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (tomorrow,)).fetchone() == (
+            True,
+        )

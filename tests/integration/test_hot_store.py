@@ -187,7 +187,7 @@ def test_late_events_complete_a_past_window(hot: HotStore) -> None:
     assert [i.event_count for i in report.incidents] == [12]
 
 
-def test_replace_days_rewrites_exactly_those_days(hot: HotStore, pg_dsn: str) -> None:
+def test_replace_day_rewrites_exactly_that_day(hot: HotStore, pg_dsn: str) -> None:
     other = T0 + timedelta(days=1)
     hot.load_events(parse([waf_event(T0), waf_event(other)]))
     result = hot.replace_day(T0.date(), lambda: parse([waf_event(T0, "198.51.100.2")]))
