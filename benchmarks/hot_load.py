@@ -50,9 +50,9 @@ from soc_platform.stores.hot import HotPolicy, HotStore
 KEEP = HotPolicy(retention_days=0)  # the generated day is in the past: keep it
 
 #: Binary COPY wire types of the waf_events columns, in EVENT_SCHEMA order
-#: (sql/migrations/0001_foundation/common/020_waf_events.sql). The two timestamptz columns are sent as int8:
-#: binary timestamptz *is* a big-endian int64 of microseconds since 2000-01-01 UTC, and
-#: binary COPY carries no type tags, so this writes exactly the bytes psycopg's timestamptz
+#: (sql/migrations/0001_foundation/common/020_waf_events.sql). The two timestamptz
+#: columns are sent as int8: binary timestamptz *is* a big-endian int64 of microseconds
+#: since 2000-01-01 UTC, and binary COPY carries no type tags, so this writes exactly the bytes psycopg's timestamptz
 #: dumper would, without converting 600k Arrow timestamps to Python datetimes first.
 PG_TYPES = [
     "text",
@@ -246,6 +246,18 @@ def main() -> None:
 
         hot = HotStore(keep_dsn, policy=KEEP)
         hot.setup()
+        with psycopg.connect(keep_dsn) as conn:
+            sizes = {
+                level: conn.execute(
+                    SQL("SELECT count(*) FROM {}").format(Identifier(level))
+                ).fetchone()[0]  # type: ignore[index]
+                for level in ("waf_events_1m", "waf_events_1h", "waf_events_daily_summary")
+            }
+        line(
+            "  aggregate rows written by that load",
+            ", ".join(f"{k} {v:,}" for k, v in sizes.items())
+            + f" ({sizes['waf_events_1m'] / n:.2f} one-minute rows per event)",
+        )
         checkpoint(dsn)
         reload_t, res = timed(lambda: hot.load_events(events))
         assert res.inserted == 0 and res.duplicates == n, res
@@ -254,8 +266,8 @@ def main() -> None:
             f"{rate(n, reload_t)} rows/s checked, {reload_t:.2f} s",
         )
 
-        # one minute holding --minute-events events, in a day already holding the N above
-        minute = floor(pc.max(events["event_time"]).as_py(), MINUTE) + MINUTE
+        # --minute-events more events in one minute of the day already holding the N above
+        minute = floor(pc.max(events["event_time"]).as_py(), MINUTE)  # the day's last minute
         m = min(args.minute_events, n)
         burst = events.slice(0, m)
         offsets = pa.array([(i * 60_000_000) // m for i in range(m)], pa.int64())

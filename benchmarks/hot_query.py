@@ -59,7 +59,7 @@ SELECT
     'waf_json', 'bench', g, now()
 FROM (
     SELECT g,
-           abs(hashint4(g)) %% 50000 AS c,
+           abs(hashint8(g)) %% 50000 AS c,
            CASE WHEN g %% 10 = 0
                 THEN (ARRAY['942100', '942190', '942260', '941100', '930120', '913100'])
                      [1 + (g / 10) %% 6]

@@ -405,25 +405,49 @@ class HotStore:
     def _refresh_tables(
         conn: psycopg.Connection[Any], minutes: Sequence[buckets.Range], prune: bool = True
     ) -> None:
-        """Plain dialect: upsert the touched buckets of each summary table, finest first.
+        """Plain dialect: refresh the touched buckets of each summary table, finest first.
 
-        ``prune``: also delete groups of those buckets that no longer have events (needed
-        after a day rebuild or an outside change; a load only adds rows, so it skips it).
+        The minute and hour levels recompute their touched buckets from the level below
+        and upsert them. The day level: when whole days are refreshed (rebuilds, explicit
+        day refreshes) it is recomputed for those days; for a partial refresh (a load) the
+        per-IP changes of the touched minutes are applied to it instead, so its cost does
+        not grow with the size of the day.
+
+        ``prune``: also delete groups of the refreshed buckets that no longer have events
+        (after a rebuild or an outside change; a load only adds rows, so it skips that).
         """
-        for level in AGGREGATES:
-            sort = "off" if level == "waf_events_1m" else "on"
-            conn.execute(sql.query("refresh_work_mem"), {"sort": sort})
-            ranges = buckets.widen(minutes, _LEVEL_WIDTH[level])
+
+        def run(name: str, ranges: Sequence[buckets.Range], **extra: object) -> None:
             conn.execute(
-                sql.query(f"refresh_{level}"),
+                sql.query(name),
                 {
                     "los": [lo for lo, _ in ranges],
                     "his": [hi for _, hi in ranges],
                     "lo": ranges[0][0],
                     "hi": ranges[-1][1],
                     "prune": prune,
+                    **extra,
                 },
             )
+
+        days = buckets.widen(minutes, buckets.DAY)
+        whole_days = list(minutes) == days
+        if not whole_days:
+            conn.execute(sql.query("refresh_delta_open"))
+            run("refresh_delta_capture", minutes, sign=-1)
+        # hashing the one-minute groups (up to one per event) beats the planner's sort
+        conn.execute(sql.query("refresh_work_mem"), {"sort": "off"})
+        run("refresh_waf_events_1m", minutes)
+        conn.execute(sql.query("refresh_work_mem"), {"sort": "on"})
+        if not whole_days:
+            run("refresh_delta_capture", minutes, sign=1)
+        run("refresh_waf_events_1h", buckets.widen(minutes, buckets.HOUR))
+        if whole_days:
+            run("refresh_waf_events_daily_ips", days)
+            run("refresh_waf_events_daily_summary", days)
+        else:
+            conn.execute(sql.query("refresh_daily_apply_delta"))
+            conn.execute(sql.query("refresh_daily_drop_empty"))
 
     def _refresh_caggs(self, minutes: Sequence[buckets.Range]) -> None:
         """TimescaleDB: refresh each continuous aggregate for the touched buckets, finest
@@ -507,6 +531,16 @@ class HotStore:
                         conn.execute(sql.query("drop_table").format(table=ident))
                         dropped.append(name)
             pruned = {}
+            if first is not None:
+                # per-IP day counts only serve days that can still receive events
+                cur = conn.execute(
+                    sql.query("prune_aggregate").format(
+                        table=pgsql.Identifier("waf_events_daily_ips"),
+                        column=pgsql.Identifier("day"),
+                    ),
+                    {"before": day_start(first)},
+                )
+                pruned["waf_events_daily_ips"] = cur.rowcount
             for level, days in self.policy.agg_retention_days:
                 if not days:
                     continue

@@ -290,12 +290,8 @@ def test_maintenance_and_freshness_jobs_run(
     assert evaluation.check_name == "hot_freshness" and not evaluation.passed
     assert "min old" in (evaluation.description or "")
 
-    maintenance = defs.resolve_job_def("hot_maintenance_job").execute_in_process(
-        instance=instance
-    )
+    maintenance = defs.resolve_job_def("hot_maintenance_job").execute_in_process(instance=instance)
     assert maintenance.success
     with psycopg.connect(pg_dsn) as conn:
         tomorrow = (NOW + timedelta(days=1)).strftime("waf_events_p%Y%m%d")
-        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (tomorrow,)).fetchone() == (
-            True,
-        )
+        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (tomorrow,)).fetchone() == (True,)

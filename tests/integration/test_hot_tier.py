@@ -2,6 +2,7 @@
 day-atomic rebuilds from the lake, concurrency with live loads, and the data checks
 (each made to fail on purpose)."""
 
+import random
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -44,7 +45,10 @@ def hot(pg_dsn: str) -> HotStore:
 
 
 def aggregates_snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
-    return {name: rows(dsn, f"SELECT * FROM {name} ORDER BY 1, 2, 3") for name in AGGREGATES}
+    return {
+        name: rows(dsn, f"SELECT * FROM {name} ORDER BY 1, 2, 3")
+        for name in (*AGGREGATES, "waf_events_daily_ips")
+    }
 
 
 # -- schema -----------------------------------------------------------------------------
@@ -326,7 +330,11 @@ def test_maintenance_creates_ahead_drops_expired_and_prunes_aggregates(pg_dsn: s
         partition_name(TODAY + timedelta(days=i)) for i in range(4)
     ]
     assert report.partitions_dropped == [partition_name(ancient.date()), partition_name(old_day)]
-    assert report.aggregate_rows_pruned == {"waf_events_1m": 2, "waf_events_1h": 1}
+    assert report.aggregate_rows_pruned == {
+        "waf_events_daily_ips": 2,
+        "waf_events_1m": 2,
+        "waf_events_1h": 1,
+    }
     assert hot.count_events(date(2000, 1, 1), TODAY) == 1
     # the daily summary keeps its history: the dropped days are still summarised
     assert rows(pg_dsn, "SELECT sum(event_count) FROM waf_events_daily_summary") == [(3,)]
@@ -363,3 +371,59 @@ def test_freshness_check(hot: HotStore) -> None:
     assert not stale.passed and "180.0 min old" in stale.description
     hot.load_events(parse([waf_event(now - timedelta(minutes=5))]))
     assert pipeline.check_freshness(hot, timedelta(minutes=60), now=now).passed
+
+
+def expected_daily(dsn: str) -> list[tuple[Any, ...]]:
+    return rows(
+        dsn,
+        "SELECT date_trunc('day', event_time), rule_id, count(*), count(DISTINCT client_ip) "
+        "FROM waf_events GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+
+
+def test_loads_keep_the_daily_level_exact_without_rereading_the_day(
+    hot: HotStore, pg_dsn: str
+) -> None:
+    """Loads apply per-IP deltas to the day level; after many small loads (IPs reappearing
+    in other minutes, other rules, no rule) and an outside deletion refreshed partially,
+    the daily summary equals a recomputation from the base table."""
+    rng = random.Random(3)
+    ips = [f"198.51.100.{i}" for i in range(1, 7)]
+    rules = [942100, 941100, 0]  # 0: no rule matched
+    for batch in range(8):
+        events = []
+        for _ in range(rng.randint(1, 12)):
+            t = NOON + timedelta(minutes=rng.randint(0, 180), seconds=rng.randint(0, 59))
+            rule = rng.choice(rules)
+            events.append(
+                waf_event(
+                    t,
+                    rng.choice(ips),
+                    rule_id=rule,
+                    rule_msg="m" if rule else "",
+                    status=403 if rule else 200,
+                    uri=f"/b{batch}/{rng.random()}",
+                )
+            )
+        hot.load_events(parse(events))
+        got = rows(
+            pg_dsn,
+            "SELECT day, rule_id, event_count, distinct_ips FROM waf_events_daily_summary "
+            "ORDER BY 1, 2",
+        )
+        assert got == expected_daily(pg_dsn), f"after batch {batch}"
+    # an outside deletion of one IP's events, refreshed for just its minutes
+    gone = rows(pg_dsn, "SELECT event_time FROM waf_events WHERE client_ip = %s", (ips[0],))
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("DELETE FROM waf_events WHERE client_ip = %s", (ips[0],))
+    hot.refresh_aggregates([(t, t + timedelta(seconds=1)) for (t,) in gone])
+    got = rows(
+        pg_dsn,
+        "SELECT day, rule_id, event_count, distinct_ips FROM waf_events_daily_summary "
+        "ORDER BY 1, 2",
+    )
+    assert got == expected_daily(pg_dsn)
+    assert rows(
+        pg_dsn, "SELECT count(*) FROM waf_events_daily_ips WHERE client_ip = %s", (ips[0],)
+    ) == [(0,)]
+    assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed

@@ -1,22 +1,19 @@
--- Refresh the daily summary by bucket for the given day-aligned ranges, rolled up from
--- waf_events_1h (client_ip is an hourly group key, so the distinct count is exact).
+-- Whole-day refresh of the daily summary for the given day-aligned ranges, from
+-- waf_events_daily_ips (refreshed first; plain dialect): one row there per IP, so the
+-- distinct count is a count(*). Same upsert/delete scheme as refresh_waf_events_1m.sql.
 WITH ranges AS (
     SELECT r.lo, r.hi FROM unnest(%(los)s::timestamptz[], %(his)s::timestamptz[]) AS r(lo, hi)
 ),
 fresh AS (
-    SELECT
-        date_bin(INTERVAL '1 day', h.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS day,
-        h.rule_id,
-        sum(h.event_count)::bigint AS event_count,
-        count(DISTINCT h.client_ip) AS distinct_ips
+    SELECT d.day, d.rule_id, sum(d.event_count)::bigint AS event_count, count(*) AS distinct_ips
     FROM ranges AS r
-    JOIN waf_events_1h AS h ON h.bucket >= r.lo AND h.bucket < r.hi
+    JOIN waf_events_daily_ips AS d ON d.day >= r.lo AND d.day < r.hi
     GROUP BY 1, 2
 ),
 gone AS (
     DELETE FROM waf_events_daily_summary AS a
     USING ranges AS r
-    WHERE %(prune)s::boolean  -- false for loads: inserting rows never empties a group
+    WHERE %(prune)s::boolean
       AND a.day >= r.lo AND a.day < r.hi
       AND NOT EXISTS (
         SELECT 1 FROM fresh AS f
