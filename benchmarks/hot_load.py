@@ -52,8 +52,9 @@ KEEP = HotPolicy(retention_days=0)  # the generated day is in the past: keep it
 #: Binary COPY wire types of the waf_events columns, in EVENT_SCHEMA order
 #: (sql/migrations/0001_foundation/common/020_waf_events.sql). The two timestamptz
 #: columns are sent as int8: binary timestamptz *is* a big-endian int64 of microseconds
-#: since 2000-01-01 UTC, and binary COPY carries no type tags, so this writes exactly the bytes psycopg's timestamptz
-#: dumper would, without converting 600k Arrow timestamps to Python datetimes first.
+#: since 2000-01-01 UTC, and binary COPY carries no type tags, so this writes exactly the
+#: bytes psycopg's timestamptz dumper would, without converting the Arrow timestamps to
+#: Python datetimes first.
 PG_TYPES = [
     "text",
     "int8",
