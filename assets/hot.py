@@ -130,7 +130,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
     def waf_events_aggregates(context: AssetExecutionContext, hot: HotStoreResource):  # type: ignore[no-untyped-def]
         days = partition_days(context)
         store = hot.store()
-        took = store.refresh_days(days)
+        took = store.refresh_days(days)  # days past the raw retention keep their summaries
         rows = store.daily_summary(days[0], days[-1])
         for key in AGGREGATE_KEYS:
             yield MaterializeResult(
@@ -143,7 +143,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                 ),
             )
         yield check_result(
-            pipeline.check_aggregate_totals(store, days),
+            pipeline.check_aggregate_totals(store, store.retained_days(days)),
             asset_key=AGGREGATE_KEYS[-1],
             check_name=TOTALS_CHECK,
         )

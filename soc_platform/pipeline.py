@@ -29,7 +29,7 @@ from soc_platform.correlation.windows import (
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, get_parser
 from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import Lake, day_bounds
+from soc_platform.stores.lake import Lake
 from soc_platform.stores.landing import iter_blocks
 from soc_platform.stores.search import SearchBackend
 
@@ -124,8 +124,7 @@ def rebuild_hot_days(hot: HotStore, lake: Lake, days: Sequence[date]) -> HotRepo
     """Rewrite the hot rows and aggregates of ``days`` from the lake alone (reprocessing),
     one day per transaction. Days older than the hot retention are skipped (reported):
     the retention job would drop them again."""
-    first = hot.policy.first_retained_day(datetime.now(UTC).date())
-    todo = sorted(d for d in set(days) if first is None or d >= first)
+    todo = hot.retained_days(days)
     skipped = sorted(set(days) - set(todo))
     inserted = duplicates = 0
     refresh = 0.0
@@ -163,8 +162,7 @@ def check_lake_hot_counts(
     table makes the counts differ for a few seconds, so a mismatch is re-measured
     ``retries`` times ``wait_s`` apart before the check fails.
     """
-    first = hot.policy.first_retained_day(datetime.now(UTC).date())
-    todo = sorted(d for d in set(days) if first is None or d >= first)
+    todo = hot.retained_days(days)
     mismatched: dict[str, dict[str, int]] = {}
     for attempt in range(retries + 1):
         if attempt:
@@ -271,19 +269,21 @@ def correlate_days(
 ) -> CorrelationReport:
     """Re-evaluate every window of ``days`` (reprocessing and backfills)."""
     rules = list(rules)
+    # days past the raw retention have no hot rows left: re-evaluating them would retire
+    # every incident they hold
+    days = hot.retained_days(days)
     if not days:
         return CorrelationReport(0, [], 0, {})
-    lo, hi = day_bounds(days)
     plan = {rule: day_windows(days, rule.window, rule.hop) for rule in rules}
     # runs never cross midnight UTC, so the days' incidents are exactly those whose first
     # window starts in them; any not found again are retired
-    return _evaluate(hot, plan, retire=([r.id for r in rules], lo, hi))
+    return _evaluate(hot, plan, retire=([r.id for r in rules], days))
 
 
 def _evaluate(
     hot: HotStore,
     plan: dict[ThresholdRule, list[datetime]],
-    retire: tuple[list[str], datetime, datetime] | None = None,
+    retire: tuple[list[str], list[date]] | None = None,
 ) -> CorrelationReport:
     incidents: list[Incident] = []
     per_rule: dict[str, int] = {}

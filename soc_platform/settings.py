@@ -83,14 +83,20 @@ MIN_RETENTION_DAYS = 7
 
 def _hot_settings(env: Mapping[str, str]) -> dict[str, int]:
     raw = _days(env, "SOC_HOT_RETENTION_DAYS", 90, MIN_RETENTION_DAYS)
+    # with raw events kept forever, aggregates are too (a pruned aggregate of a day that
+    # can still receive late events would be rebuilt from one minute)
+    agg_defaults = (180, 730, 0) if raw else (0, 0, 0)
     values = {
         "hot_retention_days": raw,
         "hot_compress_after_days": _days(env, "SOC_HOT_COMPRESS_AFTER_DAYS", 7, 1),
-        "agg_1m_retention_days": _days(env, "SOC_AGG_1M_RETENTION_DAYS", 180, 1),
-        "agg_1h_retention_days": _days(env, "SOC_AGG_1H_RETENTION_DAYS", 730, 1),
-        "agg_1d_retention_days": _days(env, "SOC_AGG_1D_RETENTION_DAYS", 0, 1),
-        "freshness_lag_minutes": _days(env, "SOC_FRESHNESS_LAG_MINUTES", 60, 1),
+        "agg_1m_retention_days": _days(env, "SOC_AGG_1M_RETENTION_DAYS", agg_defaults[0], 1),
+        "agg_1h_retention_days": _days(env, "SOC_AGG_1H_RETENTION_DAYS", agg_defaults[1], 1),
+        "agg_1d_retention_days": _days(env, "SOC_AGG_1D_RETENTION_DAYS", agg_defaults[2], 1),
     }
+    lag = _days(env, "SOC_FRESHNESS_LAG_MINUTES", 60, 1)
+    if lag == 0:
+        raise ConfigurationError("SOC_FRESHNESS_LAG_MINUTES must be at least 1")
+    values["freshness_lag_minutes"] = lag
     for key, var in (
         ("agg_1m_retention_days", "SOC_AGG_1M_RETENTION_DAYS"),
         ("agg_1h_retention_days", "SOC_AGG_1H_RETENTION_DAYS"),
@@ -98,11 +104,11 @@ def _hot_settings(env: Mapping[str, str]) -> dict[str, int]:
     ):
         agg = values[key]
         # aggregates outlive the raw events: dropping raw data never takes summaries along
-        if agg and raw and agg < raw:
+        if agg and (raw == 0 or agg < raw):
             raise ConfigurationError(
                 f"{var}={agg} is shorter than the raw event retention "
-                f"(SOC_HOT_RETENTION_DAYS={raw or 'forever'}): aggregates must be kept at "
-                "least as long as the events they summarise"
+                f"(SOC_HOT_RETENTION_DAYS={raw or '0, forever'}): aggregates must be kept "
+                "at least as long as the events they summarise"
             )
     if raw and values["hot_compress_after_days"] >= raw:
         raise ConfigurationError(

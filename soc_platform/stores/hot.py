@@ -108,6 +108,10 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
+def _each_day(lo: datetime, hi: datetime) -> list[datetime]:
+    return [lo + timedelta(days=i) for i in range((hi - lo).days)]
+
+
 def partition_name(day: date) -> str:
     return f"waf_events_p{day:%Y%m%d}"
 
@@ -176,8 +180,19 @@ class HotStore:
             conn.execute(sql.query("schema_lock"))
             conn.execute(sql.query("create_schema_version"))
             applied = {int(v): d for v, d in conn.execute(sql.query("schema_versions"))}
-            dialect = Dialect(next(iter(applied.values()))) if applied else None
-            dialect = dialect or self.detect_dialect(conn)
+            if applied:
+                dialect = Dialect(next(iter(applied.values())))
+            else:
+                # a database set up before versioning (or a new one): its waf_events table,
+                # if any, says which dialect it was created with
+                row = conn.execute(sql.query("existing_waf_events")).fetchone()
+                kind = row[0] if row else None
+                if kind == "p":
+                    dialect = Dialect.PLAIN
+                elif kind == "r":
+                    dialect = Dialect.TIMESCALE
+                else:
+                    dialect = self.detect_dialect(conn)
             for migration in sql.migrations(dialect.value):
                 if migration.version in applied:
                     continue
@@ -236,7 +251,11 @@ class HotStore:
             row = conn.execute(
                 sql.query("policy_applied"), {"relation": relation, "policy": policy}
             ).fetchone()
-            if row and row[0] == setting:
+            present = conn.execute(
+                sql.query("policy_job_exists"),
+                {"relation": relation, "proc": f"policy_{policy}"},
+            ).fetchone()
+            if row and row[0] == setting and bool(present and present[0]) == bool(days):
                 continue
             params = {
                 "relation": pgsql.Literal(relation),
@@ -317,10 +336,12 @@ class HotStore:
             started = perf_counter()
             if inserted and self.dialect is Dialect.PLAIN:
                 self._refresh_tables(conn, minutes, prune=False)
-        if inserted and self.dialect is Dialect.TIMESCALE:
+        if self.dialect is Dialect.TIMESCALE:
+            # even when nothing was new: a retried run must complete a refresh that its
+            # failed attempt (committed rows, then died) never made
             started = perf_counter()
             self._refresh_caggs(minutes)
-        took = perf_counter() - started if inserted else 0.0
+        took = perf_counter() - started if inserted or self.dialect is Dialect.TIMESCALE else 0.0
         return LoadResult(inserted, events.num_rows - outside - inserted, outside, took)
 
     def replace_day(self, day: date, read_events: Callable[[], pa.Table]) -> LoadResult:
@@ -395,11 +416,24 @@ class HotStore:
             self._refresh_caggs(minutes)
         else:
             with self.connect() as conn:
+                # a concurrent load of these days must not interleave with the recompute
+                days = buckets.widen(minutes, buckets.DAY)
+                self._lock_days(conn, [d.date() for lo, hi in days for d in _each_day(lo, hi)])
                 self._refresh_tables(conn, minutes)
         return perf_counter() - started
 
+    def retained_days(self, days: Sequence[date], today: date | None = None) -> list[date]:
+        """``days`` that the hot table still keeps (not past the raw retention), sorted."""
+        first = self.policy.first_retained_day(today or datetime.now(UTC).date())
+        return sorted(d for d in set(days) if first is None or d >= first)
+
     def refresh_days(self, days: Sequence[date]) -> float:
-        return self.refresh_aggregates([buckets.day_range(d) for d in sorted(set(days))])
+        """Refresh the aggregates of whole ``days``. Days past the raw retention are left
+        alone: their raw rows are gone, and a recompute would empty their summaries."""
+        kept = self.retained_days(days)
+        if not kept:
+            return 0.0
+        return self.refresh_aggregates([buckets.day_range(d) for d in kept])
 
     @staticmethod
     def _refresh_tables(
@@ -524,12 +558,18 @@ class HotStore:
         with self.connect(autocommit=True) as conn:
             if first is not None:
                 oldest = partition_name(first)
-                for (name,) in conn.execute(sql.query("list_day_partitions")).fetchall():
-                    if name.startswith("waf_events_p") and name < oldest:
-                        ident = pgsql.Identifier(name)
+                attached = {r[0] for r in conn.execute(sql.query("list_day_partitions"))}
+                # detached by an earlier run that then failed to drop them
+                leftovers = {r[0] for r in conn.execute(sql.query("list_detached_partitions"))}
+                for name in sorted(attached | leftovers):
+                    if not (name.startswith("waf_events_p") and name < oldest):
+                        continue
+                    ident = pgsql.Identifier(name)
+                    if name in attached:
+                        # CONCURRENTLY: readers and loads of other days are not blocked
                         conn.execute(sql.query("detach_partition").format(partition=ident))
-                        conn.execute(sql.query("drop_table").format(table=ident))
-                        dropped.append(name)
+                    conn.execute(sql.query("drop_table").format(table=ident))
+                    dropped.append(name)
             pruned = {}
             if first is not None:
                 # per-IP day counts only serve days that can still receive events
@@ -542,14 +582,15 @@ class HotStore:
                 )
                 pruned["waf_events_daily_ips"] = cur.rowcount
             for level, days in self.policy.agg_retention_days:
-                if not days:
-                    continue
+                if not days or first is None:
+                    continue  # kept forever, or raw events are (re-summarising needs them)
+                before = min(today - timedelta(days=days), first)
                 cur = conn.execute(
                     sql.query("prune_aggregate").format(
                         table=pgsql.Identifier(level),
                         column=pgsql.Identifier(_LEVEL_TIME_COLUMN[level]),
                     ),
-                    {"before": day_start(today - timedelta(days=days))},
+                    {"before": day_start(before)},
                 )
                 pruned[level] = cur.rowcount
         return MaintenanceReport(
@@ -572,13 +613,13 @@ class HotStore:
         incidents: Sequence[Incident],
         search_docs: Sequence[str],
         *,
-        retire: tuple[Sequence[str], datetime, datetime] | None = None,
+        retire: tuple[Sequence[str], Sequence[date]] | None = None,
     ) -> UpsertResult:
         """Insert or update incidents by id, and delete those they supersede (same rule and
         group, first window inside the incident's run), in one transaction.
 
-        ``retire`` = (rules, lo, hi): the whole span [lo, hi) was re-evaluated for those
-        rules, so their incidents starting there that were not found again are deleted too.
+        ``retire`` = (rules, days): those whole days were re-evaluated for those rules, so
+        their incidents starting there that were not found again are deleted too.
         """
         if not incidents and retire is None:
             return UpsertResult(0, [])
@@ -606,10 +647,17 @@ class HotStore:
         with self.connect() as conn, conn.cursor() as cur:
             retired: set[str] = set()
             if retire is not None:
-                rules, lo, hi = retire
+                rules, days = retire
+                lo, hi = day_start(min(days)), day_start(max(days) + timedelta(days=1))
                 cur.execute(
                     sql.query("retire_incidents"),
-                    {"rules": list(rules), "lo": lo, "hi": hi, "ids": [i.id for i in incidents]},
+                    {
+                        "rules": list(rules),
+                        "days": sorted(set(days)),
+                        "lo": lo,
+                        "hi": hi,
+                        "ids": [i.id for i in incidents],
+                    },
                 )
                 retired = {row[0] for row in cur.fetchall()}
             if not incidents:

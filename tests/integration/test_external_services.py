@@ -109,7 +109,10 @@ def test_timescale_schema_policies_and_aggregates(timescale_dsn: str) -> None:
         "WHERE proc_name = 'policy_retention' AND hypertable_name = 'waf_events'",
     )
     assert retention and retention[0][0].startswith("90 days")
-    assert hot90.maintain().failed_jobs == []
+    assert HotStore(dsn, policy=HotPolicy(retention_days=90)).maintain().policies_changed == []
+    # a policy removed behind our back is put back by the daily maintenance
+    one(dsn, "SELECT remove_retention_policy('waf_events')")
+    assert hot90.maintain().policies_changed == ["waf_events retention: 90 days"]
 
 
 def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str) -> None:

@@ -92,14 +92,18 @@ def test_schema_1_deployment_upgrades_without_data_loss(pg_dsn: str) -> None:
     assert old.schema_version() == 1
     assert rows(pg_dsn, "SELECT to_regclass('waf_events_1m')") == [(None,)]
     events = parse([*sqli_burst(NOON, "192.168.7.7", n=6), waf_event(NOON, "198.51.100.9")])
-    # load as schema 1 did: COPY into the partition, then the day's summary
+    # load as schema 1 did: COPY into the partition, then the day's summary, which two
+    # racing refreshes could leave twice
     old.ensure_day_partitions([NOON.date()])
     with old.connect() as conn:
         old._copy_and_insert(conn, events)
-        conn.execute(
-            "INSERT INTO waf_events_daily_summary SELECT date_trunc('day', event_time), rule_id, "
-            "count(*), count(DISTINCT client_ip) FROM waf_events GROUP BY 1, 2"
-        )
+        for _ in range(2):
+            conn.execute(
+                "INSERT INTO waf_events_daily_summary SELECT date_trunc('day', event_time), "
+                "rule_id, count(*), count(DISTINCT client_ip) FROM waf_events GROUP BY 1, 2"
+            )
+        # schema 1 kept no version table
+        conn.execute("DROP TABLE soc_schema_version")
     new = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
     assert new.setup() is Dialect.PLAIN
     assert new.schema_version() == sql.latest_version()
@@ -131,11 +135,10 @@ def test_aggregates_follow_loads_at_every_level(hot: HotStore, pg_dsn: str) -> N
     hot.load_events(parse([waf_event(NOON + timedelta(seconds=5), "192.168.1.10")]))
     assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed
     assert rows(pg_dsn, "SELECT sum(event_count) FROM waf_events_daily_summary") == [(7,)]
-    # loading the same events again changes nothing
-    hot.load_events(parse(events))
-    assert aggregates_snapshot(pg_dsn)["waf_events_1m"] == rows(
-        pg_dsn, "SELECT * FROM waf_events_1m ORDER BY 1, 2, 3"
-    )
+    # loading the same events again changes nothing, at any level
+    before = aggregates_snapshot(pg_dsn)
+    assert hot.load_events(parse(events)).inserted == 0
+    assert aggregates_snapshot(pg_dsn) == before
     assert rows(pg_dsn, "SELECT sum(event_count) FROM waf_events_1m") == [(7,)]
 
 
@@ -427,3 +430,55 @@ def test_loads_keep_the_daily_level_exact_without_rereading_the_day(
         pg_dsn, "SELECT count(*) FROM waf_events_daily_ips WHERE client_ip = %s", (ips[0],)
     ) == [(0,)]
     assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed
+
+
+def test_backfilling_days_past_retention_keeps_their_summaries_and_incidents(
+    pg_dsn: str, lake: Lake
+) -> None:
+    """A backfill over a range reaching past the raw retention rebuilds the retained days
+    and leaves the older days' aggregates and incidents alone (their raw rows are gone:
+    a recompute would empty them)."""
+    old_day = TODAY - timedelta(days=40)
+    t_old = datetime.combine(old_day, datetime.min.time(), UTC) + timedelta(hours=10)
+    keep_all = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
+    keep_all.setup()
+    keep_all.load_events(parse(sqli_burst(t_old, "192.168.8.8", n=10)))
+    pipeline.correlate_days(keep_all, [old_day])
+    hot = HotStore(pg_dsn, policy=HotPolicy(retention_days=30))
+    hot.maintain(today=TODAY)  # drops the old day's raw partition
+    assert hot.count_events(old_day, old_day) == 0
+    before = {
+        name: rows(pg_dsn, f"SELECT * FROM {name} ORDER BY 1, 2")
+        for name in ("waf_events_daily_summary", "incidents")
+    }
+    assert before["incidents"] and before["waf_events_daily_summary"]
+
+    days = [old_day + timedelta(days=i) for i in range(41)]
+    report = pipeline.rebuild_hot_days(hot, lake, days)
+    assert old_day in report.skipped_days and old_day not in report.days
+    hot.refresh_days(days)
+    assert not pipeline.correlate_days(hot, days).superseded
+    after = {name: rows(pg_dsn, f"SELECT * FROM {name} ORDER BY 1, 2") for name in before}
+    assert after == before
+
+
+def test_aggregates_are_not_pruned_while_raw_events_are_kept(pg_dsn: str) -> None:
+    policy = HotPolicy(retention_days=0, agg_retention_days=(("waf_events_1m", 10),))
+    hot = HotStore(pg_dsn, policy=policy)
+    hot.setup()
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    hot.load_events(parse([waf_event(long_ago)]))
+    assert hot.maintain().aggregate_rows_pruned == {}
+    assert rows(pg_dsn, "SELECT count(*) FROM waf_events_1m") == [(1,)]
+
+
+def test_retire_only_touches_the_given_days(hot: HotStore, pg_dsn: str) -> None:
+    """Re-evaluating two days a week apart must not retire incidents of the days between."""
+    mid = NOON - timedelta(days=3)
+    hot.load_events(parse(sqli_burst(mid, "192.168.2.2", n=10)))
+    pipeline.correlate_days(hot, [mid.date()])
+    assert rows(pg_dsn, "SELECT count(*) FROM incidents") == [(1,)]
+    with psycopg.connect(pg_dsn) as conn:  # its events vanish, but the day is not re-run
+        conn.execute("DELETE FROM waf_events")
+    pipeline.correlate_days(hot, [(NOON - timedelta(days=6)).date(), NOON.date()])
+    assert rows(pg_dsn, "SELECT count(*) FROM incidents") == [(1,)]

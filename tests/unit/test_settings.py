@@ -200,3 +200,36 @@ def test_dagster_home_expands_user(cwd: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HOME", str(cwd / "home"))
     s = load_settings({"DAGSTER_HOME": "~/dagster"})
     assert s.dagster_home == cwd / "home" / "dagster"
+
+
+def test_hot_tier_defaults_and_validation(cwd: Path) -> None:
+    s = load_settings({})
+    assert (s.hot_retention_days, s.hot_compress_after_days) == (90, 7)
+    assert (s.agg_1m_retention_days, s.agg_1h_retention_days, s.agg_1d_retention_days) == (
+        180,
+        730,
+        0,
+    )
+    assert s.freshness_lag_minutes == 60
+    forever = load_settings({"SOC_HOT_RETENTION_DAYS": "0"})
+    assert (forever.agg_1m_retention_days, forever.agg_1h_retention_days) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SOC_HOT_RETENTION_DAYS": "3"}, "at least 7"),
+        ({"SOC_HOT_RETENTION_DAYS": "ninety"}, "not a whole number"),
+        ({"SOC_HOT_RETENTION_DAYS": "-1"}, "at least 7"),
+        ({"SOC_AGG_1M_RETENTION_DAYS": "30"}, "shorter than the raw event retention"),
+        (
+            {"SOC_HOT_RETENTION_DAYS": "0", "SOC_AGG_1H_RETENTION_DAYS": "365"},
+            "shorter than the raw event retention",
+        ),
+        ({"SOC_HOT_COMPRESS_AFTER_DAYS": "90"}, "must be less than SOC_HOT_RETENTION_DAYS"),
+        ({"SOC_FRESHNESS_LAG_MINUTES": "0"}, "at least 1"),
+    ],
+)
+def test_hot_tier_settings_refused(cwd: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(env)
