@@ -40,6 +40,7 @@ _LEVEL_WIDTH = dict(zip(AGGREGATES, (buckets.MINUTE, buckets.HOUR, buckets.DAY),
 _LEVEL_TIME_COLUMN = {
     "waf_events_1m": "bucket",
     "waf_events_1h": "bucket",
+    "waf_events_daily_ips": "day",  # plain dialect only
     "waf_events_daily_summary": "day",
 }
 #: TimescaleDB refresh calls per level and load at most (nearby ranges are merged).
@@ -451,21 +452,29 @@ class HotStore:
         (after a rebuild or an outside change; a load only adds rows, so it skips that).
         """
 
-        def run(name: str, ranges: Sequence[buckets.Range], **extra: object) -> None:
-            conn.execute(
-                sql.query(name),
-                {
-                    "los": [lo for lo, _ in ranges],
-                    "his": [hi for _, hi in ranges],
-                    "lo": ranges[0][0],
-                    "hi": ranges[-1][1],
-                    "prune": prune,
-                    **extra,
-                },
-            )
-
         days = buckets.widen(minutes, buckets.DAY)
         whole_days = list(minutes) == days
+
+        def run(name: str, ranges: Sequence[buckets.Range], **extra: object) -> None:
+            params = {
+                "los": [lo for lo, _ in ranges],
+                "his": [hi for _, hi in ranges],
+                "lo": ranges[0][0],
+                "hi": ranges[-1][1],
+                "prune": prune and not whole_days,
+                **extra,
+            }
+            level = name.removeprefix("refresh_")
+            if whole_days and level in _LEVEL_TIME_COLUMN:
+                conn.execute(
+                    sql.query("clear_aggregate_ranges").format(
+                        table=pgsql.Identifier(level),
+                        column=pgsql.Identifier(_LEVEL_TIME_COLUMN[level]),
+                    ),
+                    params,
+                )
+            conn.execute(sql.query(name), params)
+
         if not whole_days:
             conn.execute(sql.query("refresh_delta_open"))
             run("refresh_delta_capture", minutes, sign=-1)

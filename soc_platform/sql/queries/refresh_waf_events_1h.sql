@@ -20,15 +20,14 @@ fresh AS (
 gone AS (
     DELETE FROM waf_events_1h AS a
     USING ranges AS r
-    WHERE %(prune)s::boolean  -- false for loads: inserting rows never empties a group
+    -- only partial refreshes of existing data prune (loads only add rows; whole days
+    -- are emptied first by clear_aggregate_ranges.sql)
+    WHERE %(prune)s::boolean
       AND a.bucket >= r.lo AND a.bucket < r.hi
-      AND NOT EXISTS (
-        SELECT 1 FROM fresh AS f
-        WHERE f.bucket = a.bucket AND f.client_ip = a.client_ip AND f.action = a.action
-          -- = on coalesced keys rather than IS NOT DISTINCT FROM: hashable (anti-join)
-          AND coalesce(f.rule_id, chr(1)) = coalesce(a.rule_id, chr(1))
-          AND coalesce(f.host, chr(1)) = coalesce(a.host, chr(1))
-      )
+      -- NOT IN over non-null keys: a hashed subplan (a partial refresh's groups fit in
+      -- work_mem), never the nested loop a table without statistics got with NOT EXISTS
+      AND (a.bucket, a.client_ip, a.action, coalesce(a.rule_id, chr(1)), coalesce(a.host, chr(1)))
+          NOT IN (SELECT f.bucket, f.client_ip, f.action, coalesce(f.rule_id, chr(1)), coalesce(f.host, chr(1)) FROM fresh AS f)
     RETURNING 1
 )
 INSERT INTO waf_events_1h AS a

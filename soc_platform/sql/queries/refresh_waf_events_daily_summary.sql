@@ -15,10 +15,10 @@ gone AS (
     USING ranges AS r
     WHERE %(prune)s::boolean
       AND a.day >= r.lo AND a.day < r.hi
-      AND NOT EXISTS (
-        SELECT 1 FROM fresh AS f
-        WHERE f.day = a.day AND coalesce(f.rule_id, chr(1)) = coalesce(a.rule_id, chr(1))
-      )
+      -- NOT IN over non-null keys: a hashed subplan (a partial refresh's groups fit in
+      -- work_mem), never the nested loop a table without statistics got with NOT EXISTS
+      AND (a.day, coalesce(a.rule_id, chr(1)))
+          NOT IN (SELECT f.day, coalesce(f.rule_id, chr(1)) FROM fresh AS f)
     RETURNING 1
 )
 INSERT INTO waf_events_daily_summary AS a (day, rule_id, event_count, distinct_ips)
