@@ -194,8 +194,7 @@ def run_backfill(settings: Settings, start: date, end: date, verbose: bool = Fal
     backfill)."""
     from dagster import DagsterInstance
 
-    from assets import REBUILD_KEYS
-    from soc_platform.definitions import build_definitions
+    from soc_platform.definitions import build_definitions, rebuild_selection
     from soc_platform.instance import prepare_dagster_home
 
     preflight(settings)
@@ -206,7 +205,7 @@ def run_backfill(settings: Settings, start: date, end: date, verbose: bool = Fal
     with DagsterInstance.get() as instance:
         return job.execute_in_process(
             instance=instance,
-            asset_selection=REBUILD_KEYS,
+            asset_selection=rebuild_selection(),
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             tags={
                 "dagster/asset_partition_range_start": start.isoformat(),

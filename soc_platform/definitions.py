@@ -8,7 +8,7 @@ import warnings
 
 import dagster as dg
 
-from assets import build_asset_checks, build_assets
+from assets import REBUILD_KEYS, build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
 from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
 from soc_platform.settings import Settings, load_settings
@@ -77,6 +77,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=schedules,
         resources=build_resources(settings),
     )
+
+
+def rebuild_selection() -> list[dg.AssetKey]:
+    """The assets a backfill of days materializes (hot rows, aggregates, incidents, index)."""
+    return list(REBUILD_KEYS)
 
 
 @dg.definitions
