@@ -34,14 +34,7 @@ def touched_minutes(times: pa.Array | pa.ChunkedArray) -> list[datetime]:
 
 def to_ranges(starts: Iterable[datetime], width: timedelta) -> list[Range]:
     """Buckets of ``width`` starting at ``starts`` as sorted, merged [lo, hi) ranges."""
-    ranges: list[Range] = []
-    for lo in sorted({floor(s, width) for s in starts}):
-        hi = lo + width
-        if ranges and lo <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(hi, ranges[-1][1]))
-        else:
-            ranges.append((lo, hi))
-    return ranges
+    return widen(((s, s + width) for s in starts), width)
 
 
 def widen(ranges: Iterable[Range], width: timedelta) -> list[Range]:

@@ -61,14 +61,12 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
     freshness_lag_minutes: int = 60
 
     def policy(self) -> HotPolicy:
-        return HotPolicy(
-            retention_days=self.retention_days,
-            compress_after_days=self.compress_after_days,
-            agg_retention_days=(
-                ("waf_events_1m", self.agg_1m_retention_days),
-                ("waf_events_1h", self.agg_1h_retention_days),
-                ("waf_events_daily_summary", self.agg_1d_retention_days),
-            ),
+        return HotPolicy.of_days(
+            self.retention_days,
+            self.compress_after_days,
+            self.agg_1m_retention_days,
+            self.agg_1h_retention_days,
+            self.agg_1d_retention_days,
         )
 
     _store: HotStore | None = PrivateAttr(default=None)

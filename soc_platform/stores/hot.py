@@ -65,15 +65,24 @@ class HotPolicy:
     partitions_ahead: int = 3
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "HotPolicy":
+    def of_days(
+        cls, raw: int, compress_after: int, agg_1m: int, agg_1h: int, agg_1d: int
+    ) -> "HotPolicy":
+        """A policy from the day counts of the settings (or of the Dagster resource)."""
         return cls(
-            retention_days=settings.hot_retention_days,
-            compress_after_days=settings.hot_compress_after_days,
-            agg_retention_days=(
-                ("waf_events_1m", settings.agg_1m_retention_days),
-                ("waf_events_1h", settings.agg_1h_retention_days),
-                ("waf_events_daily_summary", settings.agg_1d_retention_days),
-            ),
+            retention_days=raw,
+            compress_after_days=compress_after,
+            agg_retention_days=tuple(zip(AGGREGATES, (agg_1m, agg_1h, agg_1d), strict=True)),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "HotPolicy":
+        return cls.of_days(
+            settings.hot_retention_days,
+            settings.hot_compress_after_days,
+            settings.agg_1m_retention_days,
+            settings.agg_1h_retention_days,
+            settings.agg_1d_retention_days,
         )
 
     def first_retained_day(self, today: date) -> date | None:

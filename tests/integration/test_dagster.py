@@ -45,12 +45,16 @@ def land(settings: Settings, name: str, events: list[dict[str, object]], extra: 
 
 
 def run_microbatch(
-    defs: dg.Definitions, instance: dg.DagsterInstance, files: list[str]
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    files: list[str],
+    raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def("microbatch_job")
     return job.execute_in_process(
         run_config={"ops": {"ingest_landing_files": {"config": {"files": files}}}},
         instance=instance,
+        raise_on_error=raise_on_error,
     )
 
 
@@ -249,7 +253,7 @@ def test_lake_hot_count_mismatch_blocks_correlation_in_the_microbatch(
     with psycopg.connect(pg_dsn, autocommit=True) as conn:  # the hot store loses a row
         conn.execute("DELETE FROM waf_events WHERE event_time = %s", (start,))
     second = land(settings, "b.jsonl", sqli_burst(start + timedelta(minutes=1), "192.168.4.4"))
-    result = run_microbatch_allowing_failure(defs, instance, [second])
+    result = run_microbatch(defs, instance, [second], raise_on_error=False)
     assert not result.success
     steps = {e.step_key: e.event_type_value for e in result.all_events if e.is_step_event}
     assert steps["load_hot_store"] == "STEP_FAILURE"
@@ -262,36 +266,3 @@ def test_lake_hot_count_mismatch_blocks_correlation_in_the_microbatch(
     assert evaluation.check_name == "lake_hot_counts_match" and not evaluation.passed
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
-
-
-def run_microbatch_allowing_failure(
-    defs: dg.Definitions, instance: dg.DagsterInstance, files: list[str]
-) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def("microbatch_job")
-    return job.execute_in_process(
-        run_config={"ops": {"ingest_landing_files": {"config": {"files": files}}}},
-        instance=instance,
-        raise_on_error=False,
-    )
-
-
-def test_maintenance_and_freshness_jobs_run(
-    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
-) -> None:
-    path = land(settings, "old.jsonl", [waf_event(YESTERDAY.replace(hour=1))])
-    assert run_microbatch(defs, instance, [path]).success
-    fresh = defs.resolve_job_def("hot_freshness_job").execute_in_process(instance=instance)
-    assert fresh.success  # a warning, not a failed run
-    (evaluation,) = [
-        e.asset_check_evaluation_data
-        for e in fresh.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    assert evaluation.check_name == "hot_freshness" and not evaluation.passed
-    assert "min old" in (evaluation.description or "")
-
-    maintenance = defs.resolve_job_def("hot_maintenance_job").execute_in_process(instance=instance)
-    assert maintenance.success
-    with psycopg.connect(pg_dsn) as conn:
-        tomorrow = (NOW + timedelta(days=1)).strftime("waf_events_p%Y%m%d")
-        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (tomorrow,)).fetchone() == (True,)
