@@ -266,3 +266,25 @@ def test_lake_hot_count_mismatch_blocks_correlation_in_the_microbatch(
     assert evaluation.check_name == "lake_hot_counts_match" and not evaluation.passed
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
+
+
+def test_maintenance_and_freshness_jobs_run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
+) -> None:
+    path = land(settings, "old.jsonl", [waf_event(YESTERDAY.replace(hour=1))])
+    assert run_microbatch(defs, instance, [path]).success
+    fresh = defs.resolve_job_def("hot_freshness_job").execute_in_process(instance=instance)
+    assert fresh.success  # a warning, not a failed run
+    (evaluation,) = [
+        e.asset_check_evaluation_data
+        for e in fresh.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert evaluation.check_name == "hot_freshness" and not evaluation.passed
+    assert "min old" in (evaluation.description or "")
+
+    maintenance = defs.resolve_job_def("hot_maintenance_job").execute_in_process(instance=instance)
+    assert maintenance.success
+    with psycopg.connect(pg_dsn) as conn:
+        tomorrow = (NOW + timedelta(days=1)).strftime("waf_events_p%Y%m%d")
+        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (tomorrow,)).fetchone() == (True,)
