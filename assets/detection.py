@@ -9,7 +9,7 @@ from dagster import (
 )
 
 from assets.util import day_asset, partition_days
-from soc_platform import pipeline
+from soc_platform import engine
 from soc_platform.resources import HotStoreResource
 
 
@@ -24,7 +24,7 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
     )
     def incidents(context: AssetExecutionContext, hot: HotStoreResource) -> MaterializeResult:  # type: ignore[type-arg]
         days = partition_days(context)
-        report = pipeline.correlate_days(hot.store(), days)
+        report = engine.correlate_days(hot.store(), days)
         return MaterializeResult(
             metadata={
                 "days": len(days),

@@ -41,10 +41,10 @@ from _common import (
     to_lines,
 )
 from psycopg import sql as pgsql
-
-from soc_platform import pipeline, sql
-from soc_platform.buckets import event_days
 from soc_platform.correlation.rules import SQLI_BURST
+
+from soc_platform import engine, sql
+from soc_platform.buckets import event_days
 from soc_platform.correlation.windows import merge_windows, recent_windows, touched_windows
 from soc_platform.stores.hot import HotPolicy, HotStore
 
@@ -148,7 +148,7 @@ def main() -> None:
             recent_windows(now, SQLI_BURST.lookback, SQLI_BURST.window, SQLI_BURST.hop),
         )
         t, report = repeat(
-            lambda: pipeline.correlate(hot, batch["event_time"], now=now), args.repeats
+            lambda: engine.correlate(hot, batch["event_time"], now=now), args.repeats
         )
         # the planned windows, their neighbours, and the neighbours of firing windows
         assert report.windows_evaluated >= len(batch_windows)
@@ -164,7 +164,7 @@ def main() -> None:
 
         all_times = base["event_time"]
         t_day, day_report = repeat(
-            lambda: pipeline.correlate(hot, all_times, now=now), args.repeats
+            lambda: engine.correlate(hot, all_times, now=now), args.repeats
         )
         line(
             "whole-table pass: correlate(all event times)",

@@ -32,7 +32,7 @@ from dagster import (
 )
 
 from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
-from soc_platform import pipeline
+from soc_platform import engine, pipeline
 from soc_platform.planning import plan_runs
 from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
 
@@ -158,12 +158,12 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
             "after_load": In(Nothing),
         },
-        out=Out(pipeline.CorrelationReport, io_manager_key="mem_io"),
+        out=Out(engine.CorrelationReport, io_manager_key="mem_io"),
     )
     def correlate_incidents(
         context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
-    ) -> Iterator[AssetMaterialization | Output[pipeline.CorrelationReport]]:
-        report = pipeline.correlate(hot.store(), ingest.events["event_time"])
+    ) -> Iterator[AssetMaterialization | Output[engine.CorrelationReport]]:
+        report = engine.correlate(hot.store(), ingest.events["event_time"])
         meta: dict[str, Any] = {
             "windows_evaluated": report.windows_evaluated,
             "incidents_matched": len(report.incidents),
@@ -179,14 +179,14 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
     @op(
         ins={
             "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
-            "correlation": In(pipeline.CorrelationReport, input_manager_key="mem_io"),
+            "correlation": In(engine.CorrelationReport, input_manager_key="mem_io"),
         },
         out=Out(Nothing),
     )
     def index_incidents(
         context: OpExecutionContext,
         ingest: pipeline.IngestReport,
-        correlation: pipeline.CorrelationReport,
+        correlation: engine.CorrelationReport,
         hot: HotStoreResource,
         search: SearchResource,
     ) -> Iterator[AssetMaterialization]:

@@ -85,6 +85,19 @@ class Incident:
     description: str
     attack_techniques: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    group_key: str = ""  # the group's values as one text (part of the id)
+    group: dict[str, str] = field(default_factory=dict)  # group-by field -> value
+    sources: list[str] = field(default_factory=list)  # client IPs (up to 20)
+    source_count: int = 0
+    target_count: int = 0
+    score: int = 0  # 0..100; ``severity`` is its level
+    score_reasons: list[str] = field(default_factory=list)
+    status: str = "open"  # open, or suppressed (allow-listed: kept and counted, not alerted)
+    suppression: str = ""  # why it is suppressed
+    suppressed_count: int = 0  # runs folded into this one within the suppression period
+    rule_title: str = ""
+    rule_version: str = ""
+    attack_tactics: list[str] = field(default_factory=list)
 
     def to_document(self) -> dict[str, object]:
         """A JSON-ready search document (times as ISO strings plus epoch seconds for sorting)."""
@@ -106,6 +119,17 @@ class Incident:
             "rule_ids": list(self.rule_ids),
             "description": self.description,
             "attack_techniques": list(self.attack_techniques),
+            "attack_tactics": list(self.attack_tactics),
+            "group": dict(self.group),
+            "sources": list(self.sources),
+            "source_count": self.source_count,
+            "target_count": self.target_count,
+            "score": self.score,
+            "score_reasons": list(self.score_reasons),
+            "status": self.status,
+            "suppression": self.suppression,
+            "suppressed_count": self.suppressed_count,
+            "rule_title": self.rule_title,
         }
 
 

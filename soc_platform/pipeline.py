@@ -6,7 +6,7 @@ work. Each function returns a small report whose fields become run metadata.
 
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -17,15 +17,6 @@ from typing import Any
 import pyarrow as pa
 
 from soc_platform.buckets import event_days
-from soc_platform.correlation.incidents import build_incident, search_text
-from soc_platform.correlation.rules import BUILTIN_RULES, ThresholdRule
-from soc_platform.correlation.runs import find_runs, neighbours, to_expand
-from soc_platform.correlation.windows import (
-    day_windows,
-    merge_windows,
-    recent_windows,
-    touched_windows,
-)
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, get_parser
 from soc_platform.stores.hot import HotStore
@@ -233,130 +224,6 @@ def check_freshness(hot: HotStore, max_lag: timedelta, now: datetime | None = No
             meta,
         )
     return CheckOutcome(True, f"newest event is {lag.total_seconds() / 60:,.1f} min old", meta)
-
-
-@dataclass
-class CorrelationReport:
-    windows_evaluated: int
-    incidents: list[Incident]
-    changed: int
-    per_rule: dict[str, int]
-    superseded: list[str] = field(default_factory=list)  # ids merged into other incidents
-
-
-def correlate(
-    hot: HotStore,
-    event_times: pa.Array | pa.ChunkedArray,
-    *,
-    now: datetime | None = None,
-    rules: Iterable[ThresholdRule] = BUILTIN_RULES,
-) -> CorrelationReport:
-    """Evaluate every rule over the windows the new events touched, plus the rule's lookback
-    before ``now``; late events thereby re-evaluate their own (past) windows."""
-    now = now or datetime.now(UTC)
-    plan = {
-        rule: merge_windows(
-            touched_windows(event_times, rule.window, rule.hop),
-            recent_windows(now, rule.lookback, rule.window, rule.hop),
-        )
-        for rule in rules
-    }
-    return _evaluate(hot, plan)
-
-
-def correlate_days(
-    hot: HotStore, days: Sequence[date], rules: Iterable[ThresholdRule] = BUILTIN_RULES
-) -> CorrelationReport:
-    """Re-evaluate every window of ``days`` (reprocessing and backfills)."""
-    rules = list(rules)
-    # days past the raw retention have no hot rows left: re-evaluating them would retire
-    # every incident they hold
-    days = hot.retained_days(days)
-    if not days:
-        return CorrelationReport(0, [], 0, {})
-    plan = {rule: day_windows(days, rule.window, rule.hop) for rule in rules}
-    # runs never cross midnight UTC, so the days' incidents are exactly those whose first
-    # window starts in them; any not found again are retired
-    return _evaluate(hot, plan, retire=([r.id for r in rules], days))
-
-
-def _evaluate(
-    hot: HotStore,
-    plan: dict[ThresholdRule, list[datetime]],
-    retire: tuple[list[str], list[date]] | None = None,
-) -> CorrelationReport:
-    incidents: list[Incident] = []
-    per_rule: dict[str, int] = {}
-    evaluated = 0
-    for rule, windows in plan.items():
-        # Evaluate the planned windows and their neighbours, then keep following firing
-        # windows outwards, so every run of consecutive firing windows is seen whole.
-        fired: set[tuple[str, datetime]] = set()
-        seen: set[datetime] = set()
-        todo = sorted(set(windows) | neighbours(windows, rule.hop))
-        while todo:
-            spans = [Span(w, w + rule.window) for w in todo]
-            rows = _match_spans(hot, rule, spans, rule.threshold)
-            seen.update(todo)
-            evaluated += len(todo)
-            now_fired = {(str(r["client_ip"]), r["window_start"]) for r in rows}
-            fired |= now_fired
-            todo = to_expand({w for _, w in now_fired}, seen, rule.hop)
-        runs = find_runs(fired, rule.hop, rule.window)
-        # one row per run: its events counted once, however many of its windows held them
-        totals = {
-            (str(r["client_ip"]), r["window_start"]): r
-            for r in _match_spans(hot, rule, [Span(r.start, r.end, r.group) for r in runs], 1)
-        }
-        found = [
-            build_incident(rule, {**totals[(run.group, run.start)], "window_end": run.end})
-            for run in runs
-        ]
-        per_rule[rule.id] = len(found)
-        incidents.extend(found)
-    result = hot.upsert_incidents(incidents, [search_text(i) for i in incidents], retire=retire)
-    return CorrelationReport(evaluated, incidents, result.changed, per_rule, result.superseded)
-
-
-@dataclass(frozen=True)
-class Span:
-    """A time span to count a rule's matches in, for any group or just one."""
-
-    start: datetime
-    end: datetime
-    group: str | None = None
-
-
-def _match_spans(
-    hot: HotStore, rule: ThresholdRule, spans: Sequence[Span], threshold: int
-) -> list[dict[str, Any]]:
-    """Rows of the rule's query: per span and group, the matches when at least ``threshold``.
-
-    Spans are queried in clusters of nearby times, each with constant time bounds, so the
-    planner reads only the partitions and index ranges they cover.
-    """
-    rows: list[dict[str, Any]] = []
-    clusters: list[list[Span]] = []
-    for span in sorted(spans, key=lambda s: s.start):
-        if clusters and span.start - max(s.end for s in clusters[-1]) <= timedelta(hours=1):
-            clusters[-1].append(span)
-        else:
-            clusters.append([span])
-    for cluster in clusters:
-        rows.extend(
-            hot.run_query(
-                rule.query,
-                {
-                    "span_starts": [s.start for s in cluster],
-                    "span_ends": [s.end for s in cluster],
-                    "span_groups": [s.group for s in cluster],
-                    "threshold": threshold,
-                    "lo": min(s.start for s in cluster),
-                    "hi": max(s.end for s in cluster),
-                },
-            )
-        )
-    return rows
 
 
 def index_incidents(

@@ -42,6 +42,9 @@ class Settings:
     agg_1h_retention_days: int = 730
     agg_1d_retention_days: int = 0
     freshness_lag_minutes: int = 60
+    rules_dir: Path | None = None  # None: the built-in rule pack (rules/)
+    detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
+    asset_criticality: Path | None = None  # host -> criticality map
 
     @property
     def embedded_pg(self) -> bool:
@@ -179,4 +182,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         partitions_start=partitions_start,
         dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").expanduser().resolve(),
         **_hot_settings(env),
+        rules_dir=_path(env, "SOC_RULES_DIR"),
+        detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
+        asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),
     )
+
+
+def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:
+    text = _get(env, name)
+    if text is None:
+        return None
+    path = Path(text).expanduser().resolve()
+    if must_exist and not path.is_file():
+        raise ConfigurationError(f"{name}={text!r}: no such file")
+    return path

@@ -65,3 +65,24 @@ def find_runs(fired: Iterable[tuple[str, datetime]], hop: timedelta, width: time
             count = 1
         runs.append(Run(group, first, prev + width, count))
     return sorted(runs, key=lambda r: (r.start, r.group))
+
+
+def merge_close(runs: Iterable[Run], gap: timedelta) -> list[tuple[Run, int]]:
+    """Fold runs of a group that start at most ``gap`` after the previous one ended (within
+    its UTC day) into one: (the folded run, how many runs it holds)."""
+    by_group: dict[str, list[Run]] = defaultdict(list)
+    for run in set(runs):
+        by_group[run.group].append(run)
+    out: list[tuple[Run, int]] = []
+    for group, items in by_group.items():
+        items.sort(key=lambda r: (r.start, r.end))
+        cur, count = items[0], 1
+        for run in items[1:]:
+            if run.start - cur.end <= gap and _same_day(cur.start, run.start):
+                cur = Run(group, cur.start, max(cur.end, run.end), cur.windows + run.windows)
+                count += 1
+                continue
+            out.append((cur, count))
+            cur, count = run, 1
+        out.append((cur, count))
+    return sorted(out, key=lambda rc: (rc[0].start, rc[0].group))

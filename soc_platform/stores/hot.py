@@ -4,7 +4,7 @@ The dialect is detected once per store (``setup``); every query that reads the h
 is the same for both.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from psycopg import sql as pgsql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from soc_platform import buckets, sql
 from soc_platform.errors import HotStoreError
@@ -626,6 +627,75 @@ class HotStore:
             cur.execute(sql.query(name), params)
             return list(cur.fetchall())
 
+    def match_rule(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a compiled rule's window query (``CompiledRule.query()``: SQL the Sigma backend
+        compiled from a rule file, rendered into sql/rules/match_windows.sql)."""
+        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(pgsql.SQL(query), params)  # type: ignore[arg-type]
+            return list(cur.fetchall())
+
+    def count_matches(self, predicate: str, start: datetime, end: datetime) -> int:
+        """How many events in [start, end) a compiled predicate matches: proves a converted
+        rule runs against the hot table (``rules convert --report``)."""
+        query = sql.query("count_rule_matches").format(
+            predicate=pgsql.SQL(predicate),  # type: ignore[arg-type]
+            lo=pgsql.Literal(start),
+            hi=pgsql.Literal(end),
+        )
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(query)
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+    def incident_spans(
+        self, rule: str, group_keys: Iterable[str], start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, datetime]]:
+        """(group, first window start, last window end) of a rule's stored incidents of
+        those groups whose windows reach into [start, end)."""
+        rows = self.run_query(
+            "incident_spans",
+            {"rule": rule, "groups": sorted(set(group_keys)), "lo": start, "hi": end},
+        )
+        return [(r["group_key"], r["window_start"], r["window_end"]) for r in rows]
+
+    def replace_shadow_incidents(
+        self, hunt: str, days: Sequence[date], incidents: Sequence[Incident]
+    ) -> None:
+        """Store a retro-hunt's incidents of ``days`` (replacing an earlier run of them)."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql.query("delete_shadow_days"), {"hunt": hunt, "days": sorted(set(days))})
+            cur.executemany(
+                sql.query("insert_shadow_incident"),
+                [
+                    {
+                        "hunt": hunt,
+                        "day": i.window_start.astimezone(UTC).date(),
+                        "id": i.id,
+                        "rule": i.rule,
+                        "rule_version": i.rule_version,
+                        "group_key": i.group_key,
+                        "window_start": i.window_start,
+                        "window_end": i.window_end,
+                        "start_time": i.start_time,
+                        "end_time": i.end_time,
+                        "event_count": i.event_count,
+                        "severity": i.severity,
+                        "score": i.score,
+                        "description": i.description,
+                    }
+                    for i in incidents
+                ],
+            )
+
+    def shadow_diff(
+        self, hunt: str, rules: Sequence[str], days: Sequence[date]
+    ) -> list[dict[str, Any]]:
+        """A retro-hunt against the live incidents of the same rules and days: one row per
+        incident that is ``added``, ``removed`` or ``changed`` (event count, end, severity)."""
+        return self.run_query(
+            "shadow_diff", {"hunt": hunt, "rules": list(rules), "days": sorted(set(days))}
+        )
+
     def upsert_incidents(
         self,
         incidents: Sequence[Incident],
@@ -659,6 +729,19 @@ class HotStore:
                 "description": inc.description,
                 "attack_techniques": list(inc.attack_techniques),
                 "search_doc": doc,
+                "group_key": inc.group_key,
+                "group_fields": Jsonb(dict(inc.group)),
+                "sources": list(inc.sources),
+                "source_count": inc.source_count,
+                "target_count": inc.target_count,
+                "score": inc.score,
+                "score_reasons": list(inc.score_reasons),
+                "status": inc.status,
+                "suppression": inc.suppression,
+                "suppressed_count": inc.suppressed_count,
+                "rule_title": inc.rule_title,
+                "rule_version": inc.rule_version,
+                "attack_tactics": list(inc.attack_tactics),
             }
             for inc, doc in zip(incidents, search_docs, strict=True)
         ]
@@ -684,7 +767,7 @@ class HotStore:
                 sql.query("supersede_incidents"),
                 {
                     "rules": [i.rule for i in incidents],
-                    "client_ips": [i.client_ip for i in incidents],
+                    "group_keys": [i.group_key for i in incidents],
                     "window_starts": [i.window_start for i in incidents],
                     "window_ends": [i.window_end for i in incidents],
                     "ids": [i.id for i in incidents],
@@ -745,4 +828,17 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         description=row["description"],
         attack_techniques=list(row["attack_techniques"]),
         updated_at=row.get("updated_at"),
+        group_key=row["group_key"],
+        group=dict(row["group_fields"]),
+        sources=list(row["sources"]),
+        source_count=int(row["source_count"]),
+        target_count=int(row["target_count"]),
+        score=int(row["score"]),
+        score_reasons=list(row["score_reasons"]),
+        status=row["status"],
+        suppression=row["suppression"],
+        suppressed_count=int(row["suppressed_count"]),
+        rule_title=row["rule_title"],
+        rule_version=row["rule_version"],
+        attack_tactics=list(row["attack_tactics"]),
     )

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg import sql
-
-from soc_platform import pipeline
-from soc_platform.correlation.incidents import build_incident
 from soc_platform.correlation.rules import SQLI_BURST
+
+from soc_platform import engine, pipeline
+from soc_platform.correlation.incidents import build_incident
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.sql import latest_version
 from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
@@ -133,7 +133,7 @@ def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str)
         timescale_dsn,
         "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'waf_events'",
     ) == [(1,)]
-    correlation = pipeline.correlate(hot, events["event_time"], now=T0)
+    correlation = engine.correlate(hot, events["event_time"], SQLI, now=T0)
     assert [i.event_count for i in correlation.incidents] == [10]
     # a rebuild of the day from a smaller "lake" replaces rows and aggregates
     result = hot.replace_day(T0.date(), lambda: events.slice(0, 4))

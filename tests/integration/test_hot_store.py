@@ -6,7 +6,8 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from soc_platform import pipeline
+from soc_platform import engine, pipeline
+from soc_platform.detection import default_detection
 from soc_platform.errors import HotStoreError
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
@@ -14,6 +15,7 @@ from soc_platform.stores.search import EmbeddedSearch
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
 T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
+SQLI = default_detection().only("waf-sqli-burst")  # the seed's rule, as a Sigma rule
 
 
 def parse(events: list[dict[str, object]], source: str = "test.jsonl") -> pa.Table:
@@ -128,13 +130,13 @@ def test_sqli_burst_rule_and_search(hot: HotStore) -> None:
     ]
     events = parse(burst + slow + xss)
     pipeline.load_hot(hot, events)
-    report = pipeline.correlate(hot, events["event_time"], now=T0)
+    report = engine.correlate(hot, events["event_time"], SQLI, now=T0)
     assert [(i.client_ip, i.event_count) for i in report.incidents] == [("192.168.7.21", 12)]
     inc = report.incidents[0]
     assert inc.rule_ids == ["942100"] and inc.blocked_count == 12
     assert inc.attack_techniques == ["T1190"]
 
-    again = pipeline.correlate(hot, events["event_time"], now=T0)
+    again = engine.correlate(hot, events["event_time"], SQLI, now=T0)
     assert [i.id for i in again.incidents] == [inc.id]
     assert again.changed == 0  # nothing new: no update
     assert len(hot.list_incidents()) == 1
@@ -171,7 +173,7 @@ def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
     ]
     events = parse(by_tag + by_msg)
     pipeline.load_hot(hot, events)
-    report = pipeline.correlate(hot, events["event_time"], now=T0)
+    report = engine.correlate(hot, events["event_time"], SQLI, now=T0)
     assert sorted(i.client_ip for i in report.incidents) == ["10.1.1.1", "10.1.1.2"]
     detected = next(i for i in report.incidents if i.client_ip == "10.1.1.2")
     assert detected.blocked_count == 0 and "0 blocked, 10 not blocked" in detected.description
@@ -180,10 +182,10 @@ def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
 def test_late_events_complete_a_past_window(hot: HotStore) -> None:
     first = parse(sqli_burst(T0, "192.168.3.3", n=6))
     pipeline.load_hot(hot, first)
-    assert pipeline.correlate(hot, first["event_time"], now=T0 + timedelta(days=1)).incidents == []
+    assert engine.correlate(hot, first["event_time"], SQLI, now=T0 + timedelta(days=1)).incidents == []
     late = parse(sqli_burst(T0 + timedelta(seconds=40), "192.168.3.3", n=6, spacing_s=3))
     pipeline.load_hot(hot, late)
-    report = pipeline.correlate(hot, late["event_time"], now=T0 + timedelta(days=1))
+    report = engine.correlate(hot, late["event_time"], SQLI, now=T0 + timedelta(days=1))
     assert [i.event_count for i in report.incidents] == [12]
 
 
@@ -214,7 +216,7 @@ def test_burst_straddling_a_window_boundary_is_one_incident(hot: HotStore) -> No
     start = datetime(2026, 3, 10, 12, 4, 0, tzinfo=UTC)
     events = parse(sqli_burst(start, "192.168.8.8", n=12, spacing_s=10))
     pipeline.load_hot(hot, events)
-    report = pipeline.correlate(hot, events["event_time"], now=start)
+    report = engine.correlate(hot, events["event_time"], SQLI, now=start)
     assert [(i.client_ip, i.event_count) for i in report.incidents] == [("192.168.8.8", 12)]
     inc = report.incidents[0]
     assert (inc.start_time, inc.end_time) == (start, start + timedelta(seconds=110))
@@ -225,7 +227,7 @@ def test_a_long_attack_is_one_incident_not_one_per_window(hot: HotStore) -> None
     start = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
     events = parse(sqli_burst(start, "192.168.8.9", n=60, spacing_s=15))  # 15 minutes
     pipeline.load_hot(hot, events)
-    report = pipeline.correlate(hot, events["event_time"], now=start)
+    report = engine.correlate(hot, events["event_time"], SQLI, now=start)
     assert [i.event_count for i in report.incidents] == [60]
     assert "60 SQL injection attempts from 192.168.8.9 within 15 minutes" in (
         report.incidents[0].description
@@ -236,20 +238,20 @@ def test_late_events_extending_a_run_supersede_its_incident(hot: HotStore) -> No
     later = datetime(2026, 3, 10, 12, 10, 0, tzinfo=UTC)
     first = parse(sqli_burst(later, "192.168.9.1", n=10, spacing_s=5))
     pipeline.load_hot(hot, first)
-    before = pipeline.correlate(hot, first["event_time"], now=later)
+    before = engine.correlate(hot, first["event_time"], SQLI, now=later)
     (old,) = before.incidents
 
     late = parse(
         sqli_burst(later - timedelta(minutes=4, seconds=30), "192.168.9.1", n=10, spacing_s=2)
     )
     pipeline.load_hot(hot, late)
-    after = pipeline.correlate(hot, late["event_time"], now=later)
+    after = engine.correlate(hot, late["event_time"], SQLI, now=later)
     (merged,) = after.incidents
     assert merged.id != old.id and merged.event_count == 20
     assert after.superseded == [old.id]
     assert [i.id for i in hot.list_incidents()] == [merged.id]
 
-    again = pipeline.correlate(hot, late["event_time"], now=later)  # idempotent
+    again = engine.correlate(hot, late["event_time"], SQLI, now=later)  # idempotent
     assert ([i.id for i in again.incidents], again.changed, again.superseded) == (
         [merged.id],
         0,

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from psycopg import sql as pgsql
 
-from soc_platform import pipeline, sql
+from soc_platform import engine, pipeline, sql
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.stores.hot import AGGREGATES, Dialect, HotPolicy, HotStore, partition_name
 from soc_platform.stores.lake import Lake
@@ -205,7 +205,7 @@ def test_backfill_of_a_generated_day_from_the_lake_alone_is_exact_twice(
     path.write_text(to_jsonl(events))
     ingest = pipeline.ingest_files(lake, [str(path)])
     pipeline.load_hot(hot, ingest.events)
-    pipeline.correlate_days(hot, ingest.days)
+    engine.correlate_days(hot, ingest.days)
     live = snapshot(pg_dsn)
     assert len(live["waf_events"]) == len(events)
     assert live["incidents"], "the generated SQL-injection campaign must be detected"
@@ -218,7 +218,7 @@ def test_backfill_of_a_generated_day_from_the_lake_alone_is_exact_twice(
     for _ in range(2):
         report = pipeline.rebuild_hot_days(hot, lake, [day])
         assert report.inserted == len(events)
-        pipeline.correlate_days(hot, [day])
+        engine.correlate_days(hot, [day])
         assert snapshot(pg_dsn) == live
         assert pipeline.check_lake_hot_counts(hot, lake, [day], retries=0).passed
         assert pipeline.check_aggregate_totals(hot, [day]).passed
@@ -229,10 +229,10 @@ def test_rebuild_drops_rows_aggregates_and_incidents_the_lake_does_not_have(
 ) -> None:
     burst = parse(sqli_burst(NOON, "192.168.3.3", n=10))
     hot.load_events(burst)  # in the hot store but never in the lake
-    pipeline.correlate_days(hot, [NOON.date()])
+    engine.correlate_days(hot, [NOON.date()])
     assert rows(pg_dsn, "SELECT count(*) FROM incidents") == [(1,)]
     pipeline.rebuild_hot_days(hot, lake, [NOON.date()])
-    report = pipeline.correlate_days(hot, [NOON.date()])
+    report = engine.correlate_days(hot, [NOON.date()])
     assert report.superseded and not report.incidents
     snap = snapshot(pg_dsn)
     assert {k: len(v) for k, v in snap.items()} == dict.fromkeys(snap, 0)
@@ -443,7 +443,7 @@ def test_backfilling_days_past_retention_keeps_their_summaries_and_incidents(
     keep_all = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
     keep_all.setup()
     keep_all.load_events(parse(sqli_burst(t_old, "192.168.8.8", n=10)))
-    pipeline.correlate_days(keep_all, [old_day])
+    engine.correlate_days(keep_all, [old_day])
     hot = HotStore(pg_dsn, policy=HotPolicy(retention_days=30))
     hot.maintain(today=TODAY)  # drops the old day's raw partition
     assert hot.count_events(old_day, old_day) == 0
@@ -457,7 +457,7 @@ def test_backfilling_days_past_retention_keeps_their_summaries_and_incidents(
     report = pipeline.rebuild_hot_days(hot, lake, days)
     assert old_day in report.skipped_days and old_day not in report.days
     hot.refresh_days(days)
-    assert not pipeline.correlate_days(hot, days).superseded
+    assert not engine.correlate_days(hot, days).superseded
     after = {name: rows(pg_dsn, f"SELECT * FROM {name} ORDER BY 1, 2") for name in before}
     assert after == before
 
@@ -476,9 +476,9 @@ def test_retire_only_touches_the_given_days(hot: HotStore, pg_dsn: str) -> None:
     """Re-evaluating two days a week apart must not retire incidents of the days between."""
     mid = NOON - timedelta(days=3)
     hot.load_events(parse(sqli_burst(mid, "192.168.2.2", n=10)))
-    pipeline.correlate_days(hot, [mid.date()])
+    engine.correlate_days(hot, [mid.date()])
     assert rows(pg_dsn, "SELECT count(*) FROM incidents") == [(1,)]
     with psycopg.connect(pg_dsn) as conn:  # its events vanish, but the day is not re-run
         conn.execute("DELETE FROM waf_events")
-    pipeline.correlate_days(hot, [(NOON - timedelta(days=6)).date(), NOON.date()])
+    engine.correlate_days(hot, [(NOON - timedelta(days=6)).date(), NOON.date()])
     assert rows(pg_dsn, "SELECT count(*) FROM incidents") == [(1,)]

@@ -62,9 +62,7 @@ matched AS (
     FROM incidents
     WHERE NOT EXISTS (SELECT 1 FROM checked)
 )
-SELECT i.id, i.type, i.rule, i.severity, i.client_ip, i.targets, i.start_time, i.end_time,
-       i.window_start, i.window_end, i.event_count, i.blocked_count, i.rule_ids, i.description,
-       i.attack_techniques, i.updated_at
+SELECT i.*
 FROM matched AS m
 JOIN incidents AS i ON i.id = m.id
 WHERE (%(type)s::text IS NULL OR i.type = %(type)s::text)

@@ -4,13 +4,13 @@
 DELETE FROM incidents AS old
 USING unnest(
     %(rules)s::text[],
-    %(client_ips)s::text[],
+    %(group_keys)s::text[],
     %(window_starts)s::timestamptz[],
     %(window_ends)s::timestamptz[],
     %(ids)s::text[]
-) AS new(rule, client_ip, window_start, window_end, id)
+) AS new(rule, group_key, window_start, window_end, id)
 WHERE old.rule = new.rule
-  AND old.client_ip = new.client_ip
+  AND old.group_key = new.group_key
   AND old.window_start >= new.window_start
   AND old.window_start < new.window_end
   AND old.id <> ALL (%(ids)s::text[])

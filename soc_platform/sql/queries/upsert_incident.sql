@@ -1,13 +1,20 @@
 INSERT INTO incidents (
     id, type, rule, severity, client_ip, targets, start_time, end_time, window_start,
-    window_end, event_count, blocked_count, rule_ids, description, attack_techniques, search_doc
+    window_end, event_count, blocked_count, rule_ids, description, attack_techniques, search_doc,
+    group_key, group_fields, sources, source_count, target_count, score, score_reasons, status,
+    suppression, suppressed_count, rule_title, rule_version, attack_tactics
 ) VALUES (
     %(id)s, %(type)s, %(rule)s, %(severity)s, %(client_ip)s, %(targets)s, %(start_time)s,
     %(end_time)s, %(window_start)s, %(window_end)s, %(event_count)s, %(blocked_count)s, %(rule_ids)s,
-    %(description)s, %(attack_techniques)s, %(search_doc)s
+    %(description)s, %(attack_techniques)s, %(search_doc)s,
+    %(group_key)s, %(group_fields)s, %(sources)s, %(source_count)s, %(target_count)s, %(score)s,
+    %(score_reasons)s, %(status)s, %(suppression)s, %(suppressed_count)s, %(rule_title)s,
+    %(rule_version)s, %(attack_tactics)s
 )
 ON CONFLICT (id) DO UPDATE SET
+    type = EXCLUDED.type,
     severity = EXCLUDED.severity,
+    client_ip = EXCLUDED.client_ip,
     targets = EXCLUDED.targets,
     start_time = EXCLUDED.start_time,
     end_time = EXCLUDED.end_time,
@@ -18,6 +25,22 @@ ON CONFLICT (id) DO UPDATE SET
     description = EXCLUDED.description,
     attack_techniques = EXCLUDED.attack_techniques,
     search_doc = EXCLUDED.search_doc,
+    group_fields = EXCLUDED.group_fields,
+    sources = EXCLUDED.sources,
+    source_count = EXCLUDED.source_count,
+    target_count = EXCLUDED.target_count,
+    score = EXCLUDED.score,
+    score_reasons = EXCLUDED.score_reasons,
+    status = EXCLUDED.status,
+    suppression = EXCLUDED.suppression,
+    suppressed_count = EXCLUDED.suppressed_count,
+    rule_title = EXCLUDED.rule_title,
+    rule_version = EXCLUDED.rule_version,
+    attack_tactics = EXCLUDED.attack_tactics,
     updated_at = now()
-WHERE (incidents.event_count, incidents.end_time, incidents.description)
-      IS DISTINCT FROM (EXCLUDED.event_count, EXCLUDED.end_time, EXCLUDED.description)
+-- an unchanged re-evaluation rewrites nothing
+WHERE (incidents.event_count, incidents.end_time, incidents.description, incidents.score,
+       incidents.status, incidents.suppressed_count, incidents.rule_version, incidents.severity)
+      IS DISTINCT FROM
+      (EXCLUDED.event_count, EXCLUDED.end_time, EXCLUDED.description, EXCLUDED.score,
+       EXCLUDED.status, EXCLUDED.suppressed_count, EXCLUDED.rule_version, EXCLUDED.severity)

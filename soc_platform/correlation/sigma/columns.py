@@ -1,0 +1,101 @@
+"""The columns Sigma rules can test, and how Sigma's web taxonomy names reach them.
+
+Rules see the hot table ``waf_events`` under the alias ``e``. A *column* here is a logical
+name with the SQL expression that computes it and its kind (which decides how a value is
+compared: text case-insensitively, numbers exactly, IPs by address or network, arrays by
+any element).
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["text", "int", "inet", "text[]"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql: str  # an SQL expression over ``waf_events AS e``
+    kind: Kind
+    doc: str
+
+
+COLUMNS: dict[str, Column] = {
+    c.name: c
+    for c in (
+        Column("client_ip", "e.client_ip", "inet", "client (source) IP address"),
+        Column("host", "e.host", "text", "Host header / virtual host"),
+        Column("request_method", "e.request_method", "text", "HTTP method"),
+        Column("request_uri", "e.request_uri", "text", "full request URI: path and query"),
+        Column("uri_path", "split_part(e.request_uri, '?', 1)", "text", "URI path, no query"),
+        Column(
+            "uri_extension",
+            r"substring(split_part(e.request_uri, '?', 1) from '\.([^./]*)$')",
+            "text",
+            "file extension of the URI path, without the dot",
+        ),
+        Column("status_code", "e.status_code", "int", "HTTP response status"),
+        Column("user_agent", "e.user_agent", "text", "User-Agent header"),
+        Column("rule_id", "e.rule_id", "text", "id of the WAF rule that matched"),
+        Column("rule_msg", "e.rule_msg", "text", "message of the WAF rule that matched"),
+        Column("rule_tags", "e.rule_tags", "text[]", "tags of the WAF rule (any element)"),
+        Column("action", "e.action", "text", "blocked, detected or allowed"),
+        # Keywords (values without a field) search the request as the hot table keeps it;
+        # the raw line itself stays in the lake.
+        Column(
+            "keywords",
+            "concat_ws(' ', e.request_method, e.request_uri, e.status_code, e.user_agent, "
+            "e.host, e.rule_msg)",
+            "text",
+            "keyword search: method, URI, status, user agent, host and WAF message",
+        ),
+    )
+}
+
+#: Sigma web-server / proxy taxonomy (and common aliases) -> column.
+TAXONOMY: dict[str, str] = {
+    "c-ip": "client_ip",
+    "clientip": "client_ip",
+    "src_ip": "client_ip",
+    "cs-host": "host",
+    "r-dns": "host",
+    "cs-method": "request_method",
+    "c-uri": "request_uri",
+    "cs-uri": "request_uri",
+    # SigmaHQ web rules put path fragments under cs-uri-query too ("/wp-admin",
+    # "../"): it is matched against the whole URI, like c-uri.
+    "cs-uri-query": "request_uri",
+    "c-uri-query": "request_uri",
+    "cs-uri-stem": "uri_path",
+    "c-uri-stem": "uri_path",
+    "c-uri-extension": "uri_extension",
+    "sc-status": "status_code",
+    "c-useragent": "user_agent",
+    "cs-user-agent": "user_agent",
+    "cs(User-Agent)": "user_agent",
+}
+
+#: Fields of the taxonomy the WAF events do not carry, with the reason a rule using them
+#: cannot be converted.
+UNAVAILABLE: dict[str, str] = {
+    "cs-referer": "WAF events keep no Referer header",
+    "cs-cookie": "WAF events keep no Cookie header",
+    "cs-username": "WAF events carry no authenticated user name",
+    "cs-content-type": "WAF events keep no request Content-Type",
+    "cs-bytes": "WAF events carry no byte counts",
+    "sc-bytes": "WAF events carry no byte counts",
+    "dst_ip": "WAF events carry no server (destination) IP",
+    "s-ip": "WAF events carry no server (destination) IP",
+    "cs-version": "WAF events carry no HTTP version",
+}
+
+
+def known_fields() -> set[str]:
+    """Every field name a WAF rule may use: taxonomy names and the columns themselves."""
+    return set(TAXONOMY) | (set(COLUMNS) - {"keywords"})
+
+
+def column_of(field: str) -> Column | None:
+    """The column behind a Sigma field name, if the WAF events have one."""
+    name = TAXONOMY.get(field, field)
+    return COLUMNS.get(name) if name != "keywords" else None

@@ -1,0 +1,257 @@
+"""The correlation engine: compiled Sigma rules evaluated over windows of the hot store.
+
+Every micro-batch evaluates each rule over the windows its events touched (late events thus
+re-evaluate their own, past, windows) plus the rule's lookback before "now"; a backfill
+evaluates every window of its days. A rule's firing windows are followed outwards until
+each run of consecutive firing windows of a group is seen whole; a run is one incident,
+identified by (rule, group, first window), so re-evaluation updates it and never adds a
+second one. With a suppression period, runs of a group less than that apart are one
+incident too, which counts the runs it folded in.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from soc_platform.correlation.compiler import CompiledRule, ordered_match
+from soc_platform.correlation.incidents import Context, build_incident, search_text
+from soc_platform.correlation.runs import Run, find_runs, merge_close, neighbours, to_expand
+from soc_platform.correlation.windows import (
+    day_windows,
+    merge_windows,
+    recent_windows,
+    touched_windows,
+)
+from soc_platform.detection import Detection, default_detection
+from soc_platform.models import Incident
+from soc_platform.stores.hot import HotStore
+
+
+@dataclass
+class CorrelationReport:
+    windows_evaluated: int
+    incidents: list[Incident]
+    changed: int
+    per_rule: dict[str, int]
+    superseded: list[str] = field(default_factory=list)  # ids merged into other incidents
+    suppressed: int = 0  # incidents kept as suppressed (allow-listed)
+
+
+def correlate(
+    hot: HotStore,
+    event_times: pa.Array | pa.ChunkedArray,
+    detection: Detection | None = None,
+    *,
+    now: datetime | None = None,
+) -> CorrelationReport:
+    """Evaluate every rule (default: the built-in pack) over the windows the new events
+    touched, plus its lookback."""
+    now = now or datetime.now(UTC)
+    detection = detection or default_detection()
+    plan = {
+        rule: merge_windows(
+            touched_windows(event_times, rule.timespan, rule.hop),
+            recent_windows(now, rule.lookback, rule.timespan, rule.hop),
+        )
+        for rule in detection.rules.rules
+    }
+    incidents, evaluated = evaluate(hot, plan, detection.context)
+    return _store(hot, incidents, evaluated)
+
+
+def correlate_days(
+    hot: HotStore, days: Sequence[date], detection: Detection | None = None
+) -> CorrelationReport:
+    """Re-evaluate every window of ``days`` (reprocessing and backfills); incidents of those
+    days the evaluation does not find again are retired."""
+    detection = detection or default_detection()
+    # days past the raw retention have no hot rows left: re-evaluating them would retire
+    # every incident they hold
+    days = hot.retained_days(days)
+    if not days:
+        return CorrelationReport(0, [], 0, {})
+    incidents, evaluated = evaluate_days(hot, days, detection)
+    # runs never cross midnight UTC, so the days' incidents are exactly those whose first
+    # window starts in them
+    return _store(hot, incidents, evaluated, retire=([r.name for r in detection.rules.rules], days))
+
+
+def evaluate_days(
+    hot: HotStore, days: Sequence[date], detection: Detection
+) -> tuple[list[Incident], int]:
+    """The incidents the rules find over whole days, without storing them."""
+    plan = {rule: day_windows(days, rule.timespan, rule.hop) for rule in detection.rules.rules}
+    return evaluate(hot, plan, detection.context)
+
+
+def _store(
+    hot: HotStore,
+    incidents: list[Incident],
+    evaluated: int,
+    retire: tuple[list[str], list[date]] | None = None,
+) -> CorrelationReport:
+    per_rule: dict[str, int] = defaultdict(int)
+    for inc in incidents:
+        per_rule[inc.rule] += 1
+    result = hot.upsert_incidents(incidents, [search_text(i) for i in incidents], retire=retire)
+    return CorrelationReport(
+        evaluated,
+        incidents,
+        result.changed,
+        dict(per_rule),
+        result.superseded,
+        sum(1 for i in incidents if i.status == "suppressed"),
+    )
+
+
+@dataclass(frozen=True)
+class Span:
+    """A time span to match a rule in, for any group or just one."""
+
+    start: datetime
+    end: datetime
+    group: str | None = None
+
+
+def evaluate(
+    hot: HotStore, plan: dict[CompiledRule, list[datetime]], context: Context
+) -> tuple[list[Incident], int]:
+    """Incidents of each rule over its planned windows (and the runs they belong to)."""
+    incidents: list[Incident] = []
+    evaluated = 0
+    for rule, windows in plan.items():
+        fired, n = _fired(hot, rule, windows)
+        evaluated += n
+        runs = find_runs(fired, rule.hop, rule.timespan)
+        folded: dict[tuple[str, datetime], int] = {}
+        if rule.suppress_for > timedelta(0) and runs:
+            runs, folded, n = _suppress(hot, rule, runs)
+            evaluated += n
+        # one row per run: its events counted once, however many of its windows held them
+        totals = {
+            (str(r["group_key"]), r["window_start"]): r
+            for r in match_spans(hot, rule, [Span(r.start, r.end, r.group) for r in runs], True)
+        }
+        for run in runs:
+            row = totals.get((run.group, run.start))
+            if row is None:  # pragma: no cover - a fired run always has events
+                continue
+            incidents.append(
+                build_incident(
+                    rule,
+                    row,
+                    window_end=run.end,
+                    context=context,
+                    suppressed_count=folded.get((run.group, run.start), 0),
+                )
+            )
+    return incidents, evaluated
+
+
+def _fired(
+    hot: HotStore, rule: CompiledRule, windows: Sequence[datetime], group: str | None = None
+) -> tuple[set[tuple[str, datetime]], int]:
+    """Evaluate the windows and their neighbours, then keep following firing windows
+    outwards, so every run of consecutive firing windows is seen whole."""
+    fired: set[tuple[str, datetime]] = set()
+    seen: set[datetime] = set()
+    todo = sorted(set(windows) | neighbours(windows, rule.hop))
+    evaluated = 0
+    while todo:
+        spans = [Span(w, w + rule.timespan, group) for w in todo]
+        rows = match_spans(hot, rule, spans, False)
+        seen.update(todo)
+        evaluated += len(todo)
+        now_fired = {(str(r["group_key"]), r["window_start"]) for r in rows}
+        fired |= now_fired
+        todo = to_expand({w for _, w in now_fired}, seen, rule.hop)
+    return fired, evaluated
+
+
+def _suppress(
+    hot: HotStore, rule: CompiledRule, runs: list[Run]
+) -> tuple[list[Run], dict[tuple[str, datetime], int], int]:
+    """Fold runs of a group less than ``suppress_for`` apart (within a UTC day) into one,
+    counting the runs folded in. Incidents already stored count as runs too, and a folded
+    span is re-evaluated window by window, so the count does not depend on which batch
+    saw which run."""
+    lo = min(r.start for r in runs) - rule.suppress_for
+    hi = max(r.end for r in runs) + rule.suppress_for
+    stored = [
+        Run(g, s, e, 1)
+        for g, s, e in hot.incident_spans(rule.name, {r.group for r in runs}, lo, hi)
+    ]
+    fresh = set(runs)
+    out: list[Run] = []
+    folded: dict[tuple[str, datetime], int] = {}
+    evaluated = 0
+    for chain, count in merge_close([*runs, *stored], rule.suppress_for):
+        if count == 1:
+            if chain in fresh:
+                out.append(chain)
+            continue  # a stored incident alone: nothing changes for it
+        # the exact runs inside the folded span
+        windows = _every_window(chain.start, chain.end - rule.timespan, rule.hop)
+        fired, n = _fired(hot, rule, windows, chain.group)
+        evaluated += n
+        for piece, pieces in merge_close(
+            find_runs(fired, rule.hop, rule.timespan), rule.suppress_for
+        ):
+            out.append(piece)
+            folded[(piece.group, piece.start)] = pieces - 1
+    return out, folded, evaluated
+
+
+def _every_window(first: datetime, last: datetime, hop: timedelta) -> list[datetime]:
+    out = []
+    cur = first
+    while cur <= last:
+        out.append(cur)
+        cur += hop
+    return out
+
+
+def match_spans(
+    hot: HotStore, rule: CompiledRule, spans: Sequence[Span], totals: bool
+) -> list[dict[str, Any]]:
+    """Rows of the rule's window query: per span and group, the matches that meet the
+    rule's condition (or all of them, ``totals``).
+
+    Spans are queried in clusters of nearby times, each with constant time bounds, so the
+    planner reads only the partitions and index ranges they cover.
+    """
+    rows: list[dict[str, Any]] = []
+    clusters: list[list[Span]] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if clusters and span.start - max(s.end for s in clusters[-1]) <= timedelta(hours=1):
+            clusters[-1].append(span)
+        else:
+            clusters.append([span])
+    query = rule.query()
+    for cluster in clusters:
+        found = hot.match_rule(
+            query,
+            {
+                "span_starts": [s.start for s in cluster],
+                "span_ends": [s.end for s in cluster],
+                "span_groups": [s.group for s in cluster],
+                "totals": totals,
+                "lo": min(s.start for s in cluster),
+                "hi": max(s.end for s in cluster),
+            },
+        )
+        if rule.ordered and not totals:
+            needs = [r.min_count for r in rule.refs]
+            found = [r for r in found if ordered_match(r["ordered_times"] or [], needs)]
+        rows.extend(found)
+    return rows
+
+
+def day_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
+    ordered = sorted(days)
+    lo = datetime.combine(ordered[0], time.min, UTC)
+    return lo, datetime.combine(ordered[-1], time.min, UTC) + timedelta(days=1)
