@@ -10,11 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soc_platform.correlation.rules import SQLI_BURST
 from soc_platform.correlation.windows import window_start
+from soc_platform.detection import default_detection
 from soc_platform.parsing import split_lines
 from soc_platform.parsing.waf_json import parse
 from soc_platform.synth import Campaign, generate
+
+SQLI_BURST = default_detection().rules.rule("waf-sqli-burst")
 
 END = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SEED_FIELDS = {
@@ -40,7 +42,7 @@ def is_sqli(event: dict[str, Any]) -> bool:
 def sqli_burst_fires(events: list[dict[str, Any]]) -> set[str]:
     """Client IPs with >= threshold SQL-injection events in one epoch-aligned window."""
     counts = Counter(
-        (e["client_ip"], window_start(ts(e), SQLI_BURST.window)) for e in events if is_sqli(e)
+        (e["client_ip"], window_start(ts(e), SQLI_BURST.timespan)) for e in events if is_sqli(e)
     )
     return {ip for (ip, _), n in counts.items() if n >= SQLI_BURST.threshold}
 
@@ -118,7 +120,7 @@ def test_sqli_burst_campaign(traffic: tuple[list[dict[str, Any]], list[Campaign]
     assert all(is_sqli(e) for e in mine)
     assert all(e["status_code"] >= 400 for e in mine)  # blocked
     first, last = min(map(ts, mine)), max(map(ts, mine))
-    assert last - first <= SQLI_BURST.window
+    assert last - first <= SQLI_BURST.timespan
     assert burst.start == min(e["timestamp"] for e in mine)
     assert burst.end == max(e["timestamp"] for e in mine)
 
@@ -160,7 +162,7 @@ def test_ground_truth_serialises(traffic: tuple[list[dict[str, Any]], list[Campa
 @given(st.integers(0, 2**32), st.integers(100, 2000), st.integers(30, 240))
 def test_rule_fires_exactly_for_expected_campaigns(seed: int, n: int, minutes: int) -> None:
     events, campaigns = generate(events=n, minutes=minutes, seed=seed, end=END)
-    expected = {c.client_ip for c in campaigns if c.expected_rule == SQLI_BURST.id}
+    expected = {c.client_ip for c in campaigns if c.expected_rule == SQLI_BURST.name}
     assert len(expected) == 1
     assert sqli_burst_fires(events) == expected
 
