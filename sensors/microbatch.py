@@ -34,7 +34,13 @@ from dagster import (
 from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
 from soc_platform import engine, pipeline
 from soc_platform.planning import plan_runs
-from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
+from soc_platform.resources import (
+    DetectionResource,
+    HotStoreResource,
+    LakeResource,
+    LandingResource,
+    SearchResource,
+)
 
 RAW = AssetKey(["lake", "raw_waf_events"])
 DEAD = AssetKey(["lake", "dead_letter"])
@@ -161,10 +167,19 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         out=Out(engine.CorrelationReport, io_manager_key="mem_io"),
     )
     def correlate_incidents(
-        context: OpExecutionContext, ingest: pipeline.IngestReport, hot: HotStoreResource
+        context: OpExecutionContext,
+        ingest: pipeline.IngestReport,
+        hot: HotStoreResource,
+        detection: DetectionResource,
     ) -> Iterator[AssetMaterialization | Output[engine.CorrelationReport]]:
-        report = engine.correlate(hot.store(), ingest.events["event_time"])
+        loaded = detection.load()
+        for problem in loaded.rules.problems:
+            context.log.warning(f"rule not running: {problem}")
+        report = engine.correlate(hot.store(), ingest.events["event_time"], loaded)
         meta: dict[str, Any] = {
+            "rules": len(loaded.rules.rules),
+            "rule_problems": len(loaded.rules.problems),
+            "incidents_suppressed": report.suppressed,
             "windows_evaluated": report.windows_evaluated,
             "incidents_matched": len(report.incidents),
             "incidents_changed": report.changed,

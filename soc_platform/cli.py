@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from soc_platform import cli_rules
 from soc_platform.errors import ConfigurationError, DependencyError, SocPlatformError
 from soc_platform.settings import Settings, load_settings
 
@@ -435,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="the Dagster UI and daemon on the embedded defaults")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+
+    cli_rules.add_parser(sub)
     return parser
 
 
@@ -446,6 +449,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "dev": cmd_dev,
     "backfill": cmd_backfill,
+    "rules": cli_rules.cmd_rules,
 }
 
 

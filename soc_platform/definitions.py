@@ -10,7 +10,13 @@ import dagster as dg
 
 from assets import REBUILD_KEYS, build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
-from soc_platform.resources import HotStoreResource, LakeResource, LandingResource, SearchResource
+from soc_platform.resources import (
+    DetectionResource,
+    HotStoreResource,
+    LakeResource,
+    LandingResource,
+    SearchResource,
+)
 from soc_platform.settings import Settings, load_settings
 
 
@@ -55,6 +61,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
             ),
         ),
         "landing": LandingResource(path=str(settings.landing_dir)),
+        "detection": DetectionResource(
+            rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
+            config_path=str(settings.detection_config) if settings.detection_config else None,
+            assets_path=str(settings.asset_criticality) if settings.asset_criticality else None,
+        ),
     }
 
 
@@ -82,6 +93,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
 def rebuild_selection() -> list[dg.AssetKey]:
     """The assets a backfill of days materializes (hot rows, aggregates, incidents, index)."""
     return list(REBUILD_KEYS)
+
+
+def hunt_selection() -> list[dg.AssetKey]:
+    """What a retro-hunt materializes (shadow incidents only: live ones are untouched)."""
+    return [dg.AssetKey(["detection", "retro_hunt"])]
 
 
 @dg.definitions

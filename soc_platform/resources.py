@@ -9,6 +9,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
+from soc_platform.detection import Detection, load_detection
 from soc_platform.models import LandingFile
 from soc_platform.stores.hot import HotPolicy, HotStore
 from soc_platform.stores.lake import Lake, LakeConfig
@@ -106,3 +107,21 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
 
     def files(self) -> list[LandingFile]:
         return list_landing_files(Path(self.path))
+
+
+class DetectionResource(ConfigurableResource):  # type: ignore[type-arg]
+    """The deployment's rules: a directory of Sigma rules (default: the built-in pack), a
+    detection config (per-rule overrides, allow-lists) and an asset-criticality map."""
+
+    rules_dir: str | None = None
+    config_path: str | None = None
+    assets_path: str | None = None
+
+    def load(self, rules_dir: str | None = None) -> Detection:
+        """Load and compile (every run: a rule change takes effect on the next batch)."""
+        chosen = rules_dir or self.rules_dir
+        return load_detection(
+            Path(chosen) if chosen else None,
+            Path(self.config_path) if self.config_path else None,
+            Path(self.assets_path) if self.assets_path else None,
+        )

@@ -182,9 +182,11 @@ def attack_tags(rule: SigmaRuleBase) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def hop_for(timespan: timedelta, hop: timedelta) -> timedelta:
-    """The hop a timespan gets: the configured one, at most the timespan, and long enough
-    that at most MAX_WINDOWS_PER_SPAN windows start within it (whole minutes)."""
-    hop = min(hop, timespan)
+    """The hop a timespan gets: the configured one, but at most a quarter of the timespan
+    (whole seconds), so a burst up to three quarters of it always lies whole in a window,
+    and long enough that at most MAX_WINDOWS_PER_SPAN windows start within it (whole
+    minutes)."""
+    hop = min(hop, max(timedelta(seconds=1), timedelta(seconds=timespan.total_seconds() // 4)))
     floor = timespan / MAX_WINDOWS_PER_SPAN
     if hop < floor:
         minutes = -(-floor // timedelta(minutes=1))  # ceil
@@ -286,7 +288,8 @@ def _standalone(
         source=str(rule.source.path) if rule.source and rule.source.path else "",
         suppress_for=tune.suppress_for or timedelta(0),
         ip_field="c-ip",
-        **_presentation(rule, name),
+        incident_type=_incident_type(rule, name),
+        noun=_noun(rule),
     )
 
 
@@ -416,18 +419,19 @@ def _correlation(
         suppress_for=tune.suppress_for or timedelta(0),
         ordered=rule.type == SigmaCorrelationType.TEMPORAL_ORDERED,
         ip_field=ip_field,
-        **_presentation(rule, name),
+        incident_type=_incident_type(rule, name),
+        noun=_noun(rule),
     )
 
 
-def _presentation(rule: SigmaRuleBase, name: str) -> dict[str, str]:
-    """How incidents of the rule are named: Sigma custom attributes ``incident_type`` and
-    ``incident_noun``, else derived from the rule name."""
-    attrs = rule.custom_attributes or {}
-    out = {"incident_type": str(attrs.get("incident_type") or name.replace("-", "_"))}
-    if attrs.get("incident_noun"):
-        out["noun"] = str(attrs["incident_noun"])
-    return out
+def _incident_type(rule: SigmaRuleBase, name: str) -> str:
+    """Sigma custom attribute ``incident_type``, else the rule name."""
+    return str((rule.custom_attributes or {}).get("incident_type") or name.replace("-", "_"))
+
+
+def _noun(rule: SigmaRuleBase) -> str:
+    """Sigma custom attribute ``incident_noun`` (what the events are, plural)."""
+    return str((rule.custom_attributes or {}).get("incident_noun") or "matching requests")
 
 
 def _number(value: float) -> str:

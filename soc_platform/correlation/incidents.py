@@ -115,7 +115,8 @@ def build_incident(
         )
     )
     allowed = None
-    for host in hosts or [None]:
+    candidates: list[str | None] = [*hosts] or [None]
+    for host in candidates:
         allowed = context.config.allowed(rule.name, client_ip or None, host)
         if allowed is not None:
             break

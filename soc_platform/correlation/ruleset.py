@@ -21,6 +21,8 @@ from soc_platform.correlation.config import DetectionConfig
 from soc_platform.correlation.sigma.backend import PostgresBackend
 from soc_platform.correlation.sigma.pipeline import waf_pipeline
 
+AnyRule = SigmaRule | SigmaCorrelationRule
+
 
 @dataclass(frozen=True)
 class RuleProblem:
@@ -106,7 +108,7 @@ def load_rule_set(
                 out.problems.append(RuleProblem(str(path), "", "load", str(e)))
     out.files = len(texts)
 
-    rules: list[SigmaRuleBase] = []
+    rules: list[AnyRule] = []
     source_of: dict[int, str] = {}
     for source, text in texts:
         try:
@@ -127,14 +129,14 @@ def load_rule_set(
     # rules switched off for this deployment, and references that do not resolve, drop out
     names = {rule_name(r) for r in rules}
     out.unknown_overrides = sorted(set(config.rules) - names - _ids(rules))
-    enabled: list[SigmaRuleBase] = []
+    enabled: list[AnyRule] = []
     for rule in rules:
         if config.override(rule_name(rule)).enabled is False:
             out.disabled.append(rule_name(rule))
         else:
             enabled.append(rule)
-    collection = SigmaCollection(enabled)
-    resolved: list[SigmaRuleBase] = []
+    collection = SigmaCollection(list(enabled))
+    resolved: list[AnyRule] = []
     for rule in enabled:
         if isinstance(rule, SigmaCorrelationRule):
             try:
@@ -145,7 +147,7 @@ def load_rule_set(
                 )
                 continue
         resolved.append(rule)
-    ordered = SigmaCollection._referenced_first(resolved)  # type: ignore[arg-type]
+    ordered = SigmaCollection._referenced_first(resolved)
 
     backend = PostgresBackend(waf_pipeline(), collect_errors=True, strict_fields=strict_fields)
     backend.init_processing_pipeline("predicate")
@@ -157,9 +159,9 @@ def load_rule_set(
     compiled = compile_collection(
         ordered, backend, hop=config.hop, tuning=tuning, quiet=_referenced(rules)
     )
-    for rule, message in compiled.errors:
+    for bad, message in compiled.errors:
         out.problems.append(
-            RuleProblem(source_of.get(id(rule), ""), _label(rule), "convert", message)
+            RuleProblem(source_of.get(id(bad), ""), _label(bad), "convert", message)
         )
     out.converted = len(compiled.converted)
     out.rules = compiled.rules

@@ -631,14 +631,14 @@ class HotStore:
         """Run a compiled rule's window query (``CompiledRule.query()``: SQL the Sigma backend
         compiled from a rule file, rendered into sql/rules/match_windows.sql)."""
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(pgsql.SQL(query), params)  # type: ignore[arg-type]
+            cur.execute(pgsql.SQL(query), params)
             return list(cur.fetchall())
 
     def count_matches(self, predicate: str, start: datetime, end: datetime) -> int:
         """How many events in [start, end) a compiled predicate matches: proves a converted
         rule runs against the hot table (``rules convert --report``)."""
         query = sql.query("count_rule_matches").format(
-            predicate=pgsql.SQL(predicate),  # type: ignore[arg-type]
+            predicate=pgsql.SQL(predicate),
             lo=pgsql.Literal(start),
             hi=pgsql.Literal(end),
         )

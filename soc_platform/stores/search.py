@@ -18,9 +18,30 @@ from soc_platform.stores.hot import HotStore
 
 INDEX_UID = "incidents"
 MEILI_SETTINGS: dict[str, Any] = {
-    "searchableAttributes": ["description", "client_ip", "targets", "type", "rule", "rule_ids"],
-    "filterableAttributes": ["type", "client_ip", "start_time", "severity", "rule"],
-    "sortableAttributes": ["start_time", "event_count"],
+    "searchableAttributes": [
+        "description",
+        "client_ip",
+        "sources",
+        "targets",
+        "type",
+        "rule",
+        "rule_title",
+        "rule_ids",
+        "attack_techniques",
+        "attack_tactics",
+    ],
+    "filterableAttributes": [
+        "type",
+        "client_ip",
+        "start_time",
+        "severity",
+        "rule",
+        "status",
+        "attack_techniques",
+        "attack_tactics",
+        "score",
+    ],
+    "sortableAttributes": ["start_time", "event_count", "score"],
     "displayedAttributes": ["*"],
 }
 _TERM = re.compile(r"[^\s\"'`,;()]+")

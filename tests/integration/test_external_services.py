@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg import sql
-from soc_platform.correlation.rules import SQLI_BURST
 
 from soc_platform import engine, pipeline
 from soc_platform.correlation.incidents import build_incident
+from soc_platform.detection import default_detection
+from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.sql import latest_version
 from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
@@ -26,6 +27,14 @@ from tests.helpers import sqli_burst, to_jsonl
 TIMESCALE_DSN = os.environ.get("SOC_TEST_TIMESCALE_DSN")
 MEILI_URL = os.environ.get("SOC_TEST_MEILI_URL")
 T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
+SQLI = default_detection().only("waf-sqli-burst")
+SQLI_BURST = SQLI.rules.rule("waf-sqli-burst")
+
+
+def build(match: dict[str, object]) -> Incident:
+    return build_incident(
+        SQLI_BURST, match, window_end=T0 + timedelta(minutes=5), context=SQLI.context
+    )
 
 
 @pytest.fixture
@@ -159,7 +168,9 @@ def test_meilisearch_backend() -> None:
     backend.prune(T0 - timedelta(days=1), T0 + timedelta(days=1), keep=[])  # a clean slate
     backend.ensure_index()  # settings applied idempotently
     match = {
-        "client_ip": "192.168.77.3",
+        "group_key": "192.168.77.3",
+        "sources": ["192.168.77.3"],
+        "source_count": 1,
         "window_start": T0,
         "start_time": T0,
         "end_time": T0 + timedelta(minutes=2),
@@ -168,14 +179,14 @@ def test_meilisearch_backend() -> None:
         "rule_ids": ["942100"],
         "targets": ["shop.example.com/products"],
     }
-    inc = build_incident(SQLI_BURST, match)
+    inc = build(match)
     assert backend.upsert([inc]) == 1
     assert backend.upsert([inc]) == 1  # upsert by id: still one document
     hits = backend.search("blocked attempts from 192.168")
     assert [h.id for h in hits] == [inc.id]
     assert [h.id for h in backend.search("sql injecton", type_="sql_injection")] == [inc.id]
 
-    other = build_incident(SQLI_BURST, {**match, "client_ip": "192.168.77.4"})
+    other = build({**match, "group_key": "192.168.77.4", "sources": ["192.168.77.4"]})
     backend.upsert([other])
     day = timedelta(days=1)
     assert backend.prune(T0 - day, T0 + day, keep=[inc.id]) == 1  # a rebuilt day drops it

@@ -182,7 +182,9 @@ def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
 def test_late_events_complete_a_past_window(hot: HotStore) -> None:
     first = parse(sqli_burst(T0, "192.168.3.3", n=6))
     pipeline.load_hot(hot, first)
-    assert engine.correlate(hot, first["event_time"], SQLI, now=T0 + timedelta(days=1)).incidents == []
+    assert (
+        engine.correlate(hot, first["event_time"], SQLI, now=T0 + timedelta(days=1)).incidents == []
+    )
     late = parse(sqli_burst(T0 + timedelta(seconds=40), "192.168.3.3", n=6, spacing_s=3))
     pipeline.load_hot(hot, late)
     report = engine.correlate(hot, late["event_time"], SQLI, now=T0 + timedelta(days=1))

@@ -50,6 +50,12 @@ class UnknownFieldFailure(DetectionItemTransformation):
         )
 
 
+def _mapping() -> dict[str | None, str | list[str]]:
+    mapping: dict[str | None, str | list[str]] = {}
+    mapping.update(TAXONOMY)
+    return mapping
+
+
 def waf_pipeline() -> ProcessingPipeline:
     """The pipeline for WAF / web-server rules over ``waf_events``."""
     return ProcessingPipeline(
@@ -70,7 +76,7 @@ def waf_pipeline() -> ProcessingPipeline:
             ProcessingItem(identifier="soc_known_fields", transformation=UnknownFieldFailure()),
             ProcessingItem(
                 identifier="soc_web_taxonomy",
-                transformation=FieldMappingTransformation(dict(TAXONOMY)),
+                transformation=FieldMappingTransformation(_mapping()),
             ),
         ],
     )
