@@ -226,11 +226,14 @@ def match_spans(
     """
     rows: list[dict[str, Any]] = []
     clusters: list[list[Span]] = []
+    cluster_end = datetime.min.replace(tzinfo=UTC)
     for span in sorted(spans, key=lambda s: s.start):
-        if clusters and span.start - max(s.end for s in clusters[-1]) <= timedelta(hours=1):
+        if clusters and span.start - cluster_end <= timedelta(hours=1):
             clusters[-1].append(span)
+            cluster_end = max(cluster_end, span.end)
         else:
             clusters.append([span])
+            cluster_end = span.end
     query = rule.query()
     for cluster in clusters:
         found = hot.match_rule(

@@ -68,9 +68,11 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         "hot/waf_events_1h": "hot",
         "hot/waf_events_daily_summary": "hot",
         "detection/incidents": "detection",
+        "detection/retro_hunt": "detection",
         "search/incident_index": "search",
     }
     assert specs["hot/waf_events"].partitions_def is not None
+    assert specs["detection/retro_hunt"].partitions_def is not None
     checks = {
         (k.asset_key.to_user_string(), k.name): k
         for k in defs.resolve_asset_graph().asset_check_keys
@@ -79,6 +81,7 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("hot/waf_events", "lake_hot_counts_match"),
         ("hot/waf_events", "hot_freshness"),
         ("hot/waf_events_daily_summary", "aggregate_totals_match"),
+        ("detection/incidents", "rule_set_loads"),
     }
     for name in ("hot_maintenance_schedule", "hot_freshness_schedule"):
         schedule = defs.resolve_schedule_def(name)
