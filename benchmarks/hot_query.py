@@ -13,7 +13,7 @@ no ASN enrichment yet, and a network prefix is the same shape of filter):
   sqli_from_ip       SQL-injection attempts from one address in the last 15 minutes
   top_blocked_raw    top 10 sources of blocked requests, last 15 minutes, base table
   top_blocked_1m     the same from the 1-minute aggregate
-  sqli_burst_rule    the correlation rule's query over the last 15 minutes (one window)
+  sqli_burst_rule    the Sigma rule waf-sqli-burst's window query, last 15 minutes
 
     .venv/bin/python benchmarks/hot_query.py [--rows 10000000] [--days 7] [--queries 40]
 """
@@ -29,8 +29,8 @@ import psycopg
 from _common import header, line, percentile, pg_cluster, pg_version, timed
 from psycopg import sql as pgsql
 
-from soc_platform import sql
 from soc_platform.buckets import DAY, floor
+from soc_platform.detection import default_detection
 from soc_platform.stores.hot import HotPolicy, HotStore
 
 KEEP = HotPolicy(retention_days=0)
@@ -102,7 +102,7 @@ def rule_params(now: datetime) -> dict[str, Any]:
         "span_starts": [lo],
         "span_ends": [now],
         "span_groups": [None],
-        "threshold": 8,
+        "totals": False,
         "lo": lo,
         "hi": now,
     }
@@ -189,8 +189,10 @@ def main() -> None:
             name: (lambda conn, p, q=q: conn.execute(q, p).fetchall())  # type: ignore[misc]
             for name, q in QUESTIONS.items()
         }
+        rule_query = default_detection().rules.rule("waf-sqli-burst").query()
         runners["sqli_burst_rule"] = lambda conn, p: conn.execute(
-            sql.query("rule_sqli_burst"), rule_params(p["now"])
+            rule_query,  # type: ignore[arg-type]
+            rule_params(p["now"]),
         ).fetchall()
         with psycopg.connect(dsn, options="-c TimeZone=UTC") as conn:
             for name, run in runners.items():
@@ -202,7 +204,7 @@ def main() -> None:
                     times.append(dt * 1000)
                 p = params()
                 if name == "sqli_burst_rule":
-                    stmt, bind = sql.query("rule_sqli_burst"), rule_params(p["now"])
+                    stmt, bind = pgsql.SQL(rule_query), rule_params(p["now"])  # type: ignore[arg-type]
                 else:
                     stmt, bind = pgsql.SQL(QUESTIONS[name]), p  # type: ignore[arg-type]
                 (plan,) = conn.execute(

@@ -14,7 +14,8 @@ SMALL = {
     "lake.py": ["--events", "3000", "--repeats", "1"],
     "hot_load.py": ["--events", "3000", "--minute-events", "1000", "--repeats", "1"],
     "hot_query.py": ["--rows", "20000", "--days", "2", "--queries", "3"],
-    "correlation.py": ["--events", "5000", "--batch-events", "500", "--repeats", "1"],
+    # one landed file: the latency path runs the real daemon and sensor (about 75 s)
+    "correlation.py": ["--rows", "20000", "--days", "2", "--repeats", "1", "--latency-files", "1"],
     "search.py": ["--incidents", "300", "--queries", "5"],
 }
 
