@@ -103,7 +103,7 @@ class Campaign:
     start: str
     end: str
     events: int
-    expected_rule: str | None  # the rule that must fire, or None if it must not
+    expected_rule: str | None  # the rule that must fire, or None if none of its kind may
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,7 +128,9 @@ def generate(
     Injected campaigns (always present, whatever ``events``):
       - an SQL-injection burst from a 192.168.x.x client (must fire ``waf-sqli-burst``),
       - a slow SQL-injection probe below the threshold (must not fire),
-      - an XSS probe and a path-traversal scan (not SQL injection: must not fire it).
+      - an XSS probe (must fire ``waf-xss-burst``) and a path-traversal scan (must fire
+        ``waf-path-traversal``); neither is SQL injection.
+    The attack tools' user agents also fire ``waf-scanner-user-agent``.
     """
     if minutes < 5:
         raise ValueError("minutes must be at least 5: the campaigns need room")
@@ -242,7 +244,7 @@ def generate(
         )
         for i in range(15)
     ]
-    record("xss-probe", "xss", xss_ip, xss, None)
+    record("xss-probe", "xss", xss_ip, xss, "waf-xss-burst")
 
     lfi_ip = _public_ip(rng)
     lfi_start = start + timedelta(seconds=rng.uniform(0.1, 0.8) * span)
@@ -259,7 +261,7 @@ def generate(
         )
         for i in range(12)
     ]
-    record("path-traversal-scan", "path_traversal", lfi_ip, lfi, None)
+    record("path-traversal-scan", "path_traversal", lfi_ip, lfi, "waf-path-traversal")
 
     # --- benign browsing ---------------------------------------------------------------
     for _ in range(max(0, events - len(out))):

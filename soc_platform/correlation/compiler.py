@@ -294,10 +294,13 @@ def _standalone(
 
 
 def _references(rule: SigmaCorrelationRule) -> list[SigmaRuleReference]:
-    if rule.rules is not None:
-        return list(rule.rules)
-    assert isinstance(rule.condition, SigmaExtendedCorrelationCondition)
-    return [SigmaRuleReference(r) for r in rule.condition.get_referenced_rules()]
+    """The rules a correlation references, resolved: its ``rules``, or for an extended
+    condition without that list, the rules the condition names (pySigma resolves those
+    into ``referenced_rules``; references built here from the condition would have no
+    rule)."""
+    if rule.referenced_rules:
+        return list(rule.referenced_rules)
+    return list(rule.rules or [])
 
 
 def _correlation(
@@ -312,7 +315,7 @@ def _correlation(
     written_groups = list(rule.group_by or [])
     # the pipeline maps group-by fields, aliases and the condition's field reference
     backend.last_processing_pipeline.apply(rule)
-    refs = [_ref(r, rule, predicates) for r in rule.rules or []]
+    refs = [_ref(r, rule, predicates) for r in _references(rule)]
     if not refs:
         raise SigmaFeatureNotSupportedByBackendError("correlation rule references no rules")
     aliases = {a.alias: a for a in rule.aliases}
@@ -453,7 +456,8 @@ def _extended(node: object, index: dict[str, int], refs: Sequence[RuleRef]) -> s
         i = index[node.reference]
         return _present(i, refs[i])
     if isinstance(node, CorrelationConditionNOT):
-        return f"NOT ({_extended(node.args[0], index, refs)})"
+        # bool_or over flags that are all NULL (a test on an absent field) is NULL: absent
+        return f"NOT coalesce({_extended(node.args[0], index, refs)}, false)"
     if isinstance(node, CorrelationConditionAND | CorrelationConditionOR):
         joiner = " AND " if isinstance(node, CorrelationConditionAND) else " OR "
         return "(" + joiner.join(_extended(a, index, refs) for a in node.args) + ")"
@@ -499,14 +503,14 @@ def _ref(
             f"referenced correlation {ref.reference!r} groups by {target.group_by}, the outer "
             f"rule by {outer.group_by}: they must group alike"
         )
-    inner = [_ref(r, target, predicates) for r in target.rules or []]
+    inner = [_ref(r, target, predicates) for r in _references(target)]
     need = int(cond.count) + (1 if cond.op == SigmaCorrelationConditionOperator.GT else 0)
     return RuleRef(ref.reference, " OR ".join(f"({r.predicate})" for r in inner), max(1, need))
 
 
 def _tags_with_refs(rule: SigmaCorrelationRule) -> tuple[tuple[str, ...], tuple[str, ...]]:
     techniques, tactics = attack_tags(rule)
-    for ref in rule.rules or []:
+    for ref in _references(rule):
         t, c = attack_tags(ref.rule)
         techniques += t
         tactics += c

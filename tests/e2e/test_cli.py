@@ -79,24 +79,31 @@ def test_generate_run_incidents_search_and_redelivery(env: dict[str, str], pg_ds
     truth = json.loads((landing / "_truth-s11.json").read_text())
     burst = next(c for c in truth if c["expected_rule"] == "waf-sqli-burst")
     silent = {c["client_ip"] for c in truth if c["expected_rule"] is None}
+    others = {c["client_ip"]: c["expected_rule"] for c in truth if c["expected_rule"]}
 
     run = cli(env, "run", "--json")
     summary = json.loads(run.stdout)
     assert summary["events_parsed"] == 3000 and summary["dead_letters"] == 0
 
     listed = json.loads(cli(env, "incidents", "--json").stdout)
-    assert listed, "the injected SQL-injection burst must produce an incident"
-    assert {i["client_ip"] for i in listed} == {burst["client_ip"]}
-    assert not silent & {i["client_ip"] for i in listed}
+    sqli = [i for i in listed if i["rule"] == "waf-sqli-burst"]
+    assert sqli, "the injected SQL-injection burst must produce an incident"
+    assert {i["client_ip"] for i in sqli} == {burst["client_ip"]}
+    # every campaign raises its rule; the slow probe raises no SQL-injection incident
+    fired = {(i["client_ip"], i["rule"]) for i in listed}
+    assert set(others.items()) <= fired
+    assert not silent & {i["client_ip"] for i in sqli}
     if burst["start"][:10] == burst["end"][:10]:  # runs of windows stop at midnight UTC
         # one incident holding every event of the burst, wherever it fell in the windows
-        assert [i["event_count"] for i in listed] == [burst["events"]]
+        assert [i["event_count"] for i in sqli] == [burst["events"]]
     else:
-        assert all(i["event_count"] >= 10 for i in listed)
+        assert all(i["event_count"] >= 10 for i in sqli)
 
     found = json.loads(cli(env, "search", "blocked attempts from 192.168", "--json").stdout)
     assert found["backend"] == "embedded"
-    assert {h["id"] for h in found["hits"]} == {i["id"] for i in listed}
+    hit_ids = [h["id"] for h in found["hits"]]
+    assert hit_ids[0] in {i["id"] for i in sqli}  # the SQL-injection burst ranks first
+    assert all(h["client_ip"].startswith("192.168.") for h in found["hits"])
 
     before = counts(data, pg_dsn)
     assert before[0] == before[1] == 3000
@@ -173,7 +180,7 @@ def test_embedded_defaults_start_a_private_cluster(work_dir: Path) -> None:
         assert (data / "dagster" / "dagster.yaml").is_file()
         # reused by the next command, not re-created
         listed = json.loads(cli(env, "incidents", "--json").stdout)
-        assert listed and all(i["type"] == "sql_injection" for i in listed)
+        assert "sql_injection" in {i["type"] for i in listed}
     finally:
         EmbeddedPostgres(data / "postgres", port).stop()
 

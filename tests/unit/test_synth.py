@@ -126,20 +126,24 @@ def test_sqli_burst_campaign(traffic: tuple[list[dict[str, Any]], list[Campaign]
 
 
 @pytest.mark.parametrize(
-    ("name", "kind", "tag"),
+    ("name", "kind", "tag", "rule"),
     [
-        ("sqli-slow-probe", "sql_injection", "attack-sqli"),
-        ("xss-probe", "xss", "attack-xss"),
-        ("path-traversal-scan", "path_traversal", "attack-lfi"),
+        ("sqli-slow-probe", "sql_injection", "attack-sqli", None),
+        ("xss-probe", "xss", "attack-xss", "waf-xss-burst"),
+        ("path-traversal-scan", "path_traversal", "attack-lfi", "waf-path-traversal"),
     ],
 )
 def test_decoy_campaigns_ground_truth(
-    traffic: tuple[list[dict[str, Any]], list[Campaign]], name: str, kind: str, tag: str
+    traffic: tuple[list[dict[str, Any]], list[Campaign]],
+    name: str,
+    kind: str,
+    tag: str,
+    rule: str | None,
 ) -> None:
     events, campaigns = traffic
     c = campaign(campaigns, name)
     assert c.kind == kind
-    assert c.expected_rule is None
+    assert c.expected_rule == rule
     mine = [e for e in events if e["client_ip"] == c.client_ip and tag in e["rule_tags"]]
     assert len(mine) == c.events
     assert c.start == min(e["timestamp"] for e in mine)

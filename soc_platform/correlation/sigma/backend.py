@@ -39,6 +39,7 @@ from sigma.types import (
 )
 
 from soc_platform.correlation.sigma.columns import COLUMNS, Column, Kind
+from soc_platform.correlation.sigma.pipeline import UnknownFieldFailure
 
 _COMPARE = {
     SigmaCompareExpression.CompareOperators.LT: "<",
@@ -95,8 +96,33 @@ class PostgresBackend(TextQueryBackend):
         strict_fields: bool = True,
         **backend_options: Any,
     ) -> None:
+        if not strict_fields and processing_pipeline is not None:
+            # the pipeline's unknown-field check would reject those fields before they reach
+            # the backend: drop it (from this pipeline, which the backend now owns), so they
+            # become text columns here
+            processing_pipeline.items = [
+                item
+                for item in processing_pipeline.items
+                if not isinstance(item.transformation, UnknownFieldFailure)
+            ]
         super().__init__(processing_pipeline, collect_errors, **backend_options)
         self.strict_fields = strict_fields
+
+    # -- negation -------------------------------------------------------------------------
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> str | None:
+        """``NOT coalesce(expr, false)``: a test on a NULL field (an absent User-Agent) is
+        unknown in SQL, but false in Sigma, so its negation must be true."""
+        arg = cond.args[0]
+        if arg is None:  # pragma: no cover - pySigma never builds an empty NOT
+            return None
+        if arg.__class__ in self.precedence:
+            inner = self.convert_condition_group(arg, state)
+        else:
+            inner = self.convert_condition(arg, state)
+        if inner is None:  # pragma: no cover
+            return None
+        assert isinstance(inner, str)  # this backend defers no expressions
+        return f"{self.not_token} coalesce({inner}, false)"
 
     # -- fields ---------------------------------------------------------------------------
     def column(self, field: str) -> Column:
