@@ -6,6 +6,7 @@ COPY pyproject.toml uv.lock README.md ./
 COPY soc_platform ./soc_platform
 COPY assets ./assets
 COPY sensors ./sensors
+COPY rules ./rules
 RUN uv sync --frozen --no-dev
 ENV PATH=/opt/soc-platform/.venv/bin:$PATH \
     DAGSTER_HOME=/opt/dagster/home

@@ -85,7 +85,9 @@ class CompiledRule:
     sigma_id: str = ""
     source: str = ""
     suppress_for: timedelta = timedelta(0)
-    ordered: bool = False  # temporal_ordered: checked exactly in Python on ordered_times
+    # temporal_ordered over more than two rules (or a nested count): the order is checked
+    # exactly in Python on the window's event times (two rules: in SQL, see _correlation)
+    ordered: bool = False
     ip_field: str | None = None  # the group field holding the client IP, if any
     incident_type: str = ""  # Sigma custom attribute `incident_type` (e.g. sql_injection)
     noun: str = "matching requests"  # custom attribute `incident_noun`: "SQL injection attempts"
@@ -342,6 +344,7 @@ def _correlation(
         group_key = "jsonb_build_array(" + ", ".join(group_sql) + ")::text"
 
     kind = rule.type.name.lower()
+    in_python = False
     value = "NULL"
     op, threshold = ">=", 1.0
     having = ""
@@ -384,6 +387,7 @@ def _correlation(
             having = f"{aggregate} {op} {number}"
     elif rule.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
         terms = [_present(i, r) for i, r in enumerate(refs)]
+        in_python = rule.type == SigmaCorrelationType.TEMPORAL_ORDERED
         if isinstance(cond, SigmaExtendedCorrelationCondition):
             index = {r.name: i for i, r in enumerate(refs)}
             having = _extended(cond.parsed, index, refs)
@@ -395,6 +399,11 @@ def _correlation(
         else:
             having = " AND ".join(terms)
             op, threshold = ">=", float(len(refs))
+            if rule.type == SigmaCorrelationType.TEMPORAL_ORDERED and len(refs) == 2:
+                # two rules: "the first fired before the second's last event" is exact in
+                # SQL, so no per-group event arrays are built and checked in Python
+                having += f" AND {_fires_at(0, refs[0])} < max(event_time) FILTER (WHERE m1)"
+                in_python = False
     else:  # pragma: no cover - every type of the specification is handled above
         raise SigmaFeatureNotSupportedByBackendError(f"correlation type {kind}")
 
@@ -420,7 +429,7 @@ def _correlation(
         sigma_id=str(rule.id or ""),
         source=str(rule.source.path) if rule.source and rule.source.path else "",
         suppress_for=tune.suppress_for or timedelta(0),
-        ordered=rule.type == SigmaCorrelationType.TEMPORAL_ORDERED,
+        ordered=in_python,
         ip_field=ip_field,
         incident_type=_incident_type(rule, name),
         noun=_noun(rule),
@@ -439,6 +448,13 @@ def _noun(rule: SigmaRuleBase) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _fires_at(i: int, ref: RuleRef) -> str:
+    """When rule i fires within a window: its first event, or its min_count-th."""
+    if ref.min_count <= 1:
+        return f"min(event_time) FILTER (WHERE m{i})"
+    return f"(array_agg(event_time ORDER BY event_time) FILTER (WHERE m{i}))[{ref.min_count}]"
 
 
 def _present(i: int, ref: RuleRef) -> str:

@@ -28,13 +28,22 @@ hits AS MATERIALIZED (
       AND e.event_time < %(hi)s::timestamptz
       AND ({predicate})
 ),
+-- spans for any group join on time; spans of one group join on the group (a hash join:
+-- summing up thousands of runs must not compare every event with every span)
 matched AS (
     SELECT s.n, s.lo AS window_start, h.*
     FROM spans AS s
     JOIN hits AS h
       ON h.event_time >= s.lo
      AND h.event_time < s.hi
-     AND (s.grp IS NULL OR h.grp = s.grp)
+    WHERE s.grp IS NULL
+    UNION ALL
+    SELECT s.n, s.lo AS window_start, h.*
+    FROM spans AS s
+    JOIN hits AS h
+      ON h.grp = s.grp
+    WHERE h.event_time >= s.lo
+      AND h.event_time < s.hi
 )
 SELECT
     grp AS group_key,
