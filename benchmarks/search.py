@@ -14,7 +14,6 @@ pays); the ratio is search p50 / floor p50.
 
 import argparse
 import random
-from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -23,33 +22,17 @@ from psycopg import sql as pgsql
 
 from soc_platform import sql
 from soc_platform.correlation.incidents import build_incident, search_text
-from soc_platform.correlation.rules import SQLI_BURST
+from soc_platform.detection import default_detection
 from soc_platform.models import Incident
 from soc_platform.stores.hot import HotPolicy, HotStore
 from soc_platform.stores.search import EmbeddedSearch, query_terms
 from soc_platform.synth import HOSTS, LFI_RULES, SQLI_RULES, XSS_RULES
 
-# Two more rule shapes, only to give the incident texts some variety (the project ships one).
-XSS_BURST = replace(
-    SQLI_BURST,
-    id="waf-xss-burst",
-    title="XSS burst",
-    incident_type="xss",
-    query="-",
-    severity="medium",
-    attack_techniques=("T1059.007",),
-    what="cross-site scripting attempts",
-)
-LFI_BURST = replace(
-    SQLI_BURST,
-    id="waf-path-traversal-burst",
-    title="Path traversal scan",
-    incident_type="path_traversal",
-    query="-",
-    severity="medium",
-    attack_techniques=("T1083",),
-    what="path traversal attempts",
-)
+# Three rules of the built-in pack, to give the incident texts some variety.
+PACK = default_detection()
+SQLI_BURST = PACK.rules.rule("waf-sqli-burst")
+XSS_BURST = PACK.rules.rule("waf-xss-burst")
+LFI_BURST = PACK.rules.rule("waf-path-traversal")
 KINDS = [
     (SQLI_BURST, SQLI_RULES, ["/products", "/search", "/login", "/api/v1/items"]),
     (XSS_BURST, XSS_RULES, ["/search", "/comments", "/profile"]),
@@ -71,11 +54,13 @@ def make_incidents(n: int, seed: int) -> list[Incident]:
             )
         window = (DAY_END - timedelta(minutes=5 * rng.randint(1, 30 * 288))).replace(second=0)
         start = window + timedelta(seconds=rng.randint(0, 100))
-        count = rng.randint(rule.threshold, 200)
+        count = rng.randint(int(rule.threshold), 200)
         blocked = count if rng.random() < 0.7 else rng.randint(0, count)
         targets = sorted({rng.choice(HOSTS) + rng.choice(paths) for _ in range(rng.randint(1, 5))})
         match = {
-            "client_ip": ip,
+            "group_key": ip,
+            "sources": [ip],
+            "source_count": 1,
             "window_start": window,
             "start_time": start,
             "end_time": start + timedelta(seconds=rng.randint(10, 190)),
@@ -84,7 +69,9 @@ def make_incidents(n: int, seed: int) -> list[Incident]:
             "rule_ids": sorted({str(r[0]) for r in rng.sample(rule_ids, k=min(2, len(rule_ids)))}),
             "targets": targets,
         }
-        out.append(build_incident(rule, match))
+        out.append(
+            build_incident(rule, match, window_end=window + rule.timespan, context=PACK.context)
+        )
     return out
 
 

@@ -296,11 +296,14 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
         _print("no incidents yet (run: soc-platform run)")
         return 0
     for inc in found:
+        status = f"  [{inc.status}: {inc.suppression}]" if inc.status != "open" else ""
         _print(
-            f"{inc.id}  {inc.severity:<6} {inc.type:<14} {inc.client_ip:<16} "
-            f"{_fmt_time(inc.start_time)}  {inc.event_count:>5} events"
+            f"{inc.id}  {inc.severity:<8} {inc.score:>3}  {inc.rule:<28} "
+            f"{_fmt_time(inc.start_time)}  {inc.event_count:>5} events{status}"
         )
         _print(f"    {inc.description}")
+        if inc.attack_techniques:
+            _print(f"    ATT&CK {', '.join(inc.attack_techniques)}; {'; '.join(inc.score_reasons)}")
     return 0
 
 
@@ -321,7 +324,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     _print(f"{len(hits)} result(s) for {args.query!r} ({backend.name} search)")
     for hit in hits:
-        _print(f"  {hit.id}  {hit.severity:<6} {hit.client_ip:<16} {_fmt_time(hit.start_time)}")
+        _print(
+            f"  {hit.id}  {hit.severity:<8} {hit.rule:<28} {hit.client_ip:<16} "
+            f"{_fmt_time(hit.start_time)}"
+        )
         _print(f"      {hit.description}")
     return 0
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from soc_platform.correlation.compiler import CompiledRule, ordered_match
 from soc_platform.correlation.incidents import Context, build_incident, search_text
-from soc_platform.correlation.runs import Run, find_runs, merge_close, neighbours, to_expand
+from soc_platform.correlation.runs import Run, find_runs, merge_close, neighbours
 from soc_platform.correlation.windows import (
     day_windows,
     merge_windows,
@@ -123,52 +123,71 @@ def evaluate(
     """Incidents of each rule over its planned windows (and the runs they belong to)."""
     incidents: list[Incident] = []
     evaluated = 0
-    for rule, windows in plan.items():
-        fired, n = _fired(hot, rule, windows)
-        evaluated += n
-        runs = find_runs(fired, rule.hop, rule.timespan)
-        folded: dict[tuple[str, datetime], int] = {}
-        if rule.suppress_for > timedelta(0) and runs:
-            runs, folded, n = _suppress(hot, rule, runs)
+    with hot.reading():
+        for rule, windows in plan.items():
+            found, n = _evaluate_rule(hot, rule, windows, context)
+            incidents.extend(found)
             evaluated += n
-        # one row per run: its events counted once, however many of its windows held them
-        totals = {
-            (str(r["group_key"]), r["window_start"]): r
-            for r in match_spans(hot, rule, [Span(r.start, r.end, r.group) for r in runs], True)
-        }
-        for run in runs:
-            row = totals.get((run.group, run.start))
-            if row is None:  # pragma: no cover - a fired run always has events
-                continue
-            incidents.append(
-                build_incident(
-                    rule,
-                    row,
-                    window_end=run.end,
-                    context=context,
-                    suppressed_count=folded.get((run.group, run.start), 0),
-                )
+    return incidents, evaluated
+
+
+def _evaluate_rule(
+    hot: HotStore, rule: CompiledRule, windows: Sequence[datetime], context: Context
+) -> tuple[list[Incident], int]:
+    incidents: list[Incident] = []
+    evaluated = 0
+    fired, n = _fired(hot, rule, windows)
+    evaluated += n
+    runs = find_runs(fired, rule.hop, rule.timespan)
+    folded: dict[tuple[str, datetime], int] = {}
+    if rule.suppress_for > timedelta(0) and runs:
+        runs, folded, n = _suppress(hot, rule, runs)
+        evaluated += n
+    # one row per run: its events counted once, however many of its windows held them
+    totals = {
+        (str(r["group_key"]), r["window_start"]): r
+        for r in match_spans(hot, rule, [Span(r.start, r.end, r.group) for r in runs], True)
+    }
+    for run in runs:
+        row = totals.get((run.group, run.start))
+        if row is None:  # pragma: no cover - a fired run always has events
+            continue
+        incidents.append(
+            build_incident(
+                rule,
+                row,
+                window_end=run.end,
+                context=context,
+                suppressed_count=folded.get((run.group, run.start), 0),
             )
+        )
     return incidents, evaluated
 
 
 def _fired(
     hot: HotStore, rule: CompiledRule, windows: Sequence[datetime], group: str | None = None
 ) -> tuple[set[tuple[str, datetime]], int]:
-    """Evaluate the windows and their neighbours, then keep following firing windows
-    outwards, so every run of consecutive firing windows is seen whole."""
+    """Evaluate the windows and their neighbours (for every group, or just ``group``), then
+    follow each group's firing windows outwards, for that group only, until every run of
+    consecutive firing windows is seen whole."""
     fired: set[tuple[str, datetime]] = set()
-    seen: set[datetime] = set()
-    todo = sorted(set(windows) | neighbours(windows, rule.hop))
+    planned = sorted(set(windows) | neighbours(windows, rule.hop))
+    everyone = set(planned) if group is None else set()  # windows seen for every group
+    seen: set[tuple[str, datetime]] = set()
+    todo = [Span(w, w + rule.timespan, group) for w in planned]
     evaluated = 0
     while todo:
-        spans = [Span(w, w + rule.timespan, group) for w in todo]
-        rows = match_spans(hot, rule, spans, False)
-        seen.update(todo)
+        rows = match_spans(hot, rule, todo, False)
         evaluated += len(todo)
-        now_fired = {(str(r["group_key"]), r["window_start"]) for r in rows}
+        now_fired = {(str(r["group_key"]), r["window_start"]) for r in rows} - fired
         fired |= now_fired
-        todo = to_expand({w for _, w in now_fired}, seen, rule.hop)
+        todo = []
+        for g, w in sorted(now_fired):
+            for n in sorted(neighbours([w], rule.hop)):
+                if n in everyone or (g, n) in seen or (g, n) in fired:
+                    continue
+                seen.add((g, n))
+                todo.append(Span(n, n + rule.timespan, g))
     return fired, evaluated
 
 

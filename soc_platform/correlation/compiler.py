@@ -399,9 +399,15 @@ def _correlation(
         else:
             having = " AND ".join(terms)
             op, threshold = ">=", float(len(refs))
-            if rule.type == SigmaCorrelationType.TEMPORAL_ORDERED and len(refs) == 2:
-                # two rules: "the first fired before the second's last event" is exact in
-                # SQL, so no per-group event arrays are built and checked in Python
+            if (
+                rule.type == SigmaCorrelationType.TEMPORAL_ORDERED
+                and len(refs) == 2
+                and refs[1].min_count <= 1
+            ):
+                # two rules, the second needing one event: "the first fired before the
+                # second's last event" is exact in SQL, so no per-group event arrays are
+                # built and checked in Python (a second rule needing n events needs n of
+                # them after the first fired: checked in Python)
                 having += f" AND {_fires_at(0, refs[0])} < max(event_time) FILTER (WHERE m1)"
                 in_python = False
     else:  # pragma: no cover - every type of the specification is handled above

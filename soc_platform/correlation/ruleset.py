@@ -112,7 +112,10 @@ def load_rule_set(
     source_of: dict[int, str] = {}
     for source, text in texts:
         try:
-            collection = SigmaCollection.from_yaml(text, collect_errors=True)
+            # references resolve over the whole set below, not within one file
+            collection = SigmaCollection.from_yaml(
+                text, collect_errors=True, resolve_references=False
+            )
         except (SigmaError, ValueError) as e:  # YAML that is not even a document list
             out.problems.append(RuleProblem(source, "", "load", _first_line(e)))
             continue
@@ -135,7 +138,7 @@ def load_rule_set(
             out.disabled.append(rule_name(rule))
         else:
             enabled.append(rule)
-    collection = SigmaCollection(list(enabled))
+    collection = SigmaCollection(list(enabled), resolve_references=False)
     resolved: list[AnyRule] = []
     for rule in enabled:
         if isinstance(rule, SigmaCorrelationRule):

@@ -137,6 +137,21 @@ class HotStore:
         self.connect_timeout = connect_timeout
         self.policy = policy or HotPolicy()
         self._dialect: Dialect | None = None
+        self._reader: psycopg.Connection[Any] | None = None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Share one autocommit connection among the rule queries run inside (an evaluation
+        runs hundreds of short queries: a connection each would cost more than the queries)."""
+        if self._reader is not None:
+            yield
+            return
+        with self.connect(autocommit=True) as conn:
+            self._reader = conn
+            try:
+                yield
+            finally:
+                self._reader = None
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
@@ -630,6 +645,10 @@ class HotStore:
     def match_rule(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a compiled rule's window query (``CompiledRule.query()``: SQL the Sigma backend
         compiled from a rule file, rendered into sql/rules/match_windows.sql)."""
+        if self._reader is not None:
+            with self._reader.cursor(row_factory=dict_row) as cur:
+                cur.execute(pgsql.SQL(query), params)
+                return list(cur.fetchall())
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(pgsql.SQL(query), params)
             return list(cur.fetchall())

@@ -60,10 +60,23 @@ class SearchHit:
     severity: str
     start_time: datetime
     description: str
+    rule: str = ""
+    status: str = "open"
+    score: int = 0
 
     @classmethod
     def from_incident(cls, inc: Incident) -> "SearchHit":
-        return cls(inc.id, inc.type, inc.client_ip, inc.severity, inc.start_time, inc.description)
+        return cls(
+            inc.id,
+            inc.type,
+            inc.client_ip,
+            inc.severity,
+            inc.start_time,
+            inc.description,
+            inc.rule,
+            inc.status,
+            inc.score,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +86,9 @@ class SearchHit:
             "severity": self.severity,
             "start_time": self.start_time.isoformat(),
             "description": self.description,
+            "rule": self.rule,
+            "status": self.status,
+            "score": self.score,
         }
 
 
@@ -243,6 +259,9 @@ class MeilisearchSearch:
                 severity=h.get("severity", ""),
                 start_time=datetime.fromtimestamp(h["start_time"], UTC),
                 description=h["description"],
+                rule=h.get("rule", ""),
+                status=h.get("status", "open"),
+                score=int(h.get("score", 0)),
             )
             for h in result["hits"]
         ]

@@ -291,3 +291,96 @@ def test_maintenance_and_freshness_jobs_run(
     with psycopg.connect(pg_dsn) as conn:
         tomorrow = (NOW + timedelta(days=1)).strftime("waf_events_p%Y%m%d")
         assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (tomorrow,)).fetchone() == (True,)
+
+
+def test_retro_hunt_is_a_backfill_with_a_shadow_diff(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    pg_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """A candidate rule (the SQLi burst at 5 events) over yesterday, as a single-run
+    backfill of detection/retro_hunt: its metadata holds the diff, live incidents stay."""
+    from soc_platform.detection import builtin_rules_dir
+
+    start = YESTERDAY.replace(hour=9, minute=0, second=1)
+    path = land(
+        settings,
+        "hunt.jsonl",
+        [
+            *sqli_burst(start, "192.168.9.1", n=12, spacing_s=3),
+            *sqli_burst(start + timedelta(hours=1), "192.168.9.2", n=6, spacing_s=3),
+        ],
+    )
+    assert run_microbatch(defs, instance, [path]).success
+    with psycopg.connect(pg_dsn) as conn:
+        live = conn.execute("SELECT id, client_ip FROM incidents WHERE rule = 'waf-sqli-burst'")
+        assert [r[1] for r in live] == ["192.168.9.1"]
+
+    candidate = tmp_path / "candidate"
+    candidate.mkdir()
+    text = (builtin_rules_dir() / "waf" / "waf-sqli-burst.yml").read_text()
+    (candidate / "sqli.yml").write_text(text.replace("gte: 10", "gte: 5"))
+    day = YESTERDAY.date().isoformat()
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(["detection", "retro_hunt"])],
+        run_config={"ops": {"detection__retro_hunt": {"config": {"rules_dir": str(candidate)}}}},
+        tags={
+            "dagster/asset_partition_range_start": (YESTERDAY - timedelta(days=1))
+            .date()
+            .isoformat(),
+            "dagster/asset_partition_range_end": day,
+        },
+    )
+    assert result.success
+    [mat] = result.get_asset_materialization_events()
+    meta = {k: getattr(v, "value", v) for k, v in mat.materialization.metadata.items()}
+    assert (meta["added"], meta["removed"], meta["changed"]) == (1, 0, 0)
+    assert meta["diff"][0]["group_key"] == "192.168.9.2"
+    assert meta["days"] == 2
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM incidents WHERE rule = 'waf-sqli-burst'"
+        ).fetchone() == (1,)
+
+
+def test_rule_set_problems_fail_the_rule_check(
+    work_dir: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance
+) -> None:
+    """A rule set with a broken rule: the good rules still run, the check names the bad one."""
+    from soc_platform.detection import builtin_rules_dir
+
+    rules = work_dir / "rules"
+    rules.mkdir()
+    (rules / "sqli.yml").write_text(
+        (builtin_rules_dir() / "waf" / "waf-sqli-burst.yml").read_text()
+    )
+    (rules / "referer.yml").write_text(
+        "title: Bad referer\nname: bad-referer\nlogsource: {category: webserver}\n"
+        "detection:\n  sel:\n    cs-referer|contains: evil\n  condition: sel\n"
+    )
+    monkeypatch.setenv("SOC_DATA_DIR", str(work_dir))
+    monkeypatch.setenv("SOC_PG_DSN", pg_dsn)
+    monkeypatch.setenv("SOC_PARTITIONS_START", (NOW - timedelta(days=30)).date().isoformat())
+    monkeypatch.setenv("SOC_RULES_DIR", str(rules))
+    defs = build_definitions(load_settings())
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=YESTERDAY.date().isoformat(),
+        asset_selection=[dg.AssetKey(["detection", "incidents"])],
+    )
+    assert result.success
+    [check] = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert check.check_name == "rule_set_loads" and not check.passed
+    assert "bad-referer" in (check.description or "")
+    assert "Referer" in (check.description or "")
+    [mat] = result.get_asset_materialization_events()
+    assert mat.materialization.metadata["rules"].value == 1

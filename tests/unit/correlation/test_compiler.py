@@ -365,7 +365,7 @@ def test_temporal() -> None:
     assert "NULL::jsonb AS ordered_times" in query
 
 
-def test_temporal_ordered() -> None:
+def test_temporal_ordered_of_two_rules_is_checked_in_sql() -> None:
     rule = only_rule(
         compile_yaml(
             LOGIN_FAIL,
@@ -377,11 +377,33 @@ def test_temporal_ordered() -> None:
         )
     )
     assert rule.kind == "temporal_ordered"
-    assert rule.ordered
-    assert rule.having == "bool_or(m0) AND bool_or(m1)"
     assert [r.min_count for r in rule.refs] == [1, 1]
+    # the first rule's first event before the second rule's last one
+    assert rule.having == (
+        "bool_or(m0) AND bool_or(m1) AND "
+        "min(event_time) FILTER (WHERE m0) < max(event_time) FILTER (WHERE m1)"
+    )
+    assert not rule.ordered  # nothing left to check in Python
+    assert "NULL::jsonb AS ordered_times" in rule.query()
+
+
+def test_temporal_ordered_of_three_rules_is_checked_in_python() -> None:
+    rule = only_rule(
+        compile_yaml(
+            SQLI,
+            LOGIN_FAIL,
+            LOGIN_OK,
+            correlation(
+                "    type: temporal_ordered\n    rules: [sqli, login_fail, login_ok]\n"
+                "    group-by: [c-ip]\n    timespan: 10m\n"
+            ),
+        )
+    )
+    assert rule.having == "bool_or(m0) AND bool_or(m1) AND bool_or(m2)"
+    assert rule.ordered  # on the window's event times (ordered_match)
     query = rule.query()
-    assert "FILTER (WHERE m0)" in query and "FILTER (WHERE m1)" in query
+    for i in range(3):
+        assert f"FILTER (WHERE m{i}))" in query
     assert "NULL::jsonb AS ordered_times" not in query
 
 
@@ -472,9 +494,39 @@ def test_nested_event_count_in_temporal_ordered() -> None:
     rule = only_rule(compiled)
     assert rule.name == "brute_then_success"
     assert [(r.name, r.min_count) for r in rule.refs] == [("many_fails", 10), ("login_ok", 1)]
-    assert rule.having == "count(*) FILTER (WHERE m0) >= 10 AND bool_or(m1)"
-    assert rule.ordered
+    # the nested rule fires at its 10th event, before the second rule's last one
+    assert rule.having == (
+        "count(*) FILTER (WHERE m0) >= 10 AND bool_or(m1) AND "
+        "(array_agg(event_time ORDER BY event_time) FILTER (WHERE m0))[10] "
+        "< max(event_time) FILTER (WHERE m1)"
+    )
+    assert not rule.ordered
     assert "401" in rule.refs[0].predicate  # the inner rule's detection
+
+
+def test_nested_event_count_second_in_temporal_ordered_is_checked_in_python() -> None:
+    """Success then many failures: all the failures counted must follow the success, which
+    comparing with the last failure does not say (times 0, 0.5, 2 around a success at 1)."""
+    compiled = compile_yaml(
+        LOGIN_FAIL,
+        LOGIN_OK,
+        correlation(
+            "    type: event_count\n    rules: [login_fail]\n    group-by: [c-ip]\n"
+            "    timespan: 5m\n    condition: {gte: 3}\n",
+            name="many_fails",
+        ),
+        correlation(
+            "    type: temporal_ordered\n    rules: [login_ok, many_fails]\n"
+            "    group-by: [c-ip]\n    timespan: 10m\n",
+            name="success_then_fails",
+        ),
+    )
+    rule = only_rule(compiled)
+    assert [r.min_count for r in rule.refs] == [1, 3]
+    assert rule.having == "bool_or(m0) AND count(*) FILTER (WHERE m1) >= 3"
+    assert rule.ordered
+    assert not ordered_match([[1.0], [0.0, 0.5, 2.0]], [1, 3])
+    assert ordered_match([[1.0], [2.0, 3.0, 4.0]], [1, 3])
 
 
 @pytest.mark.parametrize(
