@@ -102,7 +102,6 @@ def rule_params(now: datetime) -> dict[str, Any]:
         "span_starts": [lo],
         "span_ends": [now],
         "span_groups": [None],
-        "totals": False,
         "lo": lo,
         "hi": now,
     }

@@ -253,7 +253,7 @@ def match_spans(
         else:
             clusters.append([span])
             cluster_end = span.end
-    query = rule.query()
+    query = rule.query(totals)
     for cluster in clusters:
         found = hot.match_rule(
             query,
@@ -261,7 +261,6 @@ def match_spans(
                 "span_starts": [s.start for s in cluster],
                 "span_ends": [s.end for s in cluster],
                 "span_groups": [s.group for s in cluster],
-                "totals": totals,
                 "lo": min(s.start for s in cluster),
                 "hi": max(s.end for s in cluster),
             },

@@ -101,8 +101,9 @@ class CompiledRule:
     def predicate(self) -> str:
         return " OR ".join(f"({r.predicate})" for r in self.refs)
 
-    def query(self) -> str:
-        """The rule's window query (sql/rules/match_windows.sql) with psycopg bind
+    def query(self, totals: bool = False) -> str:
+        """The rule's window query (sql/rules/match_windows.sql: firing windows; with
+        ``totals``, match_totals.sql: the incident of each run) with psycopg bind
         parameters; literal ``%`` of the compiled SQL are doubled for psycopg."""
         flags = ",\n        ".join(f"({r.predicate}) AS m{i}" for i, r in enumerate(self.refs))
         ordered = (
@@ -124,7 +125,8 @@ class CompiledRule:
             "having": self.having,
             "ordered_times": ordered,
         }
-        return _frame().format(**{k: v.replace("%", "%%") for k, v in fragments.items()})
+        frame = _frame("match_totals" if totals else "match_windows")
+        return frame.format(**{k: v.replace("%", "%%") for k, v in fragments.items()})
 
     @property
     def version(self) -> str:
@@ -132,6 +134,7 @@ class CompiledRule:
         key = json.dumps(
             [
                 self.query(),
+                self.query(totals=True),
                 self.timespan.total_seconds(),
                 self.hop.total_seconds(),
                 self.suppress_for.total_seconds(),
@@ -141,8 +144,8 @@ class CompiledRule:
         return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
-def _frame() -> str:
-    return resources.files("soc_platform").joinpath("sql", "rules", "match_windows.sql").read_text()
+def _frame(name: str) -> str:
+    return resources.files("soc_platform").joinpath("sql", "rules", f"{name}.sql").read_text()
 
 
 @dataclass(frozen=True)

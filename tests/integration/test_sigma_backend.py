@@ -423,10 +423,9 @@ def test_window_query_negation_over_a_missing_field(hot: HotStore) -> None:
             "span_starts": [start],
             "span_ends": [start + rule.timespan],
             "span_groups": [None],
-            "totals": False,
             "lo": start,
             "hi": start + rule.timespan,
         },
     )
     # 203.0.113.7 also asked for /healthz, but made a curl request too
-    assert [(r["group_key"], r["event_count"]) for r in rows] == [("198.51.100.9", 1)]
+    assert [r["group_key"] for r in rows] == ["198.51.100.9"]

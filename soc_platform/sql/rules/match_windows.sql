@@ -1,14 +1,12 @@
--- One compiled rule's matches per window and group (correlation.compiler renders it).
+-- A compiled rule's firing windows: the (window, group) pairs meeting the rule's condition
+-- (correlation.compiler renders it; the totals of a run are in match_totals.sql).
 --   The names in braces are SQL the backend (correlation.sigma.backend) compiled from a Sigma
 --   rule, never user values (predicate, flags, group key, value, having, ordered times); the
---   percent-names are bind parameters.
---   * Finding firing windows: the spans are the rule's windows (`span_groups` NULL: any
---     group), `totals` false, so only (window, group) pairs meeting the rule's condition come
---     back.
---   * Summing up an incident: one span per run of firing windows, limited to its group, with
---     `totals` true, so each event of the run counts once however many windows held it.
+--   percent-names are bind parameters. Spans are the windows to evaluate, for any group
+--   (`span_groups` NULL) or for one group (following a group's run outwards).
 -- The rule's events are read once per call (`hits`, with constant time bounds, so the planner
--- prunes day partitions / chunks and uses the time index), then joined to the spans.
+-- prunes day partitions / chunks and uses the time index), then joined to the spans; only
+-- the columns the condition needs are carried.
 WITH spans AS (
     SELECT s.lo, s.hi, s.grp, s.n
     FROM unnest(
@@ -19,7 +17,7 @@ WITH spans AS (
 ),
 hits AS MATERIALIZED (
     SELECT
-        e.event_time, e.client_ip, e.host, e.request_uri, e.rule_id, e.action,
+        e.event_time,
         {group_key} AS grp,
         {value} AS val,
         {flags}
@@ -48,18 +46,8 @@ matched AS (
 SELECT
     grp AS group_key,
     window_start,
-    min(event_time) AS start_time,
-    max(event_time) AS end_time,
-    count(*) AS event_count,
-    count(*) FILTER (WHERE action = 'blocked') AS blocked_count,
-    count(DISTINCT client_ip) AS source_count,
-    (array_agg(DISTINCT host(client_ip)))[1:20] AS sources,
-    count(DISTINCT coalesce(host, '') || split_part(request_uri, '?', 1)) AS target_count,
-    count(DISTINCT val) AS value_count,
-    coalesce(array_agg(DISTINCT rule_id ORDER BY rule_id) FILTER (WHERE rule_id IS NOT NULL), '{{}}') AS rule_ids,
-    (array_agg(DISTINCT host || split_part(request_uri, '?', 1)))[1:20] AS targets,
     {ordered_times} AS ordered_times
 FROM matched
 GROUP BY n, window_start, grp
-HAVING %(totals)s OR ({having})
+HAVING {having}
 ORDER BY window_start, grp

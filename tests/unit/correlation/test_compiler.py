@@ -597,5 +597,6 @@ def test_query_doubles_percent_and_leaves_no_placeholder() -> None:
     assert "'shop\\_%%'" in query
     assert "%" not in re.sub(r"%%|%\(\w+\)s", "", query)
     assert not re.search(r"\{\w+\}", query)
-    for param in ("span_starts", "span_ends", "span_groups", "lo", "hi", "totals"):
+    for param in ("span_starts", "span_ends", "span_groups", "lo", "hi"):
         assert f"%({param})s" in query
+        assert f"%({param})s" in rule.query(totals=True)
