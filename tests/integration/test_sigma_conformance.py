@@ -260,9 +260,10 @@ def test_valid_correlation_example_compiles(name: str) -> None:
             for i, r in enumerate(rule.refs)
         ]
         assert all(p in rule.having for p in presence), rule.having
-    query = rule.query()
-    assert not re.search(r"\{[a-z_]+\}", query)
-    assert "%(lo)s" in query and "%(totals)s" in query
+    for query in (rule.query(), rule.query(totals=True)):
+        assert not re.search(r"\{[a-z_]+\}", query)
+        assert "%(lo)s" in query and "%(span_groups)s" in query
+    assert rule.having in rule.query().replace("%%", "%")
 
 
 def test_the_specification_examples_that_are_not_valid() -> None:
