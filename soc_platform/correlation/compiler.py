@@ -89,6 +89,9 @@ class CompiledRule:
     # exactly in Python on the window's event times (two rules: in SQL, see _correlation)
     ordered: bool = False
     ip_field: str | None = None  # the group field holding the client IP, if any
+    # a condition every group that fires in some window meets over the whole evaluated span
+    # (counts only grow with the span): groups failing it are dropped before the windows
+    prefilter: str = "true"
     incident_type: str = ""  # Sigma custom attribute `incident_type` (e.g. sql_injection)
     noun: str = "matching requests"  # custom attribute `incident_noun`: "SQL injection attempts"
 
@@ -124,6 +127,7 @@ class CompiledRule:
             "value": self.value,
             "having": self.having,
             "ordered_times": ordered,
+            "prefilter": self.prefilter,
         }
         frame = _frame("match_totals" if totals else "match_windows")
         return frame.format(**{k: v.replace("%", "%%") for k, v in fragments.items()})
@@ -285,6 +289,7 @@ def _standalone(
         op=">=",
         threshold=count,
         having=f"count(*) >= {count}",
+        prefilter=f"count(*) >= {count}",
         timespan=timespan,
         hop=hop_for(timespan, tune.hop or hop),
         techniques=techniques,
@@ -351,6 +356,7 @@ def _correlation(
     value = "NULL"
     op, threshold = ">=", 1.0
     having = ""
+    prefilter = "true"
     cond = rule.condition
     if isinstance(cond, SigmaCorrelationCondition):
         op = _OPS[cond.op]
@@ -358,6 +364,8 @@ def _correlation(
         number = _number(threshold)
     if rule.type == SigmaCorrelationType.EVENT_COUNT:
         having = f"count(*) {op} {number}"
+        if op in (">=", ">"):
+            prefilter = having
     elif rule.type in (
         SigmaCorrelationType.VALUE_COUNT,
         SigmaCorrelationType.VALUE_SUM,
@@ -373,6 +381,8 @@ def _correlation(
                 texts[0] if len(texts) == 1 else "jsonb_build_array(" + ", ".join(texts) + ")::text"
             )
             having = f"count(DISTINCT val) {op} {number}"
+            if op in (">=", ">"):
+                prefilter = having
         else:
             if len(fields) != 1:
                 raise SigmaFeatureNotSupportedByBackendError(f"{kind} takes exactly one field")
@@ -401,6 +411,7 @@ def _correlation(
                 )
         else:
             having = " AND ".join(terms)
+            prefilter = having
             op, threshold = ">=", float(len(refs))
             if (
                 rule.type == SigmaCorrelationType.TEMPORAL_ORDERED
@@ -440,6 +451,7 @@ def _correlation(
         suppress_for=tune.suppress_for or timedelta(0),
         ordered=in_python,
         ip_field=ip_field,
+        prefilter=prefilter,
         incident_type=_incident_type(rule, name),
         noun=_noun(rule),
     )

@@ -26,19 +26,32 @@ hits AS MATERIALIZED (
       AND e.event_time < %(hi)s::timestamptz
       AND ({predicate})
 ),
+-- groups that can meet the condition in a window: a count that a window reaches the whole
+-- span reaches too, so groups below it over the span (most of them) never join the spans
+candidates AS MATERIALIZED (
+    SELECT grp
+    FROM hits
+    GROUP BY grp
+    HAVING {prefilter}
+),
+candidate_hits AS MATERIALIZED (
+    SELECT h.*
+    FROM hits AS h
+    WHERE h.grp IN (SELECT grp FROM candidates)
+),
 -- spans for any group join on time; spans of one group join on the group (a hash join:
--- summing up thousands of runs must not compare every event with every span)
+-- following thousands of runs must not compare every event with every span)
 matched AS (
     SELECT s.n, s.lo AS window_start, h.*
     FROM spans AS s
-    JOIN hits AS h
+    JOIN candidate_hits AS h
       ON h.event_time >= s.lo
      AND h.event_time < s.hi
     WHERE s.grp IS NULL
     UNION ALL
     SELECT s.n, s.lo AS window_start, h.*
     FROM spans AS s
-    JOIN hits AS h
+    JOIN candidate_hits AS h
       ON h.grp = s.grp
     WHERE h.event_time >= s.lo
       AND h.event_time < s.hi
