@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache, cached_property
 from importlib import resources
 
 from sigma.correlations import (
@@ -132,7 +133,7 @@ class CompiledRule:
         frame = _frame("match_totals" if totals else "match_windows")
         return frame.format(**{k: v.replace("%", "%%") for k, v in fragments.items()})
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Changes whenever what the rule matches or how it groups and fires changes."""
         key = json.dumps(
@@ -148,6 +149,7 @@ class CompiledRule:
         return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
+@cache
 def _frame(name: str) -> str:
     return resources.files("soc_platform").joinpath("sql", "rules", f"{name}.sql").read_text()
 
