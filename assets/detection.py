@@ -63,8 +63,8 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
     ) -> Iterator[MaterializeResult | AssetCheckResult]:  # type: ignore[type-arg]
         days = partition_days(context)
         loaded = detection.load()
-        yield rule_set_check(loaded.rules)
         report = engine.correlate_days(hot.store(), days, loaded)
+        yield rule_set_check(loaded.rules, report.rule_errors)
         yield MaterializeResult(
             metadata={
                 "days": len(days),
@@ -129,9 +129,12 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
     return [incidents, retro_hunt]
 
 
-def rule_set_check(rule_set: RuleSet) -> AssetCheckResult:
-    """Load and conversion problems of the rule set (WARN: the other rules still run)."""
-    problems = [str(p) for p in rule_set.problems]
+def rule_set_check(rule_set: RuleSet, run_errors: dict[str, str] | None = None) -> AssetCheckResult:
+    """Load, conversion and query problems of the rule set (WARN: the other rules still
+    run)."""
+    problems = [str(p) for p in rule_set.problems] + [
+        f"{name}: run: {why}" for name, why in sorted((run_errors or {}).items())
+    ]
     return AssetCheckResult(
         check_name=RULES_CHECK,
         asset_key=INCIDENTS,
@@ -144,7 +147,7 @@ def rule_set_check(rule_set: RuleSet) -> AssetCheckResult:
         ),
         metadata={
             "rules_dir": rule_set.root,
-            "rules_running": len(rule_set.rules),
+            "rules_running": len(rule_set.rules) - len(run_errors or {}),
             "loaded": rule_set.loaded,
             "converted": rule_set.converted,
             "disabled": MetadataValue.json(rule_set.disabled),

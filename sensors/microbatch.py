@@ -31,6 +31,7 @@ from dagster import (
     sensor,
 )
 
+from assets.detection import RULES_CHECK, rule_set_check
 from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
 from soc_platform import engine, pipeline
 from soc_platform.planning import plan_runs
@@ -176,9 +177,23 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         for problem in loaded.rules.problems:
             context.log.warning(f"rule not running: {problem}")
         report = engine.correlate(hot.store(), ingest.events["event_time"], loaded)
+        for name, why in report.rule_errors.items():
+            context.log.error(f"rule {name} failed in PostgreSQL, skipped: {why}")
+        # the rule set's check, every batch: a broken rule shows within a minute
+        check = rule_set_check(loaded.rules, report.rule_errors)
+        context.log_event(
+            AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
+                asset_key=INCIDENTS,
+                check_name=RULES_CHECK,
+                passed=check.passed,
+                description=check.description,
+                metadata=check.metadata,
+                severity=check.severity,
+            )
+        )
         meta: dict[str, Any] = {
             "rules": len(loaded.rules.rules),
-            "rule_problems": len(loaded.rules.problems),
+            "rule_problems": len(loaded.rules.problems) + len(report.rule_errors),
             "incidents_suppressed": report.suppressed,
             "windows_evaluated": report.windows_evaluated,
             "incidents_matched": len(report.incidents),

@@ -28,7 +28,7 @@ from soc_platform.correlation.windows import (
 )
 from soc_platform.detection import Detection, default_detection
 from soc_platform.models import Incident
-from soc_platform.stores.hot import HotStore
+from soc_platform.stores.hot import HotStore, RuleQueryError
 
 
 @dataclass
@@ -39,6 +39,18 @@ class CorrelationReport:
     per_rule: dict[str, int]
     superseded: list[str] = field(default_factory=list)  # ids merged into other incidents
     suppressed: int = 0  # incidents kept as suppressed (allow-listed)
+    rule_errors: dict[str, str] = field(default_factory=dict)  # rules whose query failed
+
+
+@dataclass
+class Evaluation:
+    """What an evaluation found, before it is stored."""
+
+    incidents: list[Incident] = field(default_factory=list)
+    windows_evaluated: int = 0
+    planned: dict[str, list[datetime]] = field(default_factory=dict)  # rule -> all-group windows
+    errors: dict[str, str] = field(default_factory=dict)  # rule -> why its query failed
+    last_starts: list[datetime] = field(default_factory=list)  # per incident
 
 
 def correlate(
@@ -59,8 +71,9 @@ def correlate(
         )
         for rule in detection.rules.rules
     }
-    incidents, evaluated = evaluate(hot, plan, detection.context)
-    return _store(hot, incidents, evaluated)
+    with hot.correlation_lock():
+        found = evaluate(hot, plan, detection.context)
+        return _store(hot, found)
 
 
 def correlate_days(
@@ -74,15 +87,17 @@ def correlate_days(
     days = hot.retained_days(days)
     if not days:
         return CorrelationReport(0, [], 0, {})
-    incidents, evaluated = evaluate_days(hot, days, detection)
-    # runs never cross midnight UTC, so the days' incidents are exactly those whose first
-    # window starts in them
-    return _store(hot, incidents, evaluated, retire=([r.name for r in detection.rules.rules], days))
+    # one correlation at a time: a backfill retiring what a concurrent micro-batch just
+    # found (from events the backfill did not see) would lose it
+    with hot.correlation_lock():
+        found = evaluate_days(hot, days, detection)
+        # runs never cross midnight UTC, so the days' incidents are exactly those whose
+        # first window starts in them; a rule whose query failed retires nothing
+        names = [r.name for r in detection.rules.rules if r.name not in found.errors]
+        return _store(hot, found, retire=(names, days))
 
 
-def evaluate_days(
-    hot: HotStore, days: Sequence[date], detection: Detection
-) -> tuple[list[Incident], int]:
+def evaluate_days(hot: HotStore, days: Sequence[date], detection: Detection) -> Evaluation:
     """The incidents the rules find over whole days, without storing them."""
     plan = {rule: day_windows(days, rule.timespan, rule.hop) for rule in detection.rules.rules}
     return evaluate(hot, plan, detection.context)
@@ -90,21 +105,28 @@ def evaluate_days(
 
 def _store(
     hot: HotStore,
-    incidents: list[Incident],
-    evaluated: int,
+    found: Evaluation,
     retire: tuple[list[str], list[date]] | None = None,
 ) -> CorrelationReport:
+    incidents = found.incidents
     per_rule: dict[str, int] = defaultdict(int)
     for inc in incidents:
         per_rule[inc.rule] += 1
-    result = hot.upsert_incidents(incidents, [search_text(i) for i in incidents], retire=retire)
+    result = hot.upsert_incidents(
+        incidents,
+        [search_text(i) for i in incidents],
+        retire=retire,
+        last_starts=found.last_starts,
+        retire_windows=[(rule, windows) for rule, windows in found.planned.items()],
+    )
     return CorrelationReport(
-        evaluated,
+        found.windows_evaluated,
         incidents,
         result.changed,
         dict(per_rule),
         result.superseded,
         sum(1 for i in incidents if i.status == "suppressed"),
+        dict(found.errors),
     )
 
 
@@ -119,16 +141,23 @@ class Span:
 
 def evaluate(
     hot: HotStore, plan: dict[CompiledRule, list[datetime]], context: Context
-) -> tuple[list[Incident], int]:
-    """Incidents of each rule over its planned windows (and the runs they belong to)."""
-    incidents: list[Incident] = []
-    evaluated = 0
+) -> Evaluation:
+    """Incidents of each rule over its planned windows (and the runs they belong to). A rule
+    whose query fails (a regular expression PostgreSQL rejects...) is reported, and the
+    other rules still run."""
+    out = Evaluation()
     with hot.reading():
         for rule, windows in plan.items():
-            found, n = _evaluate_rule(hot, rule, windows, context)
-            incidents.extend(found)
-            evaluated += n
-    return incidents, evaluated
+            try:
+                found, n = _evaluate_rule(hot, rule, windows, context)
+            except RuleQueryError as e:
+                out.errors[rule.name] = str(e)
+                continue
+            out.incidents.extend(found)
+            out.last_starts.extend(i.window_end - rule.timespan for i in found)
+            out.windows_evaluated += n
+            out.planned[rule.name] = sorted(set(windows) | neighbours(windows, rule.hop))
+    return out
 
 
 def _evaluate_rule(

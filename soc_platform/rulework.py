@@ -9,6 +9,7 @@
   (``shadow_incidents``) and compared with the live incidents of the same rules.
 """
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -90,7 +91,7 @@ def test_rules(
     for folder in fixture_dirs(rules_root):
         if only and folder.name not in only:
             continue
-        spec = yaml.safe_load((folder / "expected.yml").read_text()) or {}
+        spec = _expected(folder)
         name = str(spec.get("rule") or folder.name)
         try:
             rule_only = detection.only(name)
@@ -118,6 +119,19 @@ def test_rules(
     return results
 
 
+def _expected(folder: Path) -> dict[str, Any]:
+    path = folder / "expected.yml"
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise RuleError(f"{path}: {e}") from e
+    if not isinstance(spec, dict) or not all(
+        isinstance(spec.get(k) or [], list) for k in ("positive", "negative")
+    ):
+        raise RuleError(f"{path}: expected a mapping with lists 'positive' and 'negative'")
+    return spec
+
+
 def _compare(
     rule: str, case: str, expected: list[dict[str, Any]], found: list[Incident]
 ) -> CaseResult:
@@ -134,6 +148,8 @@ def _compare(
             out.problems.append(f"expected an incident for {group}, none found")
             continue
         unmatched.remove(hit)
+        if not isinstance(exp, dict):
+            raise RuleError(f"{rule}: an expected incident must be a mapping, got {exp!r}")
         if "event_count" in exp and hit.event_count != int(exp["event_count"]):
             out.problems.append(
                 f"{group}: {hit.event_count} events, expected {int(exp['event_count'])}"
@@ -220,7 +236,8 @@ class HuntReport:
 def hunt_name(rules: RuleSet) -> str:
     """A retro-hunt is named by the versions of the rules it runs: re-running the same
     candidate over more days adds to the same hunt."""
-    return "hunt-" + "-".join(sorted(r.version for r in rules.rules))[:48]
+    key = "\0".join(sorted(r.version for r in rules.rules))
+    return "hunt-" + hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
 
 
 def retro_hunt(
@@ -232,7 +249,12 @@ def retro_hunt(
     kept = hot.retained_days(days)
     incidents: list[Incident] = []
     if kept:
-        incidents, _ = engine.evaluate_days(hot, kept, candidate)
+        found = engine.evaluate_days(hot, kept, candidate)
+        if found.errors:
+            raise RuleError(
+                "; ".join(f"rule {name}: {why}" for name, why in sorted(found.errors.items()))
+            )
+        incidents = found.incidents
     hot.replace_shadow_incidents(hunt, kept, incidents)
     names = [r.name for r in candidate.rules.rules]
     return HuntReport(hunt, list(kept), names, len(incidents), hot.shadow_diff(hunt, names, kept))

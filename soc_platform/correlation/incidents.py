@@ -10,7 +10,7 @@ from typing import Any
 
 from soc_platform.correlation.assets_map import AssetCriticality
 from soc_platform.correlation.compiler import CompiledRule
-from soc_platform.correlation.config import DetectionConfig
+from soc_platform.correlation.config import AllowEntry, DetectionConfig
 from soc_platform.correlation.scoring import ScoreInput, score
 from soc_platform.models import Incident
 
@@ -101,25 +101,25 @@ def build_incident(
     source_count = int(match.get("source_count") or len(sources))
     client_ip = group.get(rule.ip_field or "", "") or (sources[0] if source_count == 1 else "")
     targets = list(match["targets"] or [])
-    hosts = hosts_of(targets)
+    hosts = [str(h) for h in match.get("hosts") or []] or hosts_of(targets)
     event_count = int(match["event_count"])
-    measure = int(match.get("value_count") or 0) if rule.kind == "value_count" else event_count
     scored = score(
         ScoreInput(
             level=rule.level,
-            event_count=max(measure, 1),
+            event_count=event_count,
             threshold=max(1, math.ceil(rule.threshold)),
             target_count=int(match.get("target_count") or len(targets)),
             blocked_count=min(int(match["blocked_count"]), event_count),
             criticality=context.assets.highest(hosts),
+            # a value_count threshold counts distinct values, not events
+            measure=int(match.get("value_count") or 0) if rule.kind == "value_count" else None,
         )
     )
+    # allow-listed only when every source and every targeted host is: one request to an
+    # allowed host must not hide a campaign against the others
     allowed = None
-    candidates: list[str | None] = [*hosts] or [None]
-    for host in candidates:
-        allowed = context.config.allowed(rule.name, client_ip or None, host)
-        if allowed is not None:
-            break
+    if client_ip or source_count <= len(sources):  # every source is known
+        allowed = _allowed(rule, context, client_ip, sources, hosts)
     return Incident(
         id=incident_id(rule.name, group_key, match["window_start"]),
         type=rule.incident_type,
@@ -150,6 +150,21 @@ def build_incident(
         rule_version=rule.version,
         attack_tactics=list(rule.tactics),
     )
+
+
+def _allowed(
+    rule: CompiledRule, context: Context, client_ip: str, sources: list[str], hosts: list[str]
+) -> AllowEntry | None:
+    ips: list[str | None] = [client_ip] if client_ip else [*sources] or [None]
+    targets: list[str | None] = [*hosts] or [None]
+    first: AllowEntry | None = None
+    for ip in ips:
+        for host in targets:
+            entry = context.config.allowed(rule.name, ip, host)
+            if entry is None:
+                return None
+            first = first or entry
+    return first
 
 
 def search_text(incident: Incident) -> str:

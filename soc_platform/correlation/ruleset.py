@@ -131,7 +131,8 @@ def load_rule_set(
 
     # rules switched off for this deployment, and references that do not resolve, drop out
     names = {rule_name(r) for r in rules}
-    out.unknown_overrides = sorted(set(config.rules) - names - _ids(rules))
+    allow_rules = {r for entry in config.allowlist for r in entry.rules}
+    out.unknown_overrides = sorted((set(config.rules) | allow_rules) - names)
     enabled: list[AnyRule] = []
     for rule in rules:
         if config.override(rule_name(rule)).enabled is False:
@@ -155,7 +156,7 @@ def load_rule_set(
     backend = PostgresBackend(waf_pipeline(), collect_errors=True, strict_fields=strict_fields)
     backend.init_processing_pipeline("predicate")
     tuning = {
-        name: Tuning(o.count, o.timespan, o.hop, o.level, o.suppress_for or config.suppress_for)
+        name: Tuning(o.count, o.timespan, o.hop, o.level, o.suppress_for)
         for name in names
         for o in [config.override(name)]
     }
@@ -186,10 +187,6 @@ def _referenced(rules: Sequence[SigmaRuleBase]) -> set[int]:
                 if ref.reference in by_key:
                     out.add(id(by_key[ref.reference]))
     return out
-
-
-def _ids(rules: Iterable[SigmaRuleBase]) -> set[str]:
-    return {str(r.id) for r in rules if r.id}
 
 
 def _label(rule: SigmaRuleBase) -> str:

@@ -59,6 +59,9 @@ class ScoreInput:
     target_count: int
     blocked_count: int
     criticality: str | None = None
+    # what the threshold counts when it is not events (value_count: distinct values);
+    # None: the events
+    measure: int | None = None
 
     def __post_init__(self) -> None:
         if self.level not in _BASE:
@@ -67,9 +70,9 @@ class ScoreInput:
             )
         if self.threshold < 1:
             raise RuleError(f"score input: threshold must be at least 1, got {self.threshold}")
-        for name in ("event_count", "target_count", "blocked_count"):
+        for name in ("event_count", "target_count", "blocked_count", "measure"):
             count = getattr(self, name)
-            if count < 0:
+            if count is not None and count < 0:
                 raise RuleError(f"score input: {name} must not be negative, got {count}")
         if self.blocked_count > self.event_count:
             raise RuleError(
@@ -123,7 +126,7 @@ def _base(inp: ScoreInput) -> tuple[int, str]:
 
 
 def _volume(inp: ScoreInput) -> tuple[int, str]:
-    ratio = inp.event_count / inp.threshold
+    ratio = (inp.event_count if inp.measure is None else inp.measure) / inp.threshold
     points = 0
     if ratio > 1:
         points = min(_VOLUME_CAP, round(_VOLUME_FACTOR * math.log2(ratio)))

@@ -91,6 +91,10 @@ class HotPolicy:
         return today - timedelta(days=self.retention_days) if self.retention_days else None
 
 
+class RuleQueryError(HotStoreError):
+    """PostgreSQL refused the SQL compiled from a rule."""
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     changed: int  # incidents inserted or updated
@@ -645,13 +649,29 @@ class HotStore:
     def match_rule(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a compiled rule's window query (``CompiledRule.query()``: SQL the Sigma backend
         compiled from a rule file, rendered into sql/rules/match_windows.sql)."""
-        if self._reader is not None:
-            with self._reader.cursor(row_factory=dict_row) as cur:
+        try:
+            if self._reader is not None:
+                with self._reader.cursor(row_factory=dict_row) as cur:
+                    cur.execute(pgsql.SQL(query), params)
+                    return list(cur.fetchall())
+            with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(pgsql.SQL(query), params)
                 return list(cur.fetchall())
-        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(pgsql.SQL(query), params)
-            return list(cur.fetchall())
+        except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as e:
+            # SQL compiled from a rule that PostgreSQL refuses (e.g. a regular expression it
+            # cannot compile): the rule's problem, not the store's
+            raise RuleQueryError(str(e).strip().splitlines()[0]) from e
+
+    @contextmanager
+    def correlation_lock(self) -> Iterator[None]:
+        """Hold the correlation lock (a session advisory lock): evaluations and the
+        incident writes that follow them run one at a time across processes."""
+        with self.connect(autocommit=True) as conn:
+            conn.execute(sql.query("lock_correlation"))
+            try:
+                yield
+            finally:
+                conn.execute(sql.query("unlock_correlation"))
 
     def count_matches(self, predicate: str, start: datetime, end: datetime) -> int:
         """How many events in [start, end) a compiled predicate matches: proves a converted
@@ -721,14 +741,20 @@ class HotStore:
         search_docs: Sequence[str],
         *,
         retire: tuple[Sequence[str], Sequence[date]] | None = None,
+        last_starts: Sequence[datetime] | None = None,
+        retire_windows: Sequence[tuple[str, Sequence[datetime]]] = (),
     ) -> UpsertResult:
         """Insert or update incidents by id, and delete those they supersede (same rule and
         group, first window inside the incident's run), in one transaction.
 
         ``retire`` = (rules, days): those whole days were re-evaluated for those rules, so
         their incidents starting there that were not found again are deleted too.
+        ``retire_windows`` = (rule, window starts) evaluated for every group: the rule's
+        incidents whose first window is one of them and that were not found again no longer
+        fire there (a condition that can stop holding, or data replaced) and are deleted.
+        ``last_starts``: each incident's last window start (default: its window end).
         """
-        if not incidents and retire is None:
+        if not incidents and retire is None and not any(w for _, w in retire_windows):
             return UpsertResult(0, [])
         params = [
             {
@@ -780,6 +806,13 @@ class HotStore:
                     },
                 )
                 retired = {row[0] for row in cur.fetchall()}
+            for rule, windows in retire_windows:
+                if windows:
+                    cur.execute(
+                        sql.query("retire_incident_windows"),
+                        {"rule": rule, "windows": list(windows), "ids": [i.id for i in incidents]},
+                    )
+                    retired |= {row[0] for row in cur.fetchall()}
             if not incidents:
                 return UpsertResult(0, sorted(retired))
             cur.execute(
@@ -788,7 +821,9 @@ class HotStore:
                     "rules": [i.rule for i in incidents],
                     "group_keys": [i.group_key for i in incidents],
                     "window_starts": [i.window_start for i in incidents],
-                    "window_ends": [i.window_end for i in incidents],
+                    "last_starts": list(last_starts)
+                    if last_starts is not None
+                    else [i.window_end for i in incidents],
                     "ids": [i.id for i in incidents],
                 },
             )

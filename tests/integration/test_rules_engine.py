@@ -250,7 +250,7 @@ def test_suppression_period_folds_repeated_bursts_into_one_incident(hot: HotStor
     quiet = with_config(SQLI, "defaults: {suppress_for: 30m}\n")
     for burst in bursts:
         _load(hot, burst)
-    assert len(engine.evaluate_days(hot, [DAY], plain)[0]) == 3
+    assert len(engine.evaluate_days(hot, [DAY], plain).incidents) == 3
 
     # one batch at a time
     for burst in bursts:
@@ -282,9 +282,9 @@ def test_allow_listed_sources_are_kept_as_suppressed_not_lost(hot: HotStore) -> 
 def test_thresholds_are_configurable_without_editing_rule_files(hot: HotStore) -> None:
     events = sqli_burst(NOON, "198.51.100.10", n=8, spacing_s=10)  # Wazuh: 8 in 120 s
     _load(hot, events)
-    assert engine.evaluate_days(hot, [DAY], SQLI)[0] == []
+    assert engine.evaluate_days(hot, [DAY], SQLI).incidents == []
     wazuh = with_config(SQLI, "rules:\n  waf-sqli-burst: {count: 8, timespan: 2m}\n")
-    [inc] = engine.evaluate_days(hot, [DAY], wazuh)[0]
+    [inc] = engine.evaluate_days(hot, [DAY], wazuh).incidents
     assert inc.event_count == 8
     assert wazuh.rules.rule("waf-sqli-burst").timespan == timedelta(minutes=2)
 

@@ -49,7 +49,8 @@ SELECT
     count(DISTINCT coalesce(host, '') || split_part(request_uri, '?', 1)) AS target_count,
     count(DISTINCT val) AS value_count,
     coalesce(array_agg(DISTINCT rule_id ORDER BY rule_id) FILTER (WHERE rule_id IS NOT NULL), '{{}}') AS rule_ids,
-    (array_agg(DISTINCT host || split_part(request_uri, '?', 1)))[1:20] AS targets
+    (array_agg(DISTINCT host || split_part(request_uri, '?', 1)))[1:20] AS targets,
+    array_agg(DISTINCT host) FILTER (WHERE host IS NOT NULL) AS hosts
 FROM matched
 GROUP BY n, window_start, grp
 ORDER BY window_start, grp
