@@ -24,7 +24,7 @@ from soc_platform.parsing import get_parser, split_lines
 from soc_platform.stores.hot import HotPolicy, HotStore
 from soc_platform.stores.pgserver import EmbeddedPostgres
 from soc_platform.synth import generate
-from tests.helpers import sqli_burst, to_jsonl
+from tests.helpers import sqli_burst, to_jsonl, waf_event
 
 DAY = date(2026, 3, 10)
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -320,3 +320,101 @@ def test_retro_hunt_shows_a_shadow_diff_before_going_live(hot: HotStore, tmp_pat
     path.write_text(path.read_text().replace("gte: 10", "gte: 20"))
     removed = rulework.retro_hunt(hot, [DAY], load_detection(stricter).only("waf-sqli-burst"))
     assert removed.counts() == {"added": 0, "removed": 1, "changed": 0}
+
+
+# -- review findings -------------------------------------------------------------------------
+
+
+def test_a_late_burst_does_not_delete_the_next_separate_run(hot: HotStore) -> None:
+    """Burst B is stored first; burst A of the same source arrives long after, its run ending
+    (last window + 5 min) after B's first window. Both incidents stay, in either order."""
+    ip = "198.51.100.33"
+    a = sqli_burst(NOON.replace(minute=4, second=30), ip, n=10, spacing_s=2)
+    b = sqli_burst(NOON.replace(minute=10, second=30), ip, n=10, spacing_s=2)
+    later = NOON + timedelta(hours=2)
+    engine.correlate(hot, _load(hot, b)["event_time"], SQLI, now=later)
+    engine.correlate(hot, _load(hot, a)["event_time"], SQLI, now=later)
+    first = sorted((i.window_start, i.event_count) for i in hot.list_incidents())
+    assert len(first) == 2
+    assert (
+        sorted(
+            (i.window_start, i.event_count)
+            for i in engine.correlate_days(hot, [DAY], SQLI).incidents
+        )
+        == first
+    )
+
+
+def test_blocked_events_outnumbering_distinct_sources_score_fine(hot: HotStore) -> None:
+    """value_count: 25 sources, 2 failed logins each, 49 of 50 blocked by a rate limit."""
+    events = []
+    for i in range(25):
+        for k in range(2):
+            ev = waf_event(
+                NOON + timedelta(seconds=10 * i + k),
+                f"192.0.2.{i + 1}",
+                status=401,
+                uri="/wp-login.php",
+            )
+            ev["request_method"] = "POST"
+            ev["action"] = "blocked" if (i, k) != (0, 0) else "allowed"
+            events.append(ev)
+    _load(hot, events)
+    [inc] = engine.evaluate_days(
+        hot, [DAY], default_detection().only("waf-distributed-brute-force")
+    ).incidents
+    assert (inc.event_count, inc.blocked_count) == (50, 49)
+    assert any("1 of 50 requests not blocked" in r for r in inc.score_reasons)
+
+
+def test_a_rule_postgresql_refuses_is_skipped_and_reported(hot: HotStore, tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_text(
+        "title: Named group\nname: bad-regex\nlogsource: {category: webserver}\n"
+        "detection:\n  sel:\n    c-useragent|re: '(?P<tool>sqlmap)'\n  condition: sel\n"
+    )
+    shutil.copy(builtin_rules_dir() / "waf" / "waf-sqli-burst.yml", tmp_path / "sqli.yml")
+    detection = load_detection(tmp_path)
+    assert {r.name for r in detection.rules.rules} == {"bad-regex", "waf-sqli-burst"}
+    _load(hot, sqli_burst(NOON, "198.51.100.44", n=12))
+    report = engine.correlate_days(hot, [DAY], detection)
+    assert set(report.rule_errors) == {"bad-regex"}
+    assert "regular expression" in report.rule_errors["bad-regex"]
+    assert report.per_rule == {"waf-sqli-burst": 1}
+
+
+def test_allow_list_needs_every_targeted_host(hot: HotStore) -> None:
+    config = "allowlist:\n  - name: status page\n    hosts: [status.example.com]\n"
+    detection = with_config(SQLI, config)
+    events = sqli_burst(NOON, "198.51.100.55", n=12)
+    events[0]["host"] = "status.example.com"  # one request to the allowed host
+    only_status = [dict(e, host="status.example.com", client_ip="198.51.100.56") for e in events]
+    _load(hot, events + only_status)
+    found = engine.evaluate_days(hot, [DAY], detection).incidents
+    assert {i.client_ip: i.status for i in found} == {
+        "198.51.100.55": "open",
+        "198.51.100.56": "suppressed",
+    }
+
+
+def test_an_incident_whose_condition_stops_holding_is_retired(
+    hot: HotStore, tmp_path: Path
+) -> None:
+    """A non-monotone rule (fewer than 3 login requests from a source in 5 minutes: a
+    "quiet" source): late events make its window stop firing and the incident goes."""
+    (tmp_path / "quiet.yml").write_text(
+        "title: Quiet login\nname: quiet-login\ncorrelation:\n  type: event_count\n"
+        "  rules: [login-hit]\n  group-by: [c-ip]\n  timespan: 5m\n  condition: {lt: 3}\n"
+        "---\ntitle: Login hit\nname: login-hit\nlogsource: {category: webserver}\n"
+        "detection:\n  sel:\n    cs-uri-stem: /login\n  condition: sel\n"
+    )
+    detection = load_detection(tmp_path)
+    ip = "198.51.100.66"
+    first = [waf_event(NOON + timedelta(minutes=30), ip, uri="/login")]
+    engine.correlate(hot, _load(hot, first)["event_time"], detection, now=NOON + timedelta(hours=1))
+    assert [i.client_ip for i in hot.list_incidents()] == [ip]
+    late = [waf_event(NOON + timedelta(minutes=30, seconds=s), ip, uri="/login") for s in (5, 9)]
+    report = engine.correlate(
+        hot, _load(hot, late)["event_time"], detection, now=NOON + timedelta(hours=1)
+    )
+    assert report.incidents == [] and hot.list_incidents() == []
+    assert report.superseded
