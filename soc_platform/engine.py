@@ -11,6 +11,7 @@ incident too, which counts the runs it folded in.
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -139,24 +140,50 @@ class Span:
     group: str | None = None
 
 
+#: Rules are evaluated on this many connections at once (each rule's queries run in its own
+#: PostgreSQL backend; the results are merged in rule order, so they do not depend on it).
+WORKERS = 2
+
+
 def evaluate(
-    hot: HotStore, plan: dict[CompiledRule, list[datetime]], context: Context
+    hot: HotStore,
+    plan: dict[CompiledRule, list[datetime]],
+    context: Context,
+    workers: int = WORKERS,
 ) -> Evaluation:
     """Incidents of each rule over its planned windows (and the runs they belong to). A rule
     whose query fails (a regular expression PostgreSQL rejects...) is reported, and the
     other rules still run."""
+    items = list(plan.items())
+
+    def run(share: list[tuple[CompiledRule, list[datetime]]]) -> list[Any]:
+        store = hot.clone()
+        results: list[Any] = []
+        with store.reading():
+            for rule, windows in share:
+                try:
+                    results.append((rule, windows, _evaluate_rule(store, rule, windows, context)))
+                except RuleQueryError as e:
+                    results.append((rule, windows, e))
+        return results
+
+    shares = [items[i::workers] for i in range(max(1, min(workers, len(items))))]
+    if len(shares) > 1:
+        with ThreadPoolExecutor(len(shares)) as pool:
+            done = [r for part in pool.map(run, shares) for r in part]
+    else:
+        done = run(items)
+    order = {rule.name: i for i, (rule, _) in enumerate(items)}
     out = Evaluation()
-    with hot.reading():
-        for rule, windows in plan.items():
-            try:
-                found, n = _evaluate_rule(hot, rule, windows, context)
-            except RuleQueryError as e:
-                out.errors[rule.name] = str(e)
-                continue
-            out.incidents.extend(found)
-            out.last_starts.extend(i.window_end - rule.timespan for i in found)
-            out.windows_evaluated += n
-            out.planned[rule.name] = sorted(set(windows) | neighbours(windows, rule.hop))
+    for rule, windows, result in sorted(done, key=lambda r: order[r[0].name]):
+        if isinstance(result, RuleQueryError):
+            out.errors[rule.name] = str(result)
+            continue
+        found, n = result
+        out.incidents.extend(found)
+        out.last_starts.extend(i.window_end - rule.timespan for i in found)
+        out.windows_evaluated += n
+        out.planned[rule.name] = sorted(set(windows) | neighbours(windows, rule.hop))
     return out
 
 

@@ -143,6 +143,12 @@ class HotStore:
         self._dialect: Dialect | None = None
         self._reader: psycopg.Connection[Any] | None = None
 
+    def clone(self) -> "HotStore":
+        """The same store for another thread (connections are not shared across threads)."""
+        other = HotStore(self.dsn, self.connect_timeout, self.policy)
+        other._dialect = self._dialect
+        return other
+
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Share one autocommit connection among the rule queries run inside (an evaluation
