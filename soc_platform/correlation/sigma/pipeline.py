@@ -43,9 +43,15 @@ class UnknownFieldFailure(DetectionItemTransformation):
         name = detection_item.field
         if name is None or name in known_fields():
             return
-        reason = UNAVAILABLE.get(name, "no such field in WAF events")
+        if name in UNAVAILABLE:
+            message = f"field '{name}': {UNAVAILABLE[name]}"
+        else:
+            message = (
+                f"field '{name}': no such field in WAF events "
+                f"(fields: {', '.join(sorted(known_fields()))})"
+            )
         raise SigmaTransformationError(
-            f"field '{name}': {reason} (fields: {', '.join(sorted(known_fields()))})",
+            message,
             source=detection_item.source,
         )
 
