@@ -23,6 +23,7 @@ from soc_platform.correlation.incidents import Context, build_incident, search_t
 from soc_platform.correlation.runs import Run, find_runs, merge_close, neighbours
 from soc_platform.correlation.windows import (
     day_windows,
+    every_window,
     merge_windows,
     recent_windows,
     touched_windows,
@@ -270,7 +271,7 @@ def _suppress(
                 out.append(chain)
             continue  # a stored incident alone: nothing changes for it
         # the exact runs inside the folded span
-        windows = _every_window(chain.start, chain.end - rule.timespan, rule.hop)
+        windows = every_window(chain.start, chain.end - rule.timespan, rule.hop)
         fired, n = _fired(hot, rule, windows, chain.group)
         evaluated += n
         for piece, pieces in merge_close(
@@ -279,15 +280,6 @@ def _suppress(
             out.append(piece)
             folded[(piece.group, piece.start)] = pieces - 1
     return out, folded, evaluated
-
-
-def _every_window(first: datetime, last: datetime, hop: timedelta) -> list[datetime]:
-    out = []
-    cur = first
-    while cur <= last:
-        out.append(cur)
-        cur += hop
-    return out
 
 
 def match_spans(

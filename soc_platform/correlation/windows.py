@@ -48,10 +48,14 @@ def recent_windows(
 ) -> list[datetime]:
     """Windows overlapping the last ``lookback`` before ``now``."""
     hop = hop or width
-    first = window_start(now - lookback - width + hop, hop)
+    return every_window(window_start(now - lookback - width + hop, hop), now, hop)
+
+
+def every_window(first: datetime, last: datetime, hop: timedelta) -> list[datetime]:
+    """Window starts from ``first`` to ``last`` (inclusive), ``hop`` apart."""
     out = []
     cur = first
-    while cur <= now:
+    while cur <= last:
         out.append(cur)
         cur += hop
     return out

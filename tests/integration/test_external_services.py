@@ -6,19 +6,18 @@ docker-compose stack (see README "Production-like stack").
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from soc_platform import engine, pipeline
 from soc_platform.correlation.incidents import build_incident
 from soc_platform.detection import default_detection
 from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
+from soc_platform.rulework import scratch_database
 from soc_platform.sql import latest_version
 from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
 from soc_platform.stores.search import MeilisearchSearch
@@ -42,16 +41,8 @@ def timescale_dsn() -> Iterator[str]:
     """A fresh database on the TimescaleDB server of SOC_TEST_TIMESCALE_DSN."""
     if not TIMESCALE_DSN:
         pytest.skip("SOC_TEST_TIMESCALE_DSN is not set: no TimescaleDB server on this machine")
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(TIMESCALE_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(TIMESCALE_DSN, dbname=name)
-    finally:
-        with psycopg.connect(TIMESCALE_DSN, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_database(TIMESCALE_DSN) as dsn:
+        yield dsn
 
 
 def one(dsn: str, query: str) -> list[tuple[object, ...]]:
