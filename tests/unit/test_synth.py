@@ -30,7 +30,7 @@ def ts(event: dict[str, Any]) -> datetime:
 
 
 def is_sqli(event: dict[str, Any]) -> bool:
-    """The SQL-injection predicate of rule_sqli_burst.sql, in Python."""
+    """The SQL-injection predicate of the Sigma rule waf-sqli-event, in Python."""
     rule = str(event["rule_id"]) if event["rule_id"] else ""
     return (
         re.fullmatch(r"942[0-9]{3}", rule) is not None
