@@ -62,10 +62,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
             lint.append(f"{rule.name}: no ATT&CK technique tag (attack.tNNNN)")
         if rule.name not in tested:
             lint.append(f"{rule.name}: no fixtures (tests/{rule.name}/positive.jsonl ...)")
-    lint.extend(
-        f"detection config names rule {name!r}, which the set does not have"
-        for name in rule_set.unknown_overrides
-    )
+    lint.extend(f"detection config: {problem}" for problem in rule_set.unknown_overrides)
     _print(
         f"{root}: {rule_set.files} file(s), {rule_set.loaded} rule(s) loaded, "
         f"{rule_set.converted} converted, {len(rule_set.rules)} raise incidents"

@@ -10,10 +10,10 @@ incident too, which counts the runs it folded in.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -318,9 +318,3 @@ def match_spans(
             found = [r for r in found if ordered_match(r["ordered_times"] or [], needs)]
         rows.extend(found)
     return rows
-
-
-def day_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
-    ordered = sorted(days)
-    lo = datetime.combine(ordered[0], time.min, UTC)
-    return lo, datetime.combine(ordered[-1], time.min, UTC) + timedelta(days=1)

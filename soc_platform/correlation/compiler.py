@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, cached_property
 from importlib import resources
+from typing import Any
 
 from sigma.correlations import (
     CorrelationConditionAND,
@@ -279,11 +280,7 @@ def _standalone(
     count = tune.count or 1
     techniques, tactics = attack_tags(rule)
     return CompiledRule(
-        name=name,
-        title=rule.title,
         kind="detection",
-        level=_level(rule, tune),
-        description=rule.description or "",
         refs=(RuleRef(name, predicate),),
         group_fields=("c-ip",),
         group_key=f"coalesce({backend.text_of('client_ip')}, '')",
@@ -292,16 +289,10 @@ def _standalone(
         threshold=count,
         having=f"count(*) >= {count}",
         prefilter=f"count(*) >= {count}",
-        timespan=timespan,
-        hop=hop_for(timespan, tune.hop or hop),
         techniques=techniques,
         tactics=tactics,
-        sigma_id=str(rule.id or ""),
-        source=str(rule.source.path) if rule.source and rule.source.path else "",
-        suppress_for=tune.suppress_for or timedelta(0),
+        **_common(rule, name, tune, timespan, hop),
         ip_field="c-ip",
-        incident_type=_incident_type(rule, name),
-        noun=_noun(rule),
     )
 
 
@@ -432,11 +423,7 @@ def _correlation(
     timespan = tune.timespan or timedelta(seconds=rule.timespan.seconds)
     techniques, tactics = _tags_with_refs(rule)
     return CompiledRule(
-        name=name,
-        title=rule.title,
         kind=kind,
-        level=_level(rule, tune),
-        description=rule.description or "",
         refs=tuple(refs),
         group_fields=tuple(written_groups),
         group_key=group_key,
@@ -444,19 +431,32 @@ def _correlation(
         op=op,
         threshold=threshold,
         having=having,
-        timespan=timespan,
-        hop=hop_for(timespan, tune.hop or hop),
         techniques=techniques,
         tactics=tactics,
-        sigma_id=str(rule.id or ""),
-        source=str(rule.source.path) if rule.source and rule.source.path else "",
-        suppress_for=tune.suppress_for or timedelta(0),
+        **_common(rule, name, tune, timespan, hop),
         ordered=in_python,
         ip_field=ip_field,
         prefilter=prefilter,
-        incident_type=_incident_type(rule, name),
-        noun=_noun(rule),
     )
+
+
+def _common(
+    rule: SigmaRuleBase, name: str, tune: Tuning, timespan: timedelta, hop: timedelta
+) -> dict[str, Any]:
+    """The fields every compiled rule takes from its Sigma rule and the deployment."""
+    return {
+        "name": name,
+        "title": rule.title,
+        "level": _level(rule, tune),
+        "description": rule.description or "",
+        "timespan": timespan,
+        "hop": hop_for(timespan, tune.hop or hop),
+        "sigma_id": str(rule.id or ""),
+        "source": str(rule.source.path) if rule.source and rule.source.path else "",
+        "suppress_for": tune.suppress_for or timedelta(0),
+        "incident_type": _incident_type(rule, name),
+        "noun": _noun(rule),
+    }
 
 
 def _incident_type(rule: SigmaRuleBase, name: str) -> str:

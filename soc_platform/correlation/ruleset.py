@@ -17,7 +17,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from soc_platform.correlation.compiler import CompiledRule, Tuning, compile_collection, rule_name
-from soc_platform.correlation.config import DetectionConfig
+from soc_platform.correlation.config import ConfigFileError, DetectionConfig
 from soc_platform.correlation.sigma.backend import PostgresBackend
 from soc_platform.correlation.sigma.pipeline import waf_pipeline
 
@@ -49,7 +49,7 @@ class RuleSet:
     loaded: int = 0  # Sigma rules (detection and correlation) parsed
     converted: int = 0  # of those, compiled to SQL
     disabled: list[str] = field(default_factory=list)
-    unknown_overrides: list[str] = field(default_factory=list)
+    unknown_overrides: list[str] = field(default_factory=list)  # config names no rule
 
     def rule(self, name: str) -> CompiledRule:
         for r in self.rules:
@@ -131,11 +131,13 @@ def load_rule_set(
 
     # rules switched off for this deployment, and references that do not resolve, drop out
     names = {rule_name(r) for r in rules}
-    allow_rules = {r for entry in config.allowlist for r in entry.rules}
-    out.unknown_overrides = sorted((set(config.rules) | allow_rules) - names)
+    try:
+        config.check_rule_names(names)
+    except ConfigFileError as e:
+        out.unknown_overrides = list(e.problems)
     enabled: list[AnyRule] = []
     for rule in rules:
-        if config.override(rule_name(rule)).enabled is False:
+        if not config.is_enabled(rule_name(rule)):
             out.disabled.append(rule_name(rule))
         else:
             enabled.append(rule)

@@ -39,13 +39,6 @@ def neighbours(windows: Iterable[datetime], hop: timedelta) -> set[datetime]:
     return out
 
 
-def to_expand(
-    fired: Iterable[datetime], evaluated: set[datetime], hop: timedelta
-) -> list[datetime]:
-    """Neighbours of firing windows not evaluated yet: a run may continue there."""
-    return sorted(neighbours(fired, hop) - evaluated)
-
-
 def find_runs(fired: Iterable[tuple[str, datetime]], hop: timedelta, width: timedelta) -> list[Run]:
     """Group firing (group, window start) pairs into runs."""
     by_group: dict[str, set[datetime]] = defaultdict(set)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from soc_platform.correlation.runs import Run, find_runs, neighbours, to_expand
+from soc_platform.correlation.runs import Run, find_runs, neighbours
 
 MIN = timedelta(minutes=1)
 FIVE = timedelta(minutes=5)
@@ -32,9 +32,8 @@ def test_runs_stop_at_midnight() -> None:
     assert [r.start for r in runs] == [midnight - MIN, midnight]
 
 
-def test_neighbours_stay_in_the_day_and_expansion_skips_seen() -> None:
+def test_neighbours_stay_in_the_day() -> None:
     midnight = datetime(2026, 3, 11, tzinfo=UTC)
     assert neighbours([midnight], MIN) == {midnight + MIN}
     assert neighbours([T], MIN) == {T - MIN, T + MIN}
-    assert to_expand([T], {T, T - MIN}, MIN) == [T + MIN]
     assert find_runs([], MIN, FIVE) == []
