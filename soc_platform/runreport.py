@@ -209,6 +209,10 @@ def failed_run(result: Any, secrets: Iterable[str], kind: str, what: str = "") -
     return RunFailedError(message, debug_text(result.all_events))
 
 
+#: Dagster's own log lines about a failure the one-line report already covers.
+_ENGINE_MESSAGES = ("Dependencies for step ",)
+
+
 class _TerminalHandler(logging.Handler):
     """The run's own log messages (warnings: unreadable files, rules not running...) as
     ``soc-platform: warning: <step>: <message>``. Dagster's event records (step failures
@@ -221,6 +225,8 @@ class _TerminalHandler(logging.Handler):
             return
         step = meta.get("step_key") or meta.get("op_name") or ""
         text = str(meta.get("orig_message") or record.getMessage())
+        if text.startswith(_ENGINE_MESSAGES):
+            return
         sys.stderr.write(
             f"soc-platform: {record.levelname.lower()}: {f'{step}: ' if step else ''}"
             f"{redact_text(text)}\n"
