@@ -279,7 +279,7 @@ class EmbeddedPostgres:
             self.port = port
             if self.remembered_port() != port:
                 self.port_file.write_text(f"{port}\n")
-        self._ensure_database()
+            self._ensure_database()
         return self.dsn()
 
     def _start_server(self) -> int:
