@@ -65,6 +65,7 @@ def hot_counts(dsn: str) -> tuple[int, int]:
     return int(rows[0]), int(incidents[0])
 
 
+@pytest.mark.timeout(600)
 def test_meilisearch_down_mid_run(env: dict[str, str], pg_dsn: str) -> None:
     """Meilisearch unreachable (a closed port: a real connection refused) after lake, hot
     store and correlation did their part."""

@@ -102,6 +102,7 @@ def s3_port() -> Iterator[int]:
         server.stop()
 
 
+@pytest.mark.timeout(900)  # fourteen commands, each a fresh Python with Dagster
 def test_no_credential_is_printed_logged_or_recorded(
     pg_cluster: EmbeddedPostgres, work_dir: Path, s3_port: int
 ) -> None:

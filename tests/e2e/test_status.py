@@ -9,6 +9,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
@@ -34,6 +36,7 @@ def embedded_env(data: Path) -> dict[str, str]:
     return {**env, "SOC_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}
 
 
+@pytest.mark.timeout(600)
 def test_data_dirs_side_by_side_remembered_ports_status_and_stop(work_dir: Path) -> None:
     """Two data directories started at once (and one of them twice at once) each get a
     cluster on their own port; a restart reuses the remembered port, or picks another
