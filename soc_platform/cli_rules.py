@@ -186,10 +186,9 @@ def run_hunt(settings: Settings, start: date, end: date, rules_dir: Path, only: 
 
     from soc_platform.definitions import build_definitions, hunt_selection
     from soc_platform.instance import prepare_dagster_home
-
-    prepare_dagster_home(settings)
     from soc_platform.runreport import for_terminal
 
+    prepare_dagster_home(settings)
     defs = build_definitions(settings)
     job = for_terminal(defs.resolve_implicit_global_asset_job_def(), verbose=False)
     with DagsterInstance.get() as instance:

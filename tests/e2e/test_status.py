@@ -89,6 +89,8 @@ def test_data_dirs_side_by_side_remembered_ports_status_and_stop(work_dir: Path)
         # ... unless another program took it meanwhile: then another free one, remembered
         ok(cli(envs[0], "stop"))
         with socket.socket() as squatter:
+            # (as PostgreSQL binds: the stopped server's connections may linger in TIME_WAIT)
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind(("127.0.0.1", ports[0]))
             squatter.listen()
             ok(cli(envs[0], "incidents"))
