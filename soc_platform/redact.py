@@ -104,17 +104,14 @@ def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
     return clean, unquote(user) or None, unquote(password) if sep else None
 
 
-def secrets_of(*values: str | None) -> list[str]:
-    """The secrets inside URLs, DSNs or plain secret values, as they may appear in text:
-    each password as written and decoded, and plain values (an API key) themselves.
-
-    Values that are URLs or DSNs contribute their passwords; any other value is taken
-    whole (pass only secrets, such as API keys, that way)."""
+def secrets_of(*addresses: str | None) -> list[str]:
+    """The secrets inside URLs and DSNs, as they may appear in text: each password (and
+    secret parameter) as written and percent-decoded. Plain secrets (an API key) are not
+    found this way: pass them to :func:`redact_text` yourself."""
     found: set[str] = set()
-    for value in values:
+    for value in addresses:
         if not value:
             continue
-        before = len(found)
         for match in _USERINFO.finditer(value):
             info = match["info"]
             if ":" in info:
@@ -125,7 +122,5 @@ def secrets_of(*values: str | None) -> list[str]:
                 if raw[:1] in ("'", '"') and raw[-1:] == raw[:1] and len(raw) > 1:
                     raw = raw[1:-1]
                 found.add(raw)
-        if len(found) == before and "://" not in value and "=" not in value:
-            found.add(value)  # a bare secret (API key)
     decoded = {unquote(s) for s in found}
     return sorted((found | decoded) - {"", REDACTED})

@@ -152,7 +152,7 @@ class MeilisearchSearch:
 
         self.url = url.rstrip("/")
         self.where = redact_url(self.url)  # what messages show
-        self._secrets = secrets_of(url, api_key)
+        self._secrets = secrets_of(url) + ([api_key] if api_key else [])
         self.timeout_ms = timeout_ms
         self.client = meilisearch.Client(self.url, api_key, timeout=max(1, timeout_ms // 1000))
         self._ready = False
