@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sys
+import traceback
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 from soc_platform import cli_rules
 from soc_platform.errors import ConfigurationError, DependencyError, SocPlatformError
+from soc_platform.redact import redact_text
 from soc_platform.settings import Settings, load_settings
 
 SAMPLE_QUERY = "blocked attempts from 192.168"
@@ -83,7 +85,9 @@ def run_microbatch(
 
     preflight(settings)
     prepare_dagster_home(settings)
-    job = build_definitions(settings).resolve_job_def("microbatch_job")
+    from soc_platform.runreport import for_terminal
+
+    job = for_terminal(build_definitions(settings).resolve_job_def("microbatch_job"), verbose)
     level = "DEBUG" if verbose else "WARNING"
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
@@ -93,8 +97,12 @@ def run_microbatch(
             },
             instance=instance,
             tags={"soc/trigger": "cli"},
-            raise_on_error=True,
+            raise_on_error=False,
         )
+    if not result.success:
+        from soc_platform.runreport import failed_run
+
+        raise failed_run(result, settings.secrets, "microbatch")
     return {
         "run_id": result.run_id,
         "ingest": result.output_for_node("ingest_landing_files"),
@@ -200,8 +208,10 @@ def run_backfill(settings: Settings, start: date, end: date, verbose: bool = Fal
 
     preflight(settings)
     prepare_dagster_home(settings)
+    from soc_platform.runreport import for_terminal
+
     defs = build_definitions(settings)
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = for_terminal(defs.resolve_implicit_global_asset_job_def(), verbose)
     level = "DEBUG" if verbose else "WARNING"
     with DagsterInstance.get() as instance:
         return job.execute_in_process(
@@ -263,10 +273,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             _print(f"  check {name}: {state}: {check.description}")
         _print(f"  run {result.run_id} (see it in the Dagster UI)")
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        why = failure.step_failure_data.error.message.strip() if failure else "see the run log"
-        sys.stderr.write(f"soc-platform: error: backfill failed: {why.splitlines()[0]}\n")
-        return 1
+        from soc_platform.runreport import failed_run
+
+        raise failed_run(result, settings.secrets, "backfill", f"backfill {start} .. {end}")
     return 0
 
 
@@ -329,6 +338,104 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             f"{_fmt_time(hit.start_time)}"
         )
         _print(f"      {hit.description}")
+    return 0
+
+
+# -- status / stop ----------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.stores.status import status
+
+    state = status(settings)
+    if args.json:
+        _print(json.dumps(state, indent=2, default=str))
+        return 0
+    for line in format_status(state):
+        _print(line)
+    return 0
+
+
+def _rows(rows: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{name} {count:,}" if isinstance(count, int) else f"{name} {count}"
+        for name, count in rows.items()
+    )
+
+
+def format_status(state: dict[str, Any]) -> list[str]:
+    """``soc-platform status`` as text: one block per part."""
+    hot, lake, search, landing = (
+        state["hot_store"],
+        state["lake"],
+        state["search"],
+        state["landing"],
+    )
+    lines = [f"data dir     {state['data_dir']}"]
+    if hot["mode"] == "embedded":
+        if hot["running"]:
+            where = f"running, pid {hot['pid']}, 127.0.0.1:{hot['port']}"
+        elif hot["initialized"]:
+            port = f", last port {hot['port']}" if hot["port"] else ""
+            where = f"stopped{port} (any command that needs it starts it)"
+        else:
+            where = "not created yet (the first command that needs it creates it)"
+        lines.append(f"hot store    embedded PostgreSQL: {where}")
+        lines.append(f"             data dir {hot['data_dir']}")
+    else:
+        lines.append(f"hot store    external PostgreSQL {hot['dsn']}")
+    if hot.get("reachable") is False:
+        lines.append(f"             unreachable: {hot['error']}")
+    elif hot.get("reachable"):
+        dialect = hot.get("dialect") or "schema not set up yet"
+        lines.append(
+            f"             PostgreSQL {hot['version']}, {dialect}"
+            + (f", schema version {hot['schema_version']}" if hot.get("schema_version") else "")
+        )
+        if hot.get("rows"):
+            lines.append(f"             rows: {_rows(hot['rows'])}")
+    lines.append(f"lake         catalog {lake['catalog']}")
+    lines.append(f"             warehouse {lake['warehouse']}")
+    if "s3_endpoint" in lake:
+        lines.append(f"             S3 endpoint {lake['s3_endpoint']}")
+    if lake.get("error"):
+        lines.append(f"             unreachable: {lake['error']}")
+    elif lake.get("tables"):
+        lines.append(f"             rows: {_rows(lake['tables'])}")
+    elif lake.get("note"):
+        lines.append(f"             {lake['note']}")
+    if search["backend"] == "meilisearch":
+        lines.append(f"search       Meilisearch {search['url']}: {search['health']}")
+    else:
+        lines.append(f"search       embedded ({search['where']})")
+    if landing.get("error"):
+        lines.append(f"landing      {landing['dir']}: {landing['error']}")
+    else:
+        lines.append(
+            f"landing      {landing['dir']}: {landing['files_waiting']} file(s) waiting "
+            f"({landing['bytes_waiting']:,} bytes)"
+        )
+    lines.append(f"dagster home {state['dagster_home']}")
+    return lines
+
+
+def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.stores.pgserver import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir)
+    external = (
+        "" if settings.embedded_pg else " (the hot store is the external server of SOC_PG_DSN)"
+    )
+    was = server.stop()
+    if not was.running:
+        _print(f"the embedded PostgreSQL in {server.root} is not running{external}")
+        return 0
+    if server.state().running:
+        raise SocPlatformError(
+            f"the embedded PostgreSQL in {server.root} (pid {was.pid}) did not stop: "
+            f"see {server.log_file}"
+        )
+    _print(f"stopped the embedded PostgreSQL (pid {was.pid}, port {was.port}) in {server.root}")
     return 0
 
 
@@ -439,6 +546,13 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--json", action="store_true")
     back.add_argument("--verbose", action="store_true", help="show the Dagster run's log")
 
+    status = sub.add_parser(
+        "status", help="what runs where: hot store, lake, search, landing, Dagster home"
+    )
+    status.add_argument("--json", action="store_true")
+
+    sub.add_parser("stop", help="stop the embedded PostgreSQL cluster")
+
     dev = sub.add_parser("dev", help="the Dagster UI and daemon on the embedded defaults")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
@@ -456,6 +570,8 @@ COMMANDS = {
     "dev": cmd_dev,
     "backfill": cmd_backfill,
     "rules": cli_rules.cmd_rules,
+    "status": cmd_status,
+    "stop": cmd_stop,
 }
 
 
@@ -476,8 +592,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the command line cannot act on that.
     warnings.filterwarnings("ignore", message=r".*is currently in beta")
     args = build_parser().parse_args(argv)
+    secrets: list[str] = []
     try:
         settings = load_settings()
+        secrets = settings.secrets
         return COMMANDS[args.command](args, settings)
     except KeyboardInterrupt:
         return 130
@@ -486,10 +604,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # one clear line, not a traceback, for errors users can fix
         cause = _root_cause(exc)
-        if cause is None or os.environ.get("SOC_DEBUG"):
+        if os.environ.get("SOC_DEBUG"):
+            details = getattr(cause, "details", "")  # a failed run: its steps' tracebacks
+            if details:
+                sys.stderr.write(f"{details}\n")
             raise
-        sys.stderr.write(f"soc-platform: error: {cause}\n")
-        return 2
+        if cause is None:  # a bug: the traceback, without credentials
+            text = "".join(traceback.format_exception(exc))
+            sys.stderr.write(redact_text(text, secrets))
+            return 1
+        sys.stderr.write(f"soc-platform: error: {redact_text(str(cause), secrets)}\n")
+        # 1: a run failed part-way (it says what was stored); 2: usage or configuration
+        return int(getattr(cause, "exit_status", 2))
 
 
 if __name__ == "__main__":

@@ -186,10 +186,11 @@ def run_hunt(settings: Settings, start: date, end: date, rules_dir: Path, only: 
 
     from soc_platform.definitions import build_definitions, hunt_selection
     from soc_platform.instance import prepare_dagster_home
+    from soc_platform.runreport import for_terminal
 
     prepare_dagster_home(settings)
     defs = build_definitions(settings)
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = for_terminal(defs.resolve_implicit_global_asset_job_def(), verbose=False)
     with DagsterInstance.get() as instance:
         return job.execute_in_process(
             instance=instance,
@@ -219,10 +220,9 @@ def cmd_hunt(args: argparse.Namespace, settings: Settings) -> int:
     root = _rules_root(args, settings)
     result = run_hunt(settings, args.start, args.end, root, list(args.rule or []))
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        why = failure.step_failure_data.error.message.strip() if failure else "see the run log"
-        sys.stderr.write(f"soc-platform: error: retro-hunt failed: {why.splitlines()[0]}\n")
-        return 1
+        from soc_platform.runreport import failed_run
+
+        raise failed_run(result, settings.secrets, "hunt", f"retro-hunt {args.start} .. {args.end}")
     meta: dict[str, Any] = {}
     for mat in result.get_asset_materialization_events():
         data = mat.step_materialization_data.materialization.metadata

@@ -5,11 +5,13 @@ environment and opens no connection.
 """
 
 import warnings
+from typing import overload
 
 import dagster as dg
 
 from assets import REBUILD_KEYS, build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
+from soc_platform.redact import has_credentials
 from soc_platform.resources import (
     DetectionResource,
     HotStoreResource,
@@ -25,6 +27,16 @@ def _secret(name: str, value: str | None) -> dg.EnvVar | None:
     return dg.EnvVar(name) if value else None
 
 
+@overload
+def _address(name: str, value: str) -> str | dg.EnvVar: ...
+@overload
+def _address(name: str, value: str | None) -> str | dg.EnvVar | None: ...
+def _address(name: str, value: str | None) -> str | dg.EnvVar | None:
+    """A URL or DSN: as an EnvVar when it holds a credential (Dagster records and shows
+    only the variable's name), else as is (the UI shows where the resource points)."""
+    return dg.EnvVar(name) if value and has_credentials(value) else value
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         # the micro-batch passes Arrow tables between its in-process steps in memory
@@ -33,11 +45,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
             catalog_uri=(
                 dg.EnvVar("SOC_LAKE_CATALOG_URI")  # may embed a database password
                 if settings.lake_catalog_uri.startswith("postgresql")
-                else settings.lake_catalog_uri
+                else _address("SOC_LAKE_CATALOG_URI", settings.lake_catalog_uri)
             ),
-            warehouse=settings.lake_warehouse,
+            warehouse=_address("SOC_LAKE_WAREHOUSE", settings.lake_warehouse),
             namespace=settings.lake_namespace,
-            s3_endpoint=settings.s3_endpoint,
+            s3_endpoint=_address("SOC_S3_ENDPOINT", settings.s3_endpoint),
             s3_access_key_id=_secret("SOC_S3_ACCESS_KEY_ID", settings.s3_access_key_id),
             s3_secret_access_key=_secret("SOC_S3_SECRET_ACCESS_KEY", settings.s3_secret_access_key),
             s3_region=settings.s3_region,
@@ -55,7 +67,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             freshness_lag_minutes=settings.freshness_lag_minutes,
         ),
         "search": SearchResource(
-            meili_url=settings.meili_url,
+            meili_url=_address("MEILI_URL", settings.meili_url),
             meili_api_key=(
                 dg.EnvVar(settings.meili_api_key_var) if settings.meili_api_key_var else None
             ),

@@ -1,7 +1,9 @@
 """Dagster resources wrapping the stores. Typed methods, domain types in and out.
 
-Secrets (database DSN, S3 keys, Meilisearch key) are passed as ``dagster.EnvVar`` by
-``definitions.py`` so they are resolved at run time and never shown in the UI.
+Secrets (database DSN, S3 keys, Meilisearch key, and any URL holding credentials) are
+passed as ``dagster.EnvVar`` by ``definitions.py`` so they are resolved at run time and
+never shown in the UI or recorded in the run storage. Values from an EnvVar arrive
+untrimmed, hence the ``_clean`` below (settings.py trims what it reads).
 """
 
 from pathlib import Path
@@ -16,6 +18,10 @@ from soc_platform.stores.lake import Lake, LakeConfig
 from soc_platform.stores.landing import list_landing_files
 from soc_platform.stores.pgserver import EmbeddedPostgres
 from soc_platform.stores.search import SearchBackend, make_search_backend
+
+
+def _clean(value: str | None) -> str | None:
+    return (value or "").strip() or None
 
 
 class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
@@ -35,10 +41,10 @@ class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
         if self._lake is None:
             self._lake = Lake(
                 LakeConfig(
-                    catalog_uri=self.catalog_uri,
-                    warehouse=self.warehouse,
+                    catalog_uri=self.catalog_uri.strip(),
+                    warehouse=self.warehouse.strip(),
                     namespace=self.namespace,
-                    s3_endpoint=self.s3_endpoint,
+                    s3_endpoint=_clean(self.s3_endpoint),
                     s3_access_key_id=self.s3_access_key_id,
                     s3_secret_access_key=self.s3_secret_access_key,
                     s3_region=self.s3_region,
@@ -48,11 +54,15 @@ class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
 
 
 class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
-    """The hot PostgreSQL/TimescaleDB store: ``dsn``, or the embedded cluster when unset."""
+    """The hot PostgreSQL/TimescaleDB store: ``dsn``, or the embedded cluster when unset.
+
+    The embedded cluster's port is resolved when a run first uses the store: the running
+    server's, else the one remembered in ``embedded_dir``, else a free one
+    (``embedded_port`` set: that one, as SOC_PG_PORT asks)."""
 
     dsn: str | None = None
     embedded_dir: str | None = None
-    embedded_port: int = 54329
+    embedded_port: int | None = None
     pg_bin_dir: str | None = None
     retention_days: int = 90
     compress_after_days: int = 7
@@ -74,7 +84,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
 
     def store(self) -> HotStore:
         if self._store is None:
-            dsn = self.dsn
+            dsn = _clean(self.dsn)
             if not dsn:
                 if not self.embedded_dir:
                     from soc_platform.errors import ConfigurationError
@@ -97,7 +107,7 @@ class SearchResource(ConfigurableResource):  # type: ignore[type-arg]
     meili_api_key: str | None = None
 
     def backend(self, hot: HotStore) -> SearchBackend:
-        return make_search_backend(hot, self.meili_url, self.meili_api_key)
+        return make_search_backend(hot, _clean(self.meili_url), _clean(self.meili_api_key))
 
 
 class LandingResource(ConfigurableResource):  # type: ignore[type-arg]

@@ -11,8 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from soc_platform.errors import ConfigurationError
-
-DEFAULT_PG_PORT = 54329
+from soc_platform.redact import redact_url, secrets_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class Settings:
     s3_secret_access_key: str | None
     s3_region: str | None
     pg_dsn: str | None
-    pg_port: int
+    pg_port: int | None  # None: the embedded cluster picks a free port and remembers it
     pg_bin_dir: str | None
     meili_url: str | None
     meili_api_key: str | None
@@ -58,6 +57,18 @@ class Settings:
     @property
     def search_backend(self) -> str:
         return "meilisearch" if self.meili_url else "embedded"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every credential the settings hold (passwords inside the URLs and DSNs, keys),
+        for :func:`soc_platform.redact.redact_text`."""
+        return secrets_of(
+            self.meili_url,
+            self.lake_catalog_uri,
+            self.lake_warehouse,
+            self.s3_endpoint,
+            self.pg_dsn,
+        ) + [s for s in (self.meili_api_key, self.s3_secret_access_key) if s]
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -134,15 +145,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     catalog_uri = _get(env, "SOC_LAKE_CATALOG_URI") or f"sqlite:///{lake_dir / 'catalog.db'}"
     warehouse = _get(env, "SOC_LAKE_WAREHOUSE") or (lake_dir / "warehouse").as_uri()
 
-    port_text = _get(env, "SOC_PG_PORT") or str(DEFAULT_PG_PORT)
-    try:
-        pg_port = int(port_text)
-        if not 1 <= pg_port <= 65535:
-            raise ValueError(port_text)
-    except ValueError:
-        raise ConfigurationError(
-            f"SOC_PG_PORT={port_text!r} is not a TCP port number (1-65535)"
-        ) from None
+    port_text = _get(env, "SOC_PG_PORT")
+    pg_port = None
+    if port_text is not None:
+        try:
+            pg_port = int(port_text)
+            if not 1 <= pg_port <= 65535:
+                raise ValueError(port_text)
+        except ValueError:
+            raise ConfigurationError(
+                f"SOC_PG_PORT={port_text!r} is not a TCP port number (1-65535)"
+            ) from None
 
     start_text = _get(env, "SOC_PARTITIONS_START") or "2024-01-01"
     try:
@@ -154,7 +167,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     meili_url = _get(env, "MEILI_URL")
     if meili_url and not meili_url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"MEILI_URL={meili_url!r} must start with http:// or https://")
+        # no scheme, so no URL syntax to find a password by: show nothing before an '@'
+        shown = redact_url("***@" + meili_url.rsplit("@", 1)[1] if "@" in meili_url else meili_url)
+        raise ConfigurationError(f"MEILI_URL={shown!r} must start with http:// or https://")
     key_var = next((v for v in ("MEILI_API_KEY", "MEILI_MASTER_KEY") if _get(env, v)), None)
     pg_dsn = _get(env, "SOC_PG_DSN")
     if pg_dsn and not pg_dsn.startswith(("postgresql://", "postgres://")) and "=" not in pg_dsn:

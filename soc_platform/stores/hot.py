@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 from soc_platform import buckets, sql
 from soc_platform.errors import HotStoreError
 from soc_platform.models import EVENT_SCHEMA, Incident
+from soc_platform.redact import redact_text, secrets_of
 from soc_platform.settings import Settings
 from soc_platform.stores.arrow_copy import to_copy_csv
 from soc_platform.tables import first_per_key
@@ -174,6 +175,7 @@ class HotStore:
             )
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            first = redact_text(first, secrets_of(self.dsn))
             raise HotStoreError(
                 f"cannot connect to the hot store PostgreSQL: {first} "
                 "(check SOC_PG_DSN, or unset it to use the embedded server)"

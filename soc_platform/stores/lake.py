@@ -5,7 +5,8 @@ catalog class on PostgreSQL and an S3/MinIO warehouse (``s3.*`` FileIO propertie
 """
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from pyiceberg.transforms import DayTransform
 from soc_platform.buckets import event_days
 from soc_platform.errors import LakeError
 from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
+from soc_platform.redact import redact_text, redact_url, secrets_of, split_userinfo
 from soc_platform.settings import Settings
 from soc_platform.tables import first_per_key
 
@@ -62,16 +64,31 @@ class LakeConfig:
 
     def catalog_properties(self) -> dict[str, str]:
         props = {"uri": self.catalog_uri, "warehouse": self.warehouse}
+        # an endpoint may carry the keys (http://key:secret@minio:9000): they go to the
+        # key properties (explicit keys win), the endpoint itself goes without them
+        endpoint, key_id, secret = (
+            split_userinfo(self.s3_endpoint) if self.s3_endpoint else (None, None, None)
+        )
         optional = {
-            "s3.endpoint": self.s3_endpoint,
-            "s3.access-key-id": self.s3_access_key_id,
-            "s3.secret-access-key": self.s3_secret_access_key,
+            "s3.endpoint": endpoint,
+            "s3.access-key-id": self.s3_access_key_id or key_id,
+            "s3.secret-access-key": self.s3_secret_access_key or secret,
             "s3.region": self.s3_region,
         }
         props.update({k: v for k, v in optional.items() if v})
         if self.s3_endpoint:
             props["s3.path-style-access"] = "true"  # MinIO and most S3-compatible stores
         return props
+
+    @property
+    def secrets(self) -> list[str]:
+        return secrets_of(self.catalog_uri, self.warehouse, self.s3_endpoint) + [
+            s for s in (self.s3_secret_access_key,) if s
+        ]
+
+    def where(self) -> str:
+        """The catalog and warehouse, fit to print (no credentials)."""
+        return f"catalog {redact_url(self.catalog_uri)}, warehouse {redact_url(self.warehouse)}"
 
 
 @dataclass(frozen=True)
@@ -116,18 +133,47 @@ class Lake:
                 )
             except Exception as exc:  # pyiceberg/SQLAlchemy raise many kinds
                 raise LakeError(
-                    f"cannot open the Iceberg catalog at {self.config.catalog_uri}: {exc}"
+                    f"cannot open the Iceberg catalog at {redact_url(self.config.catalog_uri)}: "
+                    f"{self._reason(exc)}"
                 ) from exc
         return self._catalog
+
+    def _reason(self, exc: BaseException) -> str:
+        """The first line of an exception's message, without credentials."""
+        text = str(exc).strip() or type(exc).__name__
+        line = next((ln for ln in text.splitlines() if ln.strip()), text)
+        return redact_text(line.strip(), self.config.secrets)
+
+    @contextmanager
+    def _reaching(self, what: str) -> Iterator[None]:
+        """Turn the catalog database or the warehouse failing (down, refused, denied) into
+        one LakeError saying which and where."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            yield
+        except (LakeError, CommitFailedException):
+            raise
+        except SQLAlchemyError as exc:
+            raise LakeError(
+                f"{what}: the Iceberg catalog at {redact_url(self.config.catalog_uri)} "
+                f"failed: {self._reason(exc)}"
+            ) from exc
+        except OSError as exc:
+            raise LakeError(
+                f"{what}: the warehouse {redact_url(self.config.warehouse)} failed: "
+                f"{self._reason(exc)}"
+            ) from exc
 
     def _ident(self, name: str) -> str:
         return f"{self.config.namespace}.{name}"
 
     def ensure_tables(self) -> None:
         """Create the namespace and both tables if missing (day-partitioned, hidden)."""
-        self.catalog.create_namespace_if_not_exists(self.config.namespace)
-        self._ensure(RAW_EVENTS, LAKE_EVENT_SCHEMA, "event_time", "event_day")
-        self._ensure(DEAD_LETTER, DEAD_LETTER_SCHEMA, "ingested_at", "ingest_day")
+        with self._reaching("creating the lake tables"):
+            self.catalog.create_namespace_if_not_exists(self.config.namespace)
+            self._ensure(RAW_EVENTS, LAKE_EVENT_SCHEMA, "event_time", "event_day")
+            self._ensure(DEAD_LETTER, DEAD_LETTER_SCHEMA, "ingested_at", "ingest_day")
 
     def _ensure(self, name: str, schema: pa.Schema, ts_col: str, part_name: str) -> None:
         ident = self._ident(name)
@@ -141,7 +187,8 @@ class Lake:
         txn.commit_transaction()
 
     def table(self, name: str) -> Table:
-        return self.catalog.load_table(self._ident(name))
+        with self._reaching(f"loading {name}"):
+            return self.catalog.load_table(self._ident(name))
 
     def append_events(self, events: pa.Table) -> AppendResult:
         """Append events whose ``event_id`` the lake does not hold yet (per touched day)."""
@@ -170,15 +217,18 @@ class Lake:
         self, name: str, rows: pa.Table, key: str, scope: BooleanExpression
     ) -> AppendResult:
         table = self.table(name)
-        existing = table.scan(row_filter=scope, selected_fields=(key,)).to_arrow()[key]
-        fresh = rows.filter(pc.invert(pc.is_in(rows[key], value_set=existing.combine_chunks())))
-        duplicates = rows.num_rows - fresh.num_rows
-        if fresh.num_rows == 0:
-            return AppendResult(0, duplicates, None, fresh)
-        try:
-            table.append(fresh)
-        except CommitFailedException as exc:
-            raise LakeError(f"concurrent commit on {name}; the run can be retried safely") from exc
+        with self._reaching(f"appending to {name}"):
+            existing = table.scan(row_filter=scope, selected_fields=(key,)).to_arrow()[key]
+            fresh = rows.filter(pc.invert(pc.is_in(rows[key], value_set=existing.combine_chunks())))
+            duplicates = rows.num_rows - fresh.num_rows
+            if fresh.num_rows == 0:
+                return AppendResult(0, duplicates, None, fresh)
+            try:
+                table.append(fresh)
+            except CommitFailedException as exc:
+                raise LakeError(
+                    f"concurrent commit on {name}; the run can be retried safely"
+                ) from exc
         snapshot = table.current_snapshot()
         snapshot_id = snapshot.snapshot_id if snapshot else None
         return AppendResult(fresh.num_rows, duplicates, snapshot_id, fresh)
@@ -186,7 +236,9 @@ class Lake:
     def read_events(self, start: date, end: date, columns: tuple[str, ...] = ("*",)) -> pa.Table:
         """Events whose event day is in [start, end] (inclusive)."""
         window = _time_window(*day_bounds([start, end]))
-        return self.table(RAW_EVENTS).scan(row_filter=window, selected_fields=columns).to_arrow()
+        table = self.table(RAW_EVENTS)
+        with self._reaching(f"reading {RAW_EVENTS}"):
+            return table.scan(row_filter=window, selected_fields=columns).to_arrow()
 
     def count_events_by_day(self, days: Iterable[date]) -> dict[date, int]:
         """Events per event day, from the data files' record counts (metadata only).
@@ -197,14 +249,16 @@ class Lake:
         """
         table = self.table(RAW_EVENTS)
         counts: dict[date, int] = {}
-        for day in sorted(set(days)):
-            window = _time_window(*day_bounds([day]))
-            total = 0
-            for task in table.scan(row_filter=window, selected_fields=("event_id",)).plan_files():
-                if task.delete_files:
-                    return self._count_by_reading(days)
-                total += task.file.record_count
-            counts[day] = total
+        with self._reaching(f"counting {RAW_EVENTS}"):
+            for day in sorted(set(days)):
+                window = _time_window(*day_bounds([day]))
+                total = 0
+                scan = table.scan(row_filter=window, selected_fields=("event_id",))
+                for task in scan.plan_files():
+                    if task.delete_files:
+                        return self._count_by_reading(days)
+                    total += task.file.record_count
+                counts[day] = total
         return counts
 
     def _count_by_reading(self, days: Iterable[date]) -> dict[date, int]:

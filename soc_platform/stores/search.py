@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from soc_platform.errors import SearchBackendError
 from soc_platform.models import Incident
+from soc_platform.redact import redact_text, redact_url, secrets_of
 from soc_platform.stores.hot import HotStore
 
 INDEX_UID = "incidents"
@@ -149,10 +150,36 @@ class MeilisearchSearch:
     def __init__(self, url: str, api_key: str | None, timeout_ms: int = 30_000) -> None:
         import meilisearch
 
-        self.url = url
+        self.url = url.rstrip("/")
+        self.where = redact_url(self.url)  # what messages show
+        self._secrets = secrets_of(url) + ([api_key] if api_key else [])
         self.timeout_ms = timeout_ms
-        self.client = meilisearch.Client(url, api_key, timeout=max(1, timeout_ms // 1000))
+        self.client = meilisearch.Client(self.url, api_key, timeout=max(1, timeout_ms // 1000))
         self._ready = False
+
+    def _error(self, what: str, exc: BaseException) -> SearchBackendError:
+        """One line: unreachable (and why, briefly) or what Meilisearch answered."""
+        from meilisearch.errors import MeilisearchApiError, MeilisearchTimeoutError
+
+        if isinstance(exc, MeilisearchTimeoutError):
+            return SearchBackendError(
+                f"Meilisearch at {self.where}: {what} did not finish within "
+                f"{self.timeout_ms // 1000} s"
+            )
+        if isinstance(exc, MeilisearchApiError):
+            detail = getattr(exc, "message", "") or str(exc)
+            code = getattr(exc, "code", "") or ""
+            text = f"{code}: {detail}" if code else detail
+            return SearchBackendError(
+                f"Meilisearch at {self.where}: {what} refused: {self._clean(text)}"
+            )
+        return SearchBackendError(
+            f"Meilisearch at {self.where} unreachable ({unreachable_reason(exc)})"
+        )
+
+    def _clean(self, text: str) -> str:
+        line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+        return redact_text(line, self._secrets)
 
     def _wait(self, task_uid: int, what: str) -> None:
         from meilisearch.errors import MeilisearchError
@@ -160,9 +187,11 @@ class MeilisearchSearch:
         try:
             task = self.client.wait_for_task(task_uid, timeout_in_ms=self.timeout_ms)
         except MeilisearchError as exc:
-            raise SearchBackendError(f"Meilisearch {what}: {exc}") from exc
+            raise self._error(what, exc) from exc
         if task.status != "succeeded":
-            raise SearchBackendError(f"Meilisearch {what} {task.status}: {task.error}")
+            raise SearchBackendError(
+                f"Meilisearch at {self.where}: {what} {task.status}: {self._clean(str(task.error))}"
+            )
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from meilisearch.errors import MeilisearchError
@@ -170,7 +199,7 @@ class MeilisearchSearch:
         try:
             return fn(*args, **kwargs)
         except MeilisearchError as exc:
-            raise SearchBackendError(f"Meilisearch at {self.url}: {what} failed: {exc}") from exc
+            raise self._error(what, exc) from exc
 
     def ensure_index(self) -> None:
         """Create the index if missing and apply the settings (idempotent)."""
@@ -180,13 +209,15 @@ class MeilisearchSearch:
             self.client.get_index(INDEX_UID)
         except MeilisearchApiError as exc:
             if getattr(exc, "code", "") != "index_not_found":
-                raise SearchBackendError(f"Meilisearch at {self.url}: {exc}") from exc
+                raise self._error("reading the index", exc) from exc
             info = self._call(
                 "create index", self.client.create_index, INDEX_UID, {"primaryKey": "id"}
             )
             self._wait(info.task_uid, "create index")
+        except SearchBackendError:
+            raise
         except Exception as exc:  # connection refused, DNS, TLS...
-            raise SearchBackendError(f"Meilisearch at {self.url} is unreachable: {exc}") from exc
+            raise self._error("reading the index", exc) from exc
         index = self.client.index(INDEX_UID)
         info = self._call("update settings", index.update_settings, dict(MEILI_SETTINGS))
         self._wait(info.task_uid, "update settings")
@@ -265,6 +296,37 @@ class MeilisearchSearch:
             )
             for h in result["hits"]
         ]
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a server could not be reached, in a few words (connection refused, timed out,
+    host not found...), from the message of the exception or its causes."""
+    text = ""
+    cur: BaseException | None = exc
+    for _ in range(8):  # the exception and its causes
+        if cur is None:
+            break
+        text += f" {cur}"
+        cur = cur.__cause__ or cur.__context__
+    lowered = text.lower()
+    for needle, reason in (
+        ("connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("timeout", "timed out"),
+        ("name or service not known", "host name not found"),
+        ("nodename nor servname", "host name not found"),
+        ("temporary failure in name resolution", "host name not found"),
+        ("no route to host", "no route to host"),
+        ("network is unreachable", "network unreachable"),
+        ("connection reset", "connection reset"),
+        ("remotedisconnected", "connection closed by the server"),
+        ("certificate", "TLS certificate problem"),
+        ("ssl", "TLS error"),
+    ):
+        if needle in lowered:
+            return reason
+    first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+    return redact_text(first)[:200]
 
 
 def _quote(value: str) -> str:

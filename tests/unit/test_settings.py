@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from soc_platform.errors import ConfigurationError, SocPlatformError
-from soc_platform.settings import DEFAULT_PG_PORT, load_settings
+from soc_platform.settings import load_settings
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_defaults_work_on_a_laptop(cwd: Path) -> None:
     assert (s.s3_endpoint, s.s3_access_key_id, s.s3_secret_access_key, s.s3_region) == (None,) * 4
     assert s.pg_dsn is None
     assert s.embedded_pg is True
-    assert s.pg_port == DEFAULT_PG_PORT == 54329
+    assert s.pg_port is None  # the embedded cluster picks a free port and remembers it
     assert s.pg_data_dir == data / "postgres"
     assert s.pg_bin_dir is None
     assert s.meili_url is None and s.meili_api_key is None and s.meili_api_key_var is None
@@ -112,7 +112,7 @@ def test_blank_values_mean_unset(cwd: Path) -> None:
     env = dict.fromkeys(names, "   ")
     s = load_settings(env)
     assert s.data_dir == cwd / ".soc-data"
-    assert s.pg_port == DEFAULT_PG_PORT
+    assert s.pg_port is None
     assert s.pg_dsn is None and s.embedded_pg
     assert s.meili_url is None and s.meili_api_key_var is None
     assert s.partitions_start == date(2024, 1, 1)
@@ -132,7 +132,7 @@ def test_process_environment_is_not_read_when_env_given(
     monkeypatch.setenv("SOC_PG_PORT", "not-a-port")
     monkeypatch.setenv("SOC_LAKE_NAMESPACE", "from-process")
     s = load_settings({})
-    assert s.pg_port == DEFAULT_PG_PORT
+    assert s.pg_port is None
     assert s.lake_namespace == "soc"
 
 

@@ -1,0 +1,2 @@
+-- soc-platform status: exact row count of one table (under a short statement_timeout).
+SELECT count(*) FROM {table}

@@ -1,0 +1,185 @@
+"""Outages in the middle of a run, as a user meets them: one line on stderr saying where the
+run stopped, why, what it had stored (checked against the stores) and what to do; exit
+status 1; the traceback only with SOC_DEBUG=1. A second run completes the first."""
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from soc_platform.stores.lake import RAW_EVENTS, Lake, LakeConfig
+from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+
+CLI = [sys.executable, "-m", "soc_platform.cli"]
+STORED = re.compile(
+    r"Stored: (?P<lake>[\d,]+) events in the lake, (?P<hot>[\d,]+) rows in the hot store, "
+    r"(?P<incidents>[\d,]+) incidents\. Not stored: the search index\. "
+)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single error line of a failed command (exit status 1, no traceback)."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("soc-platform: error: "), proc.stderr
+    return proc.stderr.strip()
+
+
+@pytest.fixture
+def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
+    }
+    return {
+        **keep,
+        "SOC_DATA_DIR": str(work_dir / "data"),
+        "SOC_PG_DSN": pg_dsn,
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+def lake_rows(lake: Lake) -> int:
+    return lake.table(RAW_EVENTS).scan(selected_fields=("event_id",)).to_arrow().num_rows
+
+
+def hot_counts(dsn: str) -> tuple[int, int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM waf_events").fetchone()
+        incidents = conn.execute("SELECT count(*) FROM incidents").fetchone()
+    assert rows and incidents
+    return int(rows[0]), int(incidents[0])
+
+
+@pytest.mark.timeout(600)
+def test_meilisearch_down_mid_run(env: dict[str, str], pg_dsn: str) -> None:
+    """Meilisearch unreachable (a closed port: a real connection refused) after lake, hot
+    store and correlation did their part."""
+    data = Path(env["SOC_DATA_DIR"])
+    closed = free_port()
+    down = {**env, "MEILI_URL": f"http://127.0.0.1:{closed}"}
+    assert cli(env, "generate", "--out", str(data / "landing"), "--events", "900").returncode == 0
+
+    line = one_line(cli(down, "run"))
+    assert re.match(
+        rf"soc-platform: error: run [0-9a-f-]{{36}} stopped at index_incidents: Meilisearch at "
+        rf"http://127\.0\.0\.1:{closed} unreachable \(connection refused\)\. ",
+        line,
+    ), line
+    assert line.endswith("The landing files stay; run again (every step is idempotent).")
+    stored = STORED.search(line)
+    assert stored, line
+    lake = Lake(
+        LakeConfig(
+            catalog_uri=f"sqlite:///{data / 'lake' / 'catalog.db'}",
+            warehouse=(data / "lake" / "warehouse").as_uri(),
+        )
+    )
+    hot_rows, incidents = hot_counts(pg_dsn)
+    # what the line says was stored is what the stores hold
+    assert int(stored["lake"].replace(",", "")) == lake_rows(lake) == 900
+    assert int(stored["hot"].replace(",", "")) == hot_rows == 900
+    assert int(stored["incidents"].replace(",", "")) == incidents > 0
+
+    debug = cli({**down, "SOC_DEBUG": "1"}, "run")
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr and "SearchBackendError" in debug.stderr
+
+    today = datetime.now(UTC).date().isoformat()
+    line = one_line(cli(down, "backfill", "--start", today, "--end", today))
+    assert f"backfill {today} .. {today} (run " in line
+    assert f"stopped at search__incident_index: Meilisearch at http://127.0.0.1:{closed} " in line
+    assert "Not rebuilt: the search index." in line and "Rebuilt: " in line
+
+    # once the index is back (here: the embedded one), running again completes the batch
+    again = cli(env, "run", "--json")
+    assert again.returncode == 0, again.stderr
+    assert hot_counts(pg_dsn) == (hot_rows, incidents)
+
+
+def test_postgresql_down_between_steps(
+    env: dict[str, str], pg_cluster: EmbeddedPostgres, work_dir: Path
+) -> None:
+    """The hot store's server stops right after the lake append commits: the catalog
+    database (on another server) runs ``pg_ctl stop`` on the hot store's cluster from a
+    trigger on the Iceberg catalog's commit of raw_waf_events, so the outage falls
+    exactly between the ingest step and the hot load."""
+    hot = EmbeddedPostgres(work_dir / "hotpg", free_port(), server_options=["-c fsync=off"])
+    hot_dsn = hot.start()
+    catalog_db = f"cat_{work_dir.name}"
+    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(catalog_db)))
+    catalog = pg_cluster.dsn(catalog_db).replace("postgresql://", "postgresql+psycopg2://", 1)
+    config = LakeConfig(catalog_uri=catalog, warehouse=(work_dir / "warehouse").as_uri())
+    Lake(config).ensure_tables()
+    stop = f"{hot.bin_dir / 'pg_ctl'} stop -D {hot.pgdata} -m immediate -w"
+    with psycopg.connect(pg_cluster.dsn(catalog_db), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE FUNCTION stop_hot_store() RETURNS trigger LANGUAGE plpgsql AS $f$ "
+                "BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', {}); RETURN NEW; END $f$"
+            ).format(sql.Literal(stop))
+        )
+        conn.execute(
+            "CREATE TRIGGER outage AFTER UPDATE ON iceberg_tables FOR EACH ROW "
+            "WHEN (NEW.table_name = 'raw_waf_events') EXECUTE FUNCTION stop_hot_store()"
+        )
+    env = {**env, "SOC_PG_DSN": hot_dsn, "SOC_LAKE_CATALOG_URI": catalog}
+    env["SOC_LAKE_WAREHOUSE"] = config.warehouse
+    data = Path(env["SOC_DATA_DIR"])
+    try:
+        assert (
+            cli(env, "generate", "--out", str(data / "landing"), "--events", "500").returncode == 0
+        )
+        line = one_line(cli(env, "run"))
+        assert not hot.state().running  # the outage happened
+        assert " stopped at load_hot_store: cannot connect to the hot store PostgreSQL: " in line
+        assert "Connection refused" in line
+        assert (
+            "Stored: 500 events in the lake. "
+            "Not stored: the hot store, the incidents, the search index. "
+            "The landing files stay; run again (every step is idempotent)."
+        ) in line
+        assert lake_rows(Lake(config)) == 500
+
+        # the server is back: the same files again complete the batch
+        with psycopg.connect(pg_cluster.dsn(catalog_db), autocommit=True) as conn:
+            conn.execute("DROP TRIGGER outage ON iceberg_tables")
+        hot.start()
+        again = cli(env, "run")
+        assert again.returncode == 0, again.stderr
+        assert hot_counts(hot_dsn)[0] == 500
+    finally:
+        hot.stop()
+        with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(catalog_db)
+                )
+            )
+
+
+def test_retro_hunt_with_the_hot_store_down(env: dict[str, str]) -> None:
+    closed = free_port()
+    today = datetime.now(UTC).date().isoformat()
+    proc = cli(
+        {**env, "SOC_PG_DSN": f"postgresql://soc:x@127.0.0.1:{closed}/soc"},
+        "rules", "hunt", "--start", today, "--end", today,
+    )  # fmt: skip
+    line = one_line(proc)
+    assert f"retro-hunt {today} .. {today} (run " in line
+    assert "stopped at detection__retro_hunt: cannot connect to the hot store PostgreSQL" in line
