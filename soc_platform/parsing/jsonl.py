@@ -300,7 +300,7 @@ def nesting_depth(line: bytes) -> int:
 
 
 def _too_large(line: bytes, size: int, digest: str, limit: int) -> RejectedLine:
-    kept = _utf8_prefix(line, TOO_LARGE_KEEP_BYTES)
+    kept = _utf8_prefix(line, min(TOO_LARGE_KEEP_BYTES, limit))
     return RejectedLine(
         -1,
         DeadLetterReason.TOO_LARGE,

@@ -75,12 +75,13 @@ class _LongLine:
             if not data:
                 return
             self.started = True
-        self.hasher.update(data)
-        self.fed += len(data)
         body = len(data.rstrip(_WHITESPACE))
         if body:
-            self.size = self.fed - (len(data) - body)
+            self.hasher.update(data[:body])
+            self.size = self.fed + body
             self.committed = self.hasher.copy()
+        self.hasher.update(data[body:])
+        self.fed += len(data)
         if self.over:
             return
         self.held += data

@@ -27,7 +27,7 @@ NOON = datetime.combine(TODAY - timedelta(days=1), datetime.min.time(), UTC) + t
 
 def parse(events: list[dict[str, Any]], source: str = "t.jsonl") -> pa.Table:
     block = split_lines(to_jsonl(events).encode())  # type: ignore[arg-type]
-    result = get_parser("waf_json")(block, source, datetime(2026, 1, 1, tzinfo=UTC))
+    result = get_parser("waf_json")(block, source, datetime.now(UTC))
     assert result.dead_letters.num_rows == 0
     return result.events
 
