@@ -59,9 +59,7 @@ def _identity_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.fill_null(text, _NULL)
 
 
-def identity_encoding(
-    source_format: str, fields: Sequence[pa.Array | pa.ChunkedArray]
-) -> pa.Array:
+def identity_encoding(source_format: str, fields: Sequence[pa.Array | pa.ChunkedArray]) -> pa.Array:
     """The injective encoding of each row's identity fields (large_string).
 
     Fields may be strings, integers, timestamps (taken as instants) or lists of strings.
@@ -89,7 +87,9 @@ def event_ids(source_format: str, fields: Sequence[pa.Array | pa.ChunkedArray]) 
     data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
     blake2b = hashlib.blake2b
     starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()
-    ids = [blake2b(data[a:b], digest_size=16).hexdigest() for a, b in zip(starts, ends, strict=True)]
+    ids = [
+        blake2b(data[a:b], digest_size=16).hexdigest() for a, b in zip(starts, ends, strict=True)
+    ]
     return pa.array(ids, pa.string())
 
 
@@ -140,15 +140,7 @@ def parse_timestamps(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     except pa.ArrowInvalid:
         # Arrow refuses digits beyond the microsecond: drop them (truncate), then try again
         candidates = pc.replace_substring_regex(candidates, r"(\.\d{6})\d+", r"\1")
-        try:
-            parsed = pc.cast(candidates, UTC_US)
-        except pa.ArrowInvalid:
-            # Shaped right but not a real instant (month 13, 25:00...): decide value by
-            # value, with the same cast, so a verdict does not depend on the neighbours.
-            uniques = pc.unique(candidates).drop_null()
-            instants = pa.array([_cast_one(v) for v in uniques.to_pylist()], pa.int64())
-            positions = pc.index_in(candidates, value_set=uniques)
-            parsed = pc.take(instants, positions).cast(UTC_US)
+        parsed = _cast_each(candidates)
     return parsed, pc.is_valid(parsed)
 
 
@@ -163,12 +155,29 @@ def in_event_window(parsed: pa.Array, ingested_at: datetime) -> pa.Array:
     return pc.fill_null(inside, False)
 
 
-def _cast_one(text: str) -> int | None:
-    """Microseconds since the epoch of one timestamp text, or None if it is no instant."""
-    try:
-        return pc.cast(pa.array([text]), UTC_US).cast(pa.int64())[0].as_py()  # type: ignore[no-any-return]
-    except pa.ArrowInvalid:
-        return None
+def _cast_each(texts: pa.Array) -> pa.Array:
+    """Cast timestamp texts, null where a text is no instant (month 13, 25:00...).
+
+    Halves a failing slice until the culprits are alone, so each verdict is the cast's on
+    that value alone (never its neighbours') and good values cost no per-value call.
+    """
+    pieces: list[pa.Array] = []
+    stack = [(0, len(texts))]
+    while stack:
+        lo, hi = stack.pop()
+        if lo >= hi:
+            continue
+        part = texts.slice(lo, hi - lo)
+        try:
+            pieces.append(pc.cast(part, UTC_US))
+        except pa.ArrowInvalid:
+            if hi - lo == 1:
+                pieces.append(pa.nulls(1, UTC_US))
+            else:
+                mid = (lo + hi) // 2
+                stack.append((mid, hi))  # popped second: pieces stay in order
+                stack.append((lo, mid))
+    return pa.concat_arrays(pieces) if pieces else pa.array([], UTC_US)
 
 
 def replace_nul(table: pa.Table, names: Sequence[str]) -> tuple[pa.Table, int]:

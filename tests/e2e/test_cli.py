@@ -150,7 +150,13 @@ def test_bad_lines_go_to_the_dead_letter_with_reasons(env: dict[str, str]) -> No
         8: (good.replace("2026-03-10", "9999-12-31"), "out_of_range"),
         9: (good[:-1] + ',"x":' + "[" * 900 + "]" * 900 + "}", "too_deep"),
     }
-    lines = [good, bad[1][0], bad[2][0], good.replace("/", "/a"), *(bad[i][0] for i in range(4, 10))]
+    lines = [
+        good,
+        bad[1][0],
+        bad[2][0],
+        good.replace("/", "/a"),
+        *(bad[i][0] for i in range(4, 10)),
+    ]
     with gzip.open(landing / "mixed.jsonl.gz", "wt") as fh:
         fh.write("\n".join(lines) + "\n")
     run = cli({**env, "SOC_MAX_LINE_BYTES": "2048"}, "run", "--json")

@@ -178,7 +178,9 @@ def test_hostile_corpus_through_ingest_and_hot_load(
     big = dead.filter(pc.equal(dead["reason"], "too_large")).to_pylist()
     assert len(big) == 2
     for row in big:
-        line = good(31 if row["source_file"].endswith("too_large.jsonl") else 61, request_uri=HUGE_URI)
+        line = good(
+            31 if row["source_file"].endswith("too_large.jsonl") else 61, request_uri=HUGE_URI
+        )
         assert row["raw"] == line[:4096].decode()
         assert f"line of {len(line):,} bytes" in row["detail"]
         assert line_digest(line) in row["detail"]

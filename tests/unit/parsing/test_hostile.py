@@ -71,14 +71,26 @@ def timestamp_text(draw: st.DrawFn) -> str:
             )
         )  # fmt: skip
     year = draw(st.sampled_from([0, 1, 1969, 1970, 2026, 2027, 2999, 9998, 9999]))
-    month = draw(st.integers(0, 13))
-    day = draw(st.integers(0, 32))
-    hour, minute, second = draw(st.integers(0, 25)), draw(st.integers(0, 61)), draw(st.integers(0, 61))
+    month = draw(st.integers(1, 12) | st.sampled_from([0, 13]))
+    day = draw(st.integers(1, 28) | st.sampled_from([0, 29, 30, 31, 32]))
+    hour, minute, second = (
+        draw(st.integers(0, 23) | st.sampled_from([24, 25])),
+        draw(st.integers(0, 59) | st.sampled_from([60, 61])),
+        draw(st.integers(0, 59) | st.sampled_from([60, 61])),
+    )
     digits = draw(st.integers(0, 12))
-    frac = "." + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits))) if digits else ""
-    zone = draw(st.sampled_from(["Z", "z", "+00:00", "-00:00", "+14:00", "-23:59", "+23:59", "+05:30"]))
+    frac = (
+        "."
+        + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits)))
+        if digits
+        else ""
+    )
+    zone = draw(
+        st.sampled_from(["Z", "z", "+00:00", "-00:00", "+14:00", "-23:59", "+23:59", "+05:30"])
+    )
     sep = draw(st.sampled_from(["T", "t", " "]))
-    return f"{year:04d}-{month:02d}-{day:02d}{sep}{hour:02d}:{minute:02d}:{second:02d}{frac}{zone}"  # noqa: E501
+    clock = f"{hour:02d}:{minute:02d}:{second:02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}{sep}{clock}{frac}{zone}"
 
 
 IP_TEXT = st.ip_addresses().map(str) | st.sampled_from(
@@ -124,19 +136,21 @@ def _value(draw: st.DrawFn, field: str) -> str:
     if kind == 5:
         return draw(SURROGATE_TEXT)
     if kind == 6:
-        return deep(draw(st.sampled_from([1, 2, MAX_NESTING_DEPTH, MAX_NESTING_DEPTH + 1, 3000])),
-                    draw(st.sampled_from(["array", "object"])))  # fmt: skip
+        depth = draw(st.sampled_from([1, 2, MAX_NESTING_DEPTH, MAX_NESTING_DEPTH + 1, 3000]))
+        return deep(depth, draw(st.sampled_from(["array", "object"])))
     if kind == 7:  # lists with objects, numbers, nulls
-        items = draw(st.lists(st.sampled_from(['"a"', "1", "null", "{}", "[]", '{"x":"y"}', "1.5"]), max_size=4))  # noqa: E501
-        return "[" + ",".join(items) + "]"
+        items = st.sampled_from(['"a"', "1", "null", "{}", "[]", '{"x":"y"}', "1.5"])
+        return "[" + ",".join(draw(st.lists(items, max_size=4))) + "]"
     if kind == 8:
         return json.dumps("x" * draw(st.sampled_from([100, 1500, 5000])))
-    return json.dumps(
-        draw(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
-                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
-                          max_leaves=6)),
-        ensure_ascii=draw(st.booleans()),
-    )  # fmt: skip
+    return json.dumps(draw(ANY_JSON), ensure_ascii=draw(st.booleans()))
+
+
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=6,
+)
 
 
 FIELDS = ["timestamp", "client_ip", "host", "request_method", "request_uri", "status_code",
@@ -160,12 +174,17 @@ def hostile_line(draw: st.DrawFn) -> bytes:
     if shape == 1:
         return draw(TEXT).encode()
     pairs: list[tuple[str, str]] = []
-    for name in FIELDS:
-        roll = draw(st.integers(0, 9))
-        if roll < 5 and name in GOOD:
-            pairs.append((name, GOOD[name]))
-        elif roll < 8:
-            pairs.append((name, _value(draw, name)))
+    if draw(st.booleans()):  # a good line with one or two fields made hostile
+        hostile = set(draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=2)))
+        pairs = [(k, _value(draw, k) if k in hostile else v) for k, v in GOOD.items()]
+        pairs += [(k, _value(draw, k)) for k in sorted(hostile - set(GOOD))]
+    else:
+        for name in FIELDS:
+            roll = draw(st.integers(0, 9))
+            if roll < 5 and name in GOOD:
+                pairs.append((name, GOOD[name]))
+            elif roll < 8:
+                pairs.append((name, _value(draw, name)))
     for _ in range(draw(st.integers(0, 2))):  # shipper metadata, duplicates
         name = draw(st.sampled_from([*FIELDS, "@metadata", "x", "", "\\u0000"]))
         pairs.append((name, _value(draw, name)))
@@ -182,7 +201,9 @@ def hostile_line(draw: st.DrawFn) -> bytes:
         data = b"\xef\xbb\xbf" + data
     if draw(st.integers(0, 12)) == 0:
         at = draw(st.integers(0, len(data)))
-        junk = draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x00", b"\r", b"\x0c"]))
+        junk = draw(
+            st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x00", b"\r", b"\x0c"])
+        )
         data = data[:at] + junk + data[at:]
     if draw(st.integers(0, 12)) == 0:
         data = data[: draw(st.integers(0, len(data)))]
@@ -321,12 +342,13 @@ def test_streamed_reading_gives_the_same_outcomes(
         raw += b"\n" + data.draw(st.sampled_from([b"", b"  ", b"\t"])) + body
         raw += data.draw(st.sampled_from([b"", b" " * 10, b"\r"]))
     reader = LineReader(block_bytes, max_line_bytes)
-    streamed: list[ParseResult] = []
-    for start in range(0, len(raw), read_bytes):
-        for block in reader.feed(raw[start : start + read_bytes]):
-            streamed.append(parse(block, "f", INGESTED, max_line_bytes=max_line_bytes))
-    for block in reader.finish():
-        streamed.append(parse(block, "f", INGESTED, max_line_bytes=max_line_bytes))
+    blocks = [
+        block
+        for start in range(0, len(raw), read_bytes)
+        for block in reader.feed(raw[start : start + read_bytes])
+    ]
+    blocks += reader.finish()
+    streamed = [parse(b, "f", INGESTED, max_line_bytes=max_line_bytes) for b in blocks]
     whole = outcomes(run(raw, max_line_bytes))
     merged: dict[int, tuple[str, str]] = {}
     for result in streamed:
@@ -416,13 +438,16 @@ def test_nesting_depth(text: bytes, depth: int) -> None:
     assert nesting_depth(text) == depth
 
 
-@given(
-    st.recursive(
-        st.none() | st.integers() | st.text(st.sampled_from('[]{}"\\a')),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-        max_leaves=20,
-    )
-)  # fmt: skip
+BRACKETY_JSON = st.recursive(
+    st.none() | st.integers() | st.text(st.sampled_from('[]{}"\\a')),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(BRACKETY_JSON)
 @settings(PROPS, max_examples=200)
 def test_nesting_depth_matches_the_structure(value: Any) -> None:
     def depth(v: Any) -> int:

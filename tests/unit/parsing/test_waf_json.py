@@ -480,7 +480,9 @@ def _identity_field(value: object) -> str:
 
 def reference_id(rec: dict[str, Any]) -> str:
     """event_id of a seed-format record, computed without the parser."""
-    stamp = datetime.fromisoformat(rec["timestamp"].upper().replace(" ", "T").replace("Z", "+00:00"))
+    stamp = datetime.fromisoformat(
+        rec["timestamp"].upper().replace(" ", "T").replace("Z", "+00:00")
+    )
     rule_id = rec.get("rule_id") or None
     fields = [
         "waf_json",
