@@ -8,7 +8,6 @@ round them), and lines are never nested deeper than
 (:func:`nesting_depth` finds those without recursion).
 """
 
-import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -43,9 +42,16 @@ def _expected(dtype: pa.DataType) -> frozenset[type] | None:
 _Check = tuple[str, frozenset[type] | None, frozenset[type] | None, str]
 
 
-@functools.lru_cache(maxsize=16)
+# Keyed by identity: hashing a pyarrow Schema (as functools.lru_cache would, per line)
+# costs more than checking the line. The schema is kept, so its id stays its own.
+_CHECKS: dict[int, tuple[pa.Schema, tuple["_Check", ...]]] = {}
+
+
 def _field_checks(schema: pa.Schema) -> tuple[_Check, ...]:
     """Per-field type checks of ``schema``, worked out once rather than per line."""
+    hit = _CHECKS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
     checks = []
     for fld in schema:
         inner = None
@@ -53,6 +59,9 @@ def _field_checks(schema: pa.Schema) -> tuple[_Check, ...]:
             element = _expected(fld.type.value_type)
             inner = None if element is None else element | {type(None)}
         checks.append((fld.name, _expected(fld.type), inner, str(fld.type)))
+    if len(_CHECKS) >= 64:  # schemas are module constants; this only bounds odd callers
+        _CHECKS.clear()
+    _CHECKS[id(schema)] = (schema, tuple(checks))
     return tuple(checks)
 
 
@@ -152,6 +161,9 @@ def find_problem(
         got = value.get(name)
         if got is None or kinds is None:
             continue
+        kind = type(got)
+        if kind in kinds and inner is None and (kind is not int or _INT64[0] <= got <= _INT64[1]):
+            continue  # the common case, decided without a call
         problem = _type_problem(name, got, kinds, inner, type_name)
         if problem is not None:
             return problem
