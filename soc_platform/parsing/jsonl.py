@@ -50,6 +50,7 @@ class RejectedLine:
     reason: DeadLetterReason
     detail: str
     kept: bytes | None = None
+    digest: str | None = None  # of the whole line, when only ``kept`` is
 
 
 def _too_large(index: int, line: bytes, size: int, digest: str, limit: int) -> RejectedLine:
@@ -60,6 +61,7 @@ def _too_large(index: int, line: bytes, size: int, digest: str, limit: int) -> R
         f"line of {size:,} bytes is over the {limit:,}-byte limit (SOC_MAX_LINE_BYTES); "
         f"raw keeps its first {len(kept):,} bytes; BLAKE2b-128 of the line: {digest}",
         kept,
+        digest,
     )
 
 

@@ -92,7 +92,7 @@ def parse(
     bad_idx = [r.index for r in rejected]
     bad_reason = [str(r.reason) for r in rejected]
     bad_detail = [r.detail for r in rejected]
-    bad_kept = {r.index: r.kept for r in rejected if r.kept is not None}
+    bad_kept = {r.index: (r.kept, r.digest or "") for r in rejected if r.kept is not None}
 
     event_time, ts_ok = parse_timestamps(table["timestamp"].combine_chunks())
     in_window = in_event_window(event_time, ingested_at)
@@ -186,7 +186,10 @@ def parse(
     ).cast(LAKE_EVENT_SCHEMA)
 
     order = sorted(range(len(bad_idx)), key=bad_idx.__getitem__)
-    lines = [bad_kept.get(bad_idx[i], block.lines[bad_idx[i]]) for i in order]
+    lines = [
+        bad_kept[bad_idx[i]][0] if bad_idx[i] in bad_kept else block.lines[bad_idx[i]]
+        for i in order
+    ]
     dead = dead_letter_table(
         source_format=FORMAT,
         source_file=source_file,
@@ -195,9 +198,9 @@ def parse(
         reasons=[bad_reason[i] for i in order],
         details=[bad_detail[i] for i in order],
         ingested_at=ingested_at,
-        # a too-large line keeps only its start: its id also covers the rest (the digest)
+        # a too-large line keeps only its start: its id is its whole line's digest
         identities=[
-            line + b"\0" + bad_detail[i].encode() if bad_idx[i] in bad_kept else line
+            b"blake2b:" + bad_kept[bad_idx[i]][1].encode() if bad_idx[i] in bad_kept else line
             for i, line in zip(order, lines, strict=True)
         ],
     )

@@ -478,3 +478,15 @@ def test_downstream_arithmetic_at_the_latest_accepted_time() -> None:
     assert windows.touched_windows(times, timedelta(days=1))[-1] == last
     assert windows.day_windows(days, timedelta(days=1))[-1] == last
     assert buckets.day_range(days[-1])[1] == datetime(9999, 1, 2, tzinfo=UTC)
+
+
+def test_too_large_dead_letter_id_covers_the_whole_line_not_the_limit() -> None:
+    head = _line(request_uri=json.dumps("/" + "a" * 5000))[:-2]
+    one, other = head + b'1"}', head + b'2"}'  # the same first 4 KiB
+    ids = [
+        parse(split_lines(line), "f", INGESTED, max_line_bytes=limit).dead_letters
+        for line, limit in ((one, 1024), (one, 2048), (other, 1024))
+    ]
+    assert [d["reason"][0].as_py() for d in ids] == ["too_large"] * 3
+    first, same, different = (d["dead_letter_id"][0].as_py() for d in ids)
+    assert first == same != different
