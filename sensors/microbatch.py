@@ -81,9 +81,17 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(out=Out(pipeline.IngestReport, io_manager_key="mem_io"))
     def ingest_landing_files(
-        context: OpExecutionContext, config: MicrobatchConfig, lake: LakeResource
+        context: OpExecutionContext,
+        config: MicrobatchConfig,
+        lake: LakeResource,
+        landing: LandingResource,
     ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
-        report = pipeline.ingest_files(lake.lake(), config.files, config.source_format)
+        report = pipeline.ingest_files(
+            lake.lake(),
+            config.files,
+            config.source_format,
+            max_line_bytes=landing.max_line_bytes,
+        )
         meta: dict[str, Any] = {
             "files": report.files,
             "lines_read": report.lines_read,
@@ -92,6 +100,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             "duplicates_skipped": report.duplicates,
             "dead_letters": report.dead_letters,
             "files_failed": len(report.files_failed),
+            **{f"events_altered/{k}": v for k, v in report.events_altered.items()},
         }
         for path, why in report.files_failed.items():
             context.log.warning(f"could not read all of {path}: {why}")

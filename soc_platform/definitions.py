@@ -72,7 +72,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
                 dg.EnvVar(settings.meili_api_key_var) if settings.meili_api_key_var else None
             ),
         ),
-        "landing": LandingResource(path=str(settings.landing_dir)),
+        "landing": LandingResource(
+            path=str(settings.landing_dir), max_line_bytes=settings.max_line_bytes
+        ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
             config_path=str(settings.detection_config) if settings.detection_config else None,

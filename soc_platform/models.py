@@ -55,6 +55,10 @@ class DeadLetterReason(StrEnum):
     INVALID_IP = "invalid_ip"
     INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_VALUE = "invalid_value"
+    TOO_LARGE = "too_large"  # longer than SOC_MAX_LINE_BYTES
+    TOO_DEEP = "too_deep"  # arrays/objects nested deeper than the parser follows
+    OUT_OF_RANGE = "out_of_range"  # an instant or number outside what is stored
+    DUPLICATE_FIELD = "duplicate_field"  # a field of the format given twice
 
 
 class Action(StrEnum):

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from soc_platform.buckets import event_days
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
-from soc_platform.parsing import DEFAULT_FORMAT, get_parser
+from soc_platform.parsing import DEFAULT_FORMAT, DEFAULT_MAX_LINE_BYTES, get_parser
 from soc_platform.stores.hot import HotStore
 from soc_platform.stores.lake import Lake
 from soc_platform.stores.landing import iter_blocks
@@ -35,6 +35,7 @@ class IngestReport:
     dead_letters: int = 0
     dead_letters_new: int = 0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+    events_altered: dict[str, int] = field(default_factory=dict)  # why -> events (see ParseResult)
     files_failed: dict[str, str] = field(default_factory=dict)  # path -> why it stopped
     days: list[date] = field(default_factory=list)  # event days of the batch
     new_days: list[date] = field(default_factory=list)  # days that got rows new to the lake
@@ -45,13 +46,18 @@ class IngestReport:
 
 
 def ingest_files(
-    lake: Lake, paths: Sequence[str], source_format: str = DEFAULT_FORMAT
+    lake: Lake,
+    paths: Sequence[str],
+    source_format: str = DEFAULT_FORMAT,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> IngestReport:
     """Parse landing files and append events and dead letters to the lake, idempotently.
 
     A file that vanished or cannot be read to its end (e.g. a truncated gzip) does not fail
     the batch: the lines read before the problem are kept and the file is reported in
-    ``files_failed`` with the reason.
+    ``files_failed`` with the reason. Lines longer than ``max_line_bytes``
+    (``SOC_MAX_LINE_BYTES``) are dead letters ``too_large``.
     """
     parser = get_parser(source_format)
     lake.ensure_tables()
@@ -60,19 +66,22 @@ def ingest_files(
     dead: list[pa.Table] = []
     report = IngestReport()
     reasons: Counter[str] = Counter()
+    altered: Counter[str] = Counter()
     for path in paths:
         report.files += 1
         try:
-            for block in iter_blocks(Path(path)):
-                result = parser(block, path, ingested_at)
+            for block in iter_blocks(Path(path), max_line_bytes=max_line_bytes):
+                result = parser(block, path, ingested_at, max_line_bytes=max_line_bytes)
                 report.lines_read += result.lines_read
                 events.append(result.events)
                 dead.append(result.dead_letters)
                 reasons.update(result.dead_letter_counts())
+                altered.update(result.events_altered)
         except (OSError, EOFError, zlib.error) as exc:
             report.files_failed[path] = f"{type(exc).__name__}: {exc}"
     all_events = pa.concat_tables(events) if events else LAKE_EVENT_SCHEMA.empty_table()
     report.parsed = all_events.num_rows
+    report.events_altered = dict(sorted(altered.items()))
     report.dead_letter_reasons = dict(sorted(reasons.items()))
     report.dead_letters = sum(reasons.values())
     if dead:

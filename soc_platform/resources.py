@@ -114,6 +114,7 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
     """The landing directory the micro-batch sensor watches."""
 
     path: str
+    max_line_bytes: int = 1 << 20  # SOC_MAX_LINE_BYTES: longer lines are dead letters
 
     def files(self) -> list[LandingFile]:
         return list_landing_files(Path(self.path))

@@ -13,6 +13,10 @@ from pathlib import Path
 from soc_platform.errors import ConfigurationError
 from soc_platform.redact import redact_url, secrets_of
 
+DEFAULT_MAX_LINE_BYTES = 1 << 20  # = soc_platform.parsing.base.DEFAULT_MAX_LINE_BYTES
+#: Arrow's JSON reader takes blocks of twice the longest line in an int32.
+_LINE_BYTES_RANGE = (1 << 10, 256 << 20)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -44,6 +48,7 @@ class Settings:
     rules_dir: Path | None = None  # None: the built-in rule pack (rules/)
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # longer input lines are dead letters
 
     @property
     def embedded_pg(self) -> bool:
@@ -200,7 +205,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rules_dir=_path(env, "SOC_RULES_DIR"),
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),
+        max_line_bytes=_max_line_bytes(env),
     )
+
+
+def _max_line_bytes(env: Mapping[str, str]) -> int:
+    text = _get(env, "SOC_MAX_LINE_BYTES")
+    if text is None:
+        return DEFAULT_MAX_LINE_BYTES
+    lo, hi = _LINE_BYTES_RANGE
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise ConfigurationError(
+            f"SOC_MAX_LINE_BYTES={text!r} is not a whole number of bytes (e.g. 1048576)"
+        ) from None
+    if not lo <= value <= hi:
+        raise ConfigurationError(f"SOC_MAX_LINE_BYTES={value} must be from {lo} to {hi} bytes")
+    return value
 
 
 def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:

@@ -1,18 +1,28 @@
 """Raw bytes -> canonical events. One module per log format; pure (no I/O, no Dagster).
 
-A parser is a function ``(LineBlock, source_file, ingested_at) -> ParseResult``. Register
-new formats (AWS WAF, ModSecurity, Cloudflare) in ``PARSERS``.
+A parser is a function ``(LineBlock, source_file, ingested_at, *, max_line_bytes) ->
+ParseResult``. Register new formats (AWS WAF, ModSecurity, Cloudflare) in ``PARSERS``.
 """
 
-from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.parsing import waf_json
-from soc_platform.parsing.base import ParseResult
-from soc_platform.parsing.jsonl import LineBlock, split_lines
+from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, ParseResult
+from soc_platform.parsing.lines import LineBlock, LineReader, split_lines
 
-Parser = Callable[[LineBlock, str, datetime], ParseResult]
+
+class Parser(Protocol):
+    def __call__(
+        self,
+        block: LineBlock,
+        source_file: str,
+        ingested_at: datetime,
+        *,
+        max_line_bytes: int = ...,
+    ) -> ParseResult: ...
+
 
 PARSERS: dict[str, Parser] = {waf_json.FORMAT: waf_json.parse}
 DEFAULT_FORMAT = waf_json.FORMAT
@@ -27,4 +37,14 @@ def get_parser(name: str) -> Parser:
         raise ConfigurationError(f"unknown log format {name!r}; known formats: {known}") from None
 
 
-__all__ = ["DEFAULT_FORMAT", "PARSERS", "LineBlock", "ParseResult", "get_parser", "split_lines"]
+__all__ = [
+    "DEFAULT_FORMAT",
+    "DEFAULT_MAX_LINE_BYTES",
+    "PARSERS",
+    "LineBlock",
+    "LineReader",
+    "ParseResult",
+    "Parser",
+    "get_parser",
+    "split_lines",
+]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.models import LandingFile
-from soc_platform.parsing import LineBlock, split_lines
+from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock, LineReader
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 BLOCK_BYTES = 32 << 20
@@ -43,33 +43,26 @@ def _open(path: Path) -> io.BufferedIOBase:
     return path.open("rb")
 
 
-def iter_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBlock]:
+def iter_blocks(
+    path: Path, block_bytes: int = BLOCK_BYTES, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[LineBlock]:
     """Read a (possibly gzipped) file in blocks of whole lines, keeping line numbers.
 
-    If the file cannot be read to its end (a truncated or corrupt gzip), everything read
-    before the problem is still yielded, the cut-off last line included (it will be a dead
-    letter), and then the error is raised.
+    A line longer than ``max_line_bytes`` is never held whole (its first bytes, size and
+    digest are kept; the parser dead-letters it), so memory stays bounded whatever the
+    file holds. If the file cannot be read to its end (a truncated or corrupt gzip),
+    everything read before the problem is still yielded, the cut-off last line included
+    (it will be a dead letter), and then the error is raised.
     """
-    next_line = 0
-    pending = b""
+    reader = LineReader(block_bytes, max_line_bytes)
     with _open(path) as fh:
         while True:
             try:
                 chunk = fh.read1(READ_BYTES)  # what is decoded so far, even before a bad end
             except (EOFError, zlib.error, OSError):
-                if pending:
-                    yield split_lines(pending, next_line)
+                yield from reader.finish()
                 raise
             if not chunk:
                 break
-            pending += chunk
-            if len(pending) < block_bytes:
-                continue
-            cut = pending.rfind(b"\n")
-            if cut < 0:
-                continue
-            body, pending = pending[:cut], pending[cut + 1 :]
-            yield split_lines(body, next_line)
-            next_line += body.count(b"\n") + 1
-    if pending:
-        yield split_lines(pending, next_line)
+            yield from reader.feed(chunk)
+    yield from reader.finish()

@@ -146,22 +146,36 @@ def test_bad_lines_go_to_the_dead_letter_with_reasons(env: dict[str, str]) -> No
         4: (good.replace("2026-03-10T12:00:00Z", "10/Mar/2026:12:00:00"), "invalid_timestamp"),
         5: (good.replace('"status_code":200', '"status_code":"200"'), "wrong_type"),
         6: (good.replace('"host":"h",', ""), "missing_field"),
+        7: (good.replace('"/"', '"/' + "a" * 3000 + '"'), "too_large"),  # SOC_MAX_LINE_BYTES
+        8: (good.replace("2026-03-10", "9999-12-31"), "out_of_range"),
+        9: (good[:-1] + ',"x":' + "[" * 900 + "]" * 900 + "}", "too_deep"),
     }
-    lines = [good, bad[1][0], bad[2][0], good.replace("/", "/a"), bad[4][0], bad[5][0], bad[6][0]]
+    lines = [
+        good,
+        bad[1][0],
+        bad[2][0],
+        good.replace("/", "/a"),
+        *(bad[i][0] for i in range(4, 10)),
+    ]
     with gzip.open(landing / "mixed.jsonl.gz", "wt") as fh:
         fh.write("\n".join(lines) + "\n")
-    summary = json.loads(cli(env, "run", "--json").stdout)
+    run = cli({**env, "SOC_MAX_LINE_BYTES": "2048"}, "run", "--json")
+    summary = json.loads(run.stdout)
     assert summary["events_parsed"] == 2
     assert summary["dead_letter_reasons"] == {
         "invalid_ip": 1,
         "invalid_json": 1,
         "invalid_timestamp": 1,
         "missing_field": 1,
+        "out_of_range": 1,
+        "too_deep": 1,
+        "too_large": 1,
         "wrong_type": 1,
     }
     stored = lake_of(data).table(DEAD_LETTER).scan().to_arrow().sort_by("source_offset")
     assert [(r["source_offset"], r["raw"], r["reason"]) for r in stored.to_pylist()] == [
-        (off, raw, reason) for off, (raw, reason) in sorted(bad.items())
+        (off, raw[:2048] if reason == "too_large" else raw, reason)
+        for off, (raw, reason) in sorted(bad.items())
     ]
     assert set(stored["source_file"].to_pylist()) == {str(landing / "mixed.jsonl.gz")}
 

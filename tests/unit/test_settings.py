@@ -233,3 +233,17 @@ def test_hot_tier_defaults_and_validation(cwd: Path) -> None:
 def test_hot_tier_settings_refused(cwd: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings(env)
+
+
+def test_max_line_bytes_default_and_explicit(cwd: Path) -> None:
+    from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES
+
+    assert load_settings({}).max_line_bytes == DEFAULT_MAX_LINE_BYTES == 1 << 20
+    assert load_settings({"SOC_MAX_LINE_BYTES": "4096"}).max_line_bytes == 4096
+    assert load_settings({"SOC_MAX_LINE_BYTES": "16_777_216"}).max_line_bytes == 16 << 20
+
+
+@pytest.mark.parametrize("value", ["1MiB", "-1", "0", "1023", "268435457", "1e6"])
+def test_max_line_bytes_rejected(cwd: Path, value: str) -> None:
+    with pytest.raises(ConfigurationError, match="SOC_MAX_LINE_BYTES"):
+        load_settings({"SOC_MAX_LINE_BYTES": value})

@@ -98,12 +98,14 @@ def test_classify_line(raw: bytes, reason: DeadLetterReason, detail_part: str) -
 
 def test_classify_line_accepts_right_types_and_nulls() -> None:
     # Floats accept integers, lists accept null elements, nulls and unknown fields are fine;
-    # with nothing to blame the fallback reason is invalid_json.
+    # with nothing to blame, the reason is Arrow's own (invalid_value, its message).
     reason, detail = classify_line(
-        b'{"n": 1, "s": null, "f": 2, "b": false, "tags": ["a", null], "other": [1]}', SCHEMA
+        b'{"n": 1, "s": null, "f": 2, "b": false, "tags": ["a", null], "other": [1]}',
+        SCHEMA,
+        arrow_error="JSON parse error: something new",
     )
-    assert reason is DeadLetterReason.INVALID_JSON
-    assert detail == "not readable as one JSON object per line"
+    assert reason is DeadLetterReason.INVALID_VALUE
+    assert detail == "Arrow's JSON reader refused it: JSON parse error: something new"
 
 
 def test_classify_line_detail_is_bounded() -> None:

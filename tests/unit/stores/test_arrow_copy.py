@@ -7,6 +7,7 @@ escapes and an unquoted NULL is a null element.
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -197,6 +198,14 @@ def test_to_copy_csv_multiline_values_stay_one_record() -> None:
     assert rows == [["line1\nline2", '{"a\nb"}'], ["x\r\ny", None]]
 
 
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 @PROPS
 @given(
     st.lists(
@@ -227,8 +236,10 @@ def test_to_copy_csv_round_trips(
         table = pa.concat_tables([table.slice(0, n // 2), table.slice(n // 2)])
     view = table.slice(start, length)
     rows = read_copy_csv(to_copy_csv(view))
+    # PostgreSQL text cannot hold NUL: to_copy_csv drops it (the parser already replaced
+    # it in parsed events, so this only matters for rows stored before it did)
     want = [
-        [p[0], None if p[1] is None else str(p[1]), tags]
+        [_no_nul(p[0]), None if p[1] is None else str(p[1]), _no_nul(tags)]
         for p, tags in zip(
             pairs[start : start + length], lists[start : start + length], strict=True
         )

@@ -54,3 +54,45 @@ def test_truncated_gzip_yields_what_was_readable_then_raises(tmp_path: Path) -> 
         for block in iter_blocks(path):
             seen.extend(block.offsets)
     assert seen and seen == list(range(len(seen)))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_line_over_the_limit_is_never_held_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    """An 8 MiB line (no line break at all in the file's middle) is read in pieces: the
+    block gets its first bytes, size and digest; memory stays near the read size."""
+    import tracemalloc
+
+    from soc_platform.parsing.lines import line_digest
+
+    monkeypatch.setattr(landing, "READ_BYTES", 64 << 10)
+    huge = b'{"request_uri":"' + b"A" * (8 << 20) + b'"}'
+    body = b'{"n":1}\n' + huge + b"  \r\n" + b'{"n":2}\n'
+    path = tmp_path / ("big.jsonl.gz" if gz else "big.jsonl")
+    path.write_bytes(gzip.compress(body) if gz else body)
+    del body
+    tracemalloc.start()
+    try:
+        blocks = list(iter_blocks(path, block_bytes=1 << 20, max_line_bytes=1 << 20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"peak {peak:,} bytes while reading an 8 MiB line"
+    lines = [(o, line) for b in blocks for o, line in zip(b.offsets, b.lines, strict=True)]
+    assert [o for o, _ in lines] == [0, 1, 2]
+    assert lines[0][1] == b'{"n":1}' and lines[2][1] == b'{"n":2}'
+    (cut_block,) = [b for b in blocks if b.cut]
+    assert cut_block.lines == [huge[:4096]]
+    assert cut_block.cut[0].size == len(huge)
+    assert cut_block.cut[0].digest == line_digest(huge)
+
+
+def test_a_long_line_within_the_limit_after_trimming_is_kept(tmp_path: Path) -> None:
+    """The limit counts the trimmed line, blanks around it do not: the same verdict as
+    when the file is split in memory."""
+    line = b'{"a":"' + b"x" * 990 + b'"}'
+    path = tmp_path / "pad.jsonl"
+    path.write_bytes(b"\t" * 600 + line + b" " * 3000 + b"\n")
+    blocks = [b for b in iter_blocks(path, block_bytes=64, max_line_bytes=1024) if b.lines]
+    assert [(b.lines, b.offsets, b.cut) for b in blocks] == [([line], [0], {})]
