@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from soc_platform import cli_rules
+from soc_platform import cli_landing, cli_rules
 from soc_platform.errors import ConfigurationError, DependencyError, SocPlatformError
 from soc_platform.settings import Settings, load_settings
 
@@ -73,18 +73,33 @@ def preflight(settings: Settings) -> None:
 
 
 def run_microbatch(
-    settings: Settings, files: Sequence[str], verbose: bool = False
+    settings: Settings, files: Sequence[str], verbose: bool = False, claim: str | None = None
 ) -> dict[str, Any]:
-    """Execute the micro-batch job in process on ``files``; return its reports."""
+    """Execute the micro-batch job in process on ``files`` (the landing-ledger claim
+    ``claim`` holds them); return its reports."""
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions
-    from soc_platform.instance import prepare_dagster_home
+    from soc_platform.instance import (
+        CLAIM_TAG,
+        HOST_TAG,
+        PID_STARTED_TAG,
+        PID_TAG,
+        prepare_dagster_home,
+    )
+    from soc_platform.lifecycle import this_process
 
     preflight(settings)
     prepare_dagster_home(settings)
     job = build_definitions(settings).resolve_job_def("microbatch_job")
     level = "DEBUG" if verbose else "WARNING"
+    me = this_process()
+    # who executes the run: run monitoring fails it if this process is killed
+    tags = {"soc/trigger": "cli", HOST_TAG: str(me.host), PID_TAG: str(me.pid)}
+    if me.started is not None:
+        tags[PID_STARTED_TAG] = f"{me.started:.2f}"
+    if claim:
+        tags[CLAIM_TAG] = claim
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config={
@@ -92,7 +107,7 @@ def run_microbatch(
                 "loggers": {"console": {"config": {"log_level": level}}},
             },
             instance=instance,
-            tags={"soc/trigger": "cli"},
+            tags=tags,
             raise_on_error=True,
         )
     return {
@@ -102,27 +117,75 @@ def run_microbatch(
     }
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.planning import batch_files
-    from soc_platform.stores.landing import list_landing_files
+def _one_line(exc: BaseException) -> str:
+    cause = _root_cause(exc) or exc
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0]
 
-    pending = sorted(list_landing_files(settings.landing_dir), key=lambda f: (f.mtime_ns, f.path))
-    if not pending:
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Process the landing directory now: the files no sensor run holds, in runs of
+    bounded size, claimed in the landing ledger like the sensor's runs."""
+    from dagster import DagsterInstance
+
+    from soc_platform import lifecycle
+    from soc_platform.instance import claim_run, prepare_dagster_home, reap_dead_runs
+    from soc_platform.planning import skip_reason
+    from soc_platform.stores.landing import list_landing_files
+    from soc_platform.stores.ledger import LandingLedger
+
+    if not list_landing_files(settings.landing_dir):
         _print(
             f"nothing to do: no .jsonl/.jsonl.gz files in {settings.landing_dir} "
             f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
         )
         return 0
-    summaries = []
-    while pending:  # runs of bounded size, as the sensor launches them
-        batch = batch_files(pending)
-        pending = pending[len(batch) :]
-        out = run_microbatch(settings, [f.path for f in batch], verbose=args.verbose)
+    ledger = LandingLedger(_hot(settings))
+    area = lifecycle.LandingArea.from_settings(settings)
+    policy = lifecycle.policy_from_settings(settings)
+    prepare_dagster_home(settings)
+    with DagsterInstance.get() as instance:
+        reap_dead_runs(instance)  # a killed run must not hold the micro-batch slot
+        refreshed = lifecycle.refresh(
+            ledger, area, policy, datetime.now(UTC), lambda t: claim_run(instance, t)
+        )
+    for f in refreshed.quarantined:
+        sys.stderr.write(f"soc-platform: quarantined {f.path}: {f.last_error}\n")
+    holder = lifecycle.this_process()
+    summaries: list[dict[str, Any]] = []
+    failures: list[str] = []
+    tried: set[str] = set()  # files of this command's failed runs wait for the backoff
+    while True:  # runs of bounded size, as the sensor launches them
+        batches = lifecycle.claim_next(
+            ledger, policy, datetime.now(UTC), holder, prefix="cli", max_runs=1, exclude=tried
+        )
+        if not batches:
+            break
+        batch = batches[0]
+        try:
+            out = run_microbatch(settings, batch.paths, verbose=args.verbose, claim=batch.token)
+        except Exception as exc:
+            why = _one_line(exc)
+            lifecycle.fail_claim(ledger, batch.token, why, datetime.now(UTC), policy)
+            tried.update(batch.paths)
+            failures.append(f"a run of {len(batch.paths)} file(s) failed: {why}")
+            continue
         summaries.append(_run_summary(out))
         if not args.json:
             _print_run(summaries[-1])
     if args.json:
         _print(json.dumps(_combine(summaries), indent=2))
+    elif not summaries and not failures:
+        summary = lifecycle.summarize(ledger, refreshed.observed, datetime.now(UTC))
+        _print(f"nothing to do: {skip_reason(summary)} in {settings.landing_dir}")
+    if failures:
+        for line in failures[:-1]:
+            sys.stderr.write(f"soc-platform: {line}\n")
+        sys.stderr.write(
+            f"soc-platform: error: {failures[-1]}; its files stay in landing and are retried "
+            "after a backoff (soc-platform landing list --state failed)\n"
+        )
+        return 1
     return 0
 
 
@@ -444,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
 
     cli_rules.add_parser(sub)
+    cli_landing.add_parser(sub)
     return parser
 
 
@@ -456,6 +520,7 @@ COMMANDS = {
     "dev": cmd_dev,
     "backfill": cmd_backfill,
     "rules": cli_rules.cmd_rules,
+    "landing": cli_landing.cmd_landing,
 }
 
 

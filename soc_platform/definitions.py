@@ -60,7 +60,16 @@ def build_resources(settings: Settings) -> dict[str, object]:
                 dg.EnvVar(settings.meili_api_key_var) if settings.meili_api_key_var else None
             ),
         ),
-        "landing": LandingResource(path=str(settings.landing_dir)),
+        "landing": LandingResource(
+            path=str(settings.landing_dir),
+            quarantine_dir=str(settings.quarantine_dir),
+            archive_dir=str(settings.archive_dir),
+            done=settings.landing_done,
+            archive_days=settings.landing_archive_days,
+            retry_base_seconds=settings.landing_retry_base_seconds,
+            retry_max_seconds=settings.landing_retry_max_seconds,
+            quarantine_after=settings.landing_quarantine_after,
+        ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
             config_path=str(settings.detection_config) if settings.detection_config else None,

@@ -45,6 +45,12 @@ class Settings:
     rules_dir: Path | None = None  # None: the built-in rule pack (rules/)
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
+    # landing file lifecycle (README "What happens to a landing file")
+    landing_done: str = "delete"  # after a successful run: delete, or archive
+    landing_archive_days: int = 7  # archive: days kept before the maintenance job prunes
+    landing_retry_base_seconds: int = 60  # backoff after a run's first failure, doubling
+    landing_retry_max_seconds: int = 1800  # backoff cap
+    landing_quarantine_after: int = 3  # runs holding only the file that failed
 
     @property
     def embedded_pg(self) -> bool:
@@ -58,6 +64,16 @@ class Settings:
     @property
     def search_backend(self) -> str:
         return "meilisearch" if self.meili_url else "embedded"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where landing files that keep failing (or were read only partly) are moved."""
+        return self.data_dir / "quarantine"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where processed landing files go with ``SOC_LANDING_DONE=archive``."""
+        return self.data_dir / "archive"
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -185,7 +201,53 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rules_dir=_path(env, "SOC_RULES_DIR"),
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),
+        landing_done=_landing_done(env),
+        **_landing_settings(env, data_dir, landing),
     )
+
+
+LANDING_DONE_MODES = ("delete", "archive")
+
+
+def _landing_done(env: Mapping[str, str]) -> str:
+    done = (_get(env, "SOC_LANDING_DONE") or "delete").lower()
+    if done not in LANDING_DONE_MODES:
+        raise ConfigurationError(
+            f"SOC_LANDING_DONE={done!r} must be one of: {', '.join(LANDING_DONE_MODES)}"
+        )
+    return done
+
+
+def _landing_settings(env: Mapping[str, str], data_dir: Path, landing: Path) -> dict[str, int]:
+    for folder in (data_dir / "quarantine", data_dir / "archive"):
+        inside = folder.is_relative_to(landing)
+        hidden = inside and any(p.startswith(".") for p in folder.relative_to(landing).parts)
+        if inside and not hidden:
+            raise ConfigurationError(
+                f"SOC_LANDING_DIR={landing} contains {folder}, where processed or quarantined "
+                "files go: they would be read again (point SOC_LANDING_DIR at its own folder)"
+            )
+    base = _days(env, "SOC_LANDING_RETRY_BASE_SECONDS", 60)
+    cap = _days(env, "SOC_LANDING_RETRY_MAX_SECONDS", 1800)
+    if cap < base:
+        raise ConfigurationError(
+            f"SOC_LANDING_RETRY_MAX_SECONDS={cap} is less than "
+            f"SOC_LANDING_RETRY_BASE_SECONDS={base}"
+        )
+    quarantine_after = _days(env, "SOC_LANDING_QUARANTINE_AFTER", 3, 1)
+    if quarantine_after == 0:
+        raise ConfigurationError("SOC_LANDING_QUARANTINE_AFTER must be at least 1")
+    return {
+        "landing_archive_days": _days(env, "SOC_LANDING_ARCHIVE_DAYS", 7),
+        "landing_retry_base_seconds": base,
+        "landing_retry_max_seconds": cap,
+        "landing_quarantine_after": quarantine_after,
+    }
+
+
+def fault_spec(env: Mapping[str, str] | None = None) -> str | None:
+    """``SOC_FAULT`` alone (read at each fault point; see soc_platform.faults)."""
+    return _get(os.environ if env is None else env, "SOC_FAULT")
 
 
 def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:
