@@ -192,15 +192,21 @@ def claim_run(instance: DagsterInstance, token: str) -> tuple[RunOutcome, str] |
 
 
 def run_error(instance: DagsterInstance, run: DagsterRun) -> str:
-    """The first line of why a run failed (its step failure, else its run failure)."""
+    """One line saying why a run failed: the root cause of its step failure (the user
+    code's exception, not Dagster's wrapper), else its run failure message."""
     for kind in (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE):
         for record in instance.all_logs(run.run_id, of_type=kind):
             event = record.dagster_event
-            error = None
-            if event is not None and kind is DagsterEventType.STEP_FAILURE:
+            if event is None:
+                continue
+            message = event.message or ""
+            if kind is DagsterEventType.STEP_FAILURE:
                 error = event.step_failure_data.error
-            message = (error.message if error else None) or (event.message if event else None)
-            if message:
-                first = message.strip().splitlines()[0] if message.strip() else message
-                return f"run {run.run_id}: {first}"
+                while error is not None and error.cause is not None:
+                    error = error.cause
+                if error is not None:
+                    message = error.message
+            lines = [line for line in message.strip().splitlines() if line.strip()]
+            if lines:
+                return f"run {run.run_id}: {lines[0].strip()}"
     return f"run {run.run_id} {run.status.value.lower()}"

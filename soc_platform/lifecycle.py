@@ -277,7 +277,8 @@ def quarantine_check(ledger: LandingLedger) -> CheckOutcome:
     more = f" and {len(held) - 5} more" if len(held) > 5 else ""
     return CheckOutcome(
         False,
-        f"{len(held)} landing file(s) quarantined: {names}{more}. Their events are not "
-        "(all) in the lake: fix the cause, then soc-platform landing release PATH|--all",
+        f"{len(held)} landing file(s) quarantined: {names}{more}. Their events may be "
+        "missing from the hot store (or the lake): fix the cause, then "
+        "soc-platform landing release PATH|--all",
         meta,
     )
