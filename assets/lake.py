@@ -14,7 +14,7 @@ from dagster import (
 
 from assets.hot import check_result
 from soc_platform import lifecycle
-from soc_platform.resources import HotStoreResource
+from soc_platform.resources import HotStoreResource, LandingResource
 
 RAW = AssetKey(["lake", "raw_waf_events"])
 QUARANTINE_CHECK = "landing_quarantine_empty"
@@ -54,8 +54,8 @@ def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
     "run could read only partly, is moved aside and named here). Evaluated by every "
     "micro-batch and right after the sensor quarantines a file.",
 )
-def landing_quarantine_empty(hot: HotStoreResource) -> AssetCheckResult:
-    outcome = lifecycle.quarantine_check(hot.ledger())
+def landing_quarantine_empty(hot: HotStoreResource, landing: LandingResource) -> AssetCheckResult:
+    outcome = lifecycle.quarantine_check(landing.ledger(hot))
     return check_result(outcome, severity=AssetCheckSeverity.ERROR)
 
 

@@ -267,7 +267,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         """The batch is in the lake, the hot store and the index: its files leave landing
         (deleted or archived) and the ledger; a file read only partly is quarantined."""
         faults.check("retire", _run_files(context))
-        ledger = hot.ledger()
+        ledger = landing.ledger(hot)
         token = context.run.tags.get(CLAIM_TAG)
         report = lifecycle.retire(
             ledger, landing.area(), token, ingest.files_failed, datetime.now(UTC)
@@ -352,7 +352,7 @@ def build_microbatch_sensor(job_def: JobDefinition, check_job: Any) -> SensorDef
         context: SensorEvaluationContext, landing: LandingResource, hot: HotStoreResource
     ) -> SensorResult:
         now = datetime.now(UTC)
-        ledger = hot.ledger()
+        ledger = landing.ledger(hot)
         policy = landing.policy()
         refreshed = lifecycle.refresh(
             ledger, landing.area(), policy, now, lambda token: claim_run(context.instance, token)

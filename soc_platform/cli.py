@@ -132,7 +132,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform.instance import claim_run, prepare_dagster_home, reap_dead_runs
     from soc_platform.planning import skip_reason
     from soc_platform.stores.landing import list_landing_files
-    from soc_platform.stores.ledger import LandingLedger
 
     if not list_landing_files(settings.landing_dir):
         _print(
@@ -140,8 +139,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
         )
         return 0
-    ledger = LandingLedger(_hot(settings))
     area = lifecycle.LandingArea.from_settings(settings)
+    ledger = area.ledger(_hot(settings))
     policy = lifecycle.policy_from_settings(settings)
     prepare_dagster_home(settings)
     with DagsterInstance.get() as instance:

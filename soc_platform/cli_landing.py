@@ -56,9 +56,9 @@ def _as_dict(f: LedgerEntry) -> dict[str, object]:
 
 def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform.cli import _hot
-    from soc_platform.stores.ledger import LandingLedger
+    from soc_platform.lifecycle import LandingArea
 
-    ledger = LandingLedger(_hot(settings))
+    ledger = LandingArea.from_settings(settings).ledger(_hot(settings))
     if args.landing_command == "list":
         states = [FileState(args.state)] if args.state else list(FileState)
         entries = ledger.entries(states)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from soc_platform.models import FileState, LedgerEntry
+from soc_platform.models import FileState, LedgerEntry, local_source
 from soc_platform.pipeline import CheckOutcome
 from soc_platform.planning import (
     ClaimView,
@@ -33,6 +33,7 @@ from soc_platform.planning import (
     to_quarantine,
 )
 from soc_platform.settings import Settings
+from soc_platform.stores.hot import HotStore
 from soc_platform.stores.landing import (
     current_version,
     list_landing_files,
@@ -54,6 +55,14 @@ class LandingArea:
     quarantine_dir: Path
     archive_dir: Path
     done: str = "delete"  # or "archive"
+
+    @property
+    def source(self) -> str:
+        """The ledger's name for this landing directory."""
+        return local_source(str(self.root))
+
+    def ledger(self, hot: HotStore) -> LandingLedger:
+        return LandingLedger(hot, self.source)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LandingArea":

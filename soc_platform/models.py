@@ -151,8 +151,11 @@ class LandingFile:
         return f"{self.size}:{self.mtime_ns}"
 
 
-#: The ledger's name for the local landing directory (an S3 source gets its own name).
-LOCAL_SOURCE = "local"
+def local_source(root: str) -> str:
+    """The ledger's name for a landing directory: its ``file://`` URI (an S3 source would
+    be ``s3://bucket/prefix``). Two deployments sharing a database but not a landing
+    directory keep apart."""
+    return "file://" + root.rstrip("/")
 
 
 class FileState(StrEnum):

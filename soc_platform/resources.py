@@ -90,10 +90,6 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
             self._store = store
         return self._store
 
-    def ledger(self) -> LandingLedger:
-        """The landing ledger (it lives in the hot store's database)."""
-        return LandingLedger(self.store())
-
 
 class SearchResource(ConfigurableResource):  # type: ignore[type-arg]
     """Incident search: Meilisearch when ``meili_url`` is set, else the embedded backend."""
@@ -122,6 +118,10 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
         return LandingArea(
             Path(self.path), Path(self.quarantine_dir), Path(self.archive_dir), self.done
         )
+
+    def ledger(self, hot: HotStoreResource) -> LandingLedger:
+        """This directory's landing ledger (it lives in the hot store's database)."""
+        return self.area().ledger(hot.store())
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(

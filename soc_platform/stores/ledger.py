@@ -15,7 +15,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from soc_platform import sql
-from soc_platform.models import LOCAL_SOURCE, FileState, LandingFile, LedgerEntry, SourceHealth
+from soc_platform.models import FileState, LandingFile, LedgerEntry, SourceHealth
 from soc_platform.stores.hot import HotStore
 
 
@@ -33,9 +33,9 @@ def _entry(row: dict[str, Any]) -> LedgerEntry:
 
 
 class LandingLedger:
-    """Typed access to the ledger of one source (default: the local landing directory)."""
+    """Typed access to the ledger of one source (see ``models.local_source``)."""
 
-    def __init__(self, hot: HotStore, source: str = LOCAL_SOURCE) -> None:
+    def __init__(self, hot: HotStore, source: str) -> None:
         self.hot = hot
         self.source = source
 

@@ -1,6 +1,5 @@
 """Dagster wiring, the micro-batch job, the sensor and the day-partitioned assets, run for real."""
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path

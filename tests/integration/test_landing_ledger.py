@@ -23,17 +23,17 @@ POLICY = RetryPolicy(base_seconds=0, max_seconds=0, quarantine_after=2)
 
 
 @pytest.fixture
-def ledger(pg_dsn: str) -> LandingLedger:
-    hot = HotStore(pg_dsn)
-    hot.setup()
-    return LandingLedger(hot)
-
-
-@pytest.fixture
 def area(work_dir: Path) -> lifecycle.LandingArea:
     root = work_dir / "landing"
     root.mkdir()
     return lifecycle.LandingArea(root, work_dir / "quarantine", work_dir / "archive")
+
+
+@pytest.fixture
+def ledger(pg_dsn: str, area: lifecycle.LandingArea) -> LandingLedger:
+    hot = HotStore(pg_dsn)
+    hot.setup()
+    return area.ledger(hot)
 
 
 def land(area: lifecycle.LandingArea, name: str, text: str = "{}\n") -> str:
@@ -91,7 +91,7 @@ def test_concurrent_claims_never_take_the_same_file(ledger: LandingLedger) -> No
     barrier = threading.Barrier(4)
 
     def claim(name: str) -> None:
-        mine = LandingLedger(hot.clone())
+        mine = LandingLedger(hot.clone(), ledger.source)
         barrier.wait()
         got[name] = [f.path for f in mine.claim(paths, name, NOW, Holder("h", 1, None))]
 

@@ -87,7 +87,7 @@ def test_tokens_differ_per_claim_time_and_name_the_attempt() -> None:
 
 def test_failed_groups_come_first_each_alone_and_only_when_due() -> None:
     pending = [entry("new1.jsonl", mtime=1), entry("new2.jsonl", mtime=2)]
-    due = dict(state=FileState.FAILED, attempts=1, next_attempt_at=T0 - timedelta(seconds=1))
+    due = {"state": FileState.FAILED, "attempts": 1, "next_attempt_at": T0 - timedelta(seconds=1)}
     half_a = [entry(f"a{i}.jsonl", mtime=10 + i, retry_group="t.0", **due) for i in range(2)]
     half_b = [entry(f"b{i}.jsonl", mtime=20 + i, retry_group="t.1", **due) for i in range(2)]
     later = entry(
@@ -313,7 +313,7 @@ def test_one_bad_file_is_isolated_and_quarantined_while_the_others_go_through(
     """WAFs ship all the time: other runs keep succeeding while the bad file is retried."""
     names = [f"f{i:03d}.jsonl" for i in range(n)]
     bad_name = "/landing/" + data.draw(st.sampled_from(names))
-    done, quarantined, left, runs = simulate(
+    done, quarantined, left, _ = simulate(
         names, lambda p, t: bad_name in p, 200, FAST, traffic=True
     )
     assert quarantined == {bad_name}
@@ -326,7 +326,9 @@ def test_a_bad_file_in_a_quiet_platform_keeps_being_retried_not_quarantined() ->
     """Nothing else runs, so nothing shows the platform works: no evidence against the
     file. It stays failed, retried with capped backoff (and listed as such)."""
     names = [f"f{i:03d}.jsonl" for i in range(5)]
-    done, quarantined, left, runs = simulate(names, lambda p, t: "/landing/f002.jsonl" in p, 300, FAST)
+    done, quarantined, left, runs = simulate(
+        names, lambda p, t: "/landing/f002.jsonl" in p, 300, FAST
+    )
     assert done == {f"/landing/{x}" for x in names} - {"/landing/f002.jsonl"}
     assert quarantined == set() and list(left) == ["/landing/f002.jsonl"]
     assert left["/landing/f002.jsonl"].state is FileState.FAILED
