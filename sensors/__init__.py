@@ -20,7 +20,7 @@ from sensors.microbatch import build_microbatch_job, build_microbatch_sensor
 
 
 def build_sensors_and_jobs(
-    partitions: DailyPartitionsDefinition,
+    partitions: DailyPartitionsDefinition, sensor_interval_seconds: int = 60
 ) -> tuple[
     list[JobDefinition | UnresolvedAssetJob],
     list[SensorDefinition],
@@ -34,4 +34,8 @@ def build_sensors_and_jobs(
         executor_def=in_process_executor,
     )
     jobs, schedules = build_maintenance()
-    return [job, check_job, *jobs], [build_microbatch_sensor(job, check_job)], schedules
+    return (
+        [job, check_job, *jobs],
+        [build_microbatch_sensor(job, check_job, sensor_interval_seconds)],
+        schedules,
+    )

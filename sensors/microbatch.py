@@ -33,6 +33,9 @@ from dagster import (
     op,
     sensor,
 )
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition as UnresolvedAssetJob,
+)
 
 from assets.detection import RULES_CHECK, rule_set_check
 from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
@@ -338,11 +341,13 @@ def microbatch_run_request(job_name: str, token: str, files: list[str], attempt:
     )
 
 
-def build_microbatch_sensor(job_def: JobDefinition, check_job: Any) -> SensorDefinition:
+def build_microbatch_sensor(
+    job_def: JobDefinition, check_job: UnresolvedAssetJob, interval_seconds: int = 60
+) -> SensorDefinition:
     @sensor(
         name="microbatch_sensor",
         jobs=[job_def, check_job],
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description="Claims landing files in the ledger and launches micro-batch runs for "
         "them; retries the files of failed runs (halving failed batches) and quarantines "

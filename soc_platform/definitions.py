@@ -87,7 +87,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     with warnings.catch_warnings():
         # backfill_policy and sensor owners are marked beta; we rely on them knowingly
         warnings.simplefilter("ignore", dg.BetaWarning)
-        jobs, sensors, schedules = build_sensors_and_jobs(partitions)
+        jobs, sensors, schedules = build_sensors_and_jobs(
+            partitions, settings.sensor_interval_seconds
+        )
         assets = build_assets(partitions)
     return dg.Definitions(
         assets=assets,

@@ -51,6 +51,7 @@ class Settings:
     landing_retry_base_seconds: int = 60  # backoff after a run's first failure, doubling
     landing_retry_max_seconds: int = 1800  # backoff cap
     landing_quarantine_after: int = 3  # runs holding only the file that failed
+    sensor_interval_seconds: int = 60  # how often the micro-batch sensor looks at landing
 
     @property
     def embedded_pg(self) -> bool:
@@ -237,7 +238,11 @@ def _landing_settings(env: Mapping[str, str], data_dir: Path, landing: Path) -> 
     quarantine_after = _days(env, "SOC_LANDING_QUARANTINE_AFTER", 3, 1)
     if quarantine_after == 0:
         raise ConfigurationError("SOC_LANDING_QUARANTINE_AFTER must be at least 1")
+    interval = _days(env, "SOC_SENSOR_INTERVAL_SECONDS", 60, 5)
+    if interval == 0:
+        raise ConfigurationError("SOC_SENSOR_INTERVAL_SECONDS must be at least 5")
     return {
+        "sensor_interval_seconds": interval,
         "landing_archive_days": _days(env, "SOC_LANDING_ARCHIVE_DAYS", 7),
         "landing_retry_base_seconds": base,
         "landing_retry_max_seconds": cap,
