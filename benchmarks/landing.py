@@ -9,7 +9,9 @@ bigger.
 
 Two platforms, each its own data directory and database in one throwaway cluster:
 
-* alone: land the batch, time `soc-platform run`;
+* alone: a fresh platform, warmed up by a run of one event of another day (so the schema,
+  the lake tables and the Dagster storage exist, as on the other), then land the batch
+  and time `soc-platform run`;
 * beside: land ``--base-events`` over the ``--base-hours`` before the batch, load them with
   `soc-platform run` (timed too), then land the same batch and time `soc-platform run`.
 
@@ -105,6 +107,10 @@ def main() -> None:
                 "TMPDIR": str(tmp),
                 "PYTHONWARNINGS": "ignore",
             }
+
+        warm = [dict(batch[0], timestamp=(end - timedelta(days=3)).isoformat())]
+        write_landing(tmp / "alone" / "landing", warm, "warmup")
+        run(envs["alone"])
 
         # the base: generated in chunks (a chunk per slice of the base hours), then loaded
         landing = tmp / "beside" / "landing"

@@ -155,10 +155,10 @@ def quarantine(
 ) -> Path | None:
     """Move a file to the quarantine folder and record why; return where it went (None:
     the file is gone, or another process changed its entry first)."""
-    path = Path(entry.path)
-    if not path.exists():
+    try:
+        moved = move_file(Path(entry.path), area.root, area.quarantine_dir)
+    except FileNotFoundError:  # gone (or another process moved it first)
         return None
-    moved = move_file(path, area.root, area.quarantine_dir)
     if ledger.quarantine(entry, str(moved), reason):
         return moved
     move_file(moved, area.quarantine_dir, area.root)  # someone else changed it: put it back
