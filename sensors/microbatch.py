@@ -372,7 +372,8 @@ def build_microbatch_sensor(
             microbatch_run_request(job_def.name, b.token, b.paths, b.attempt) for b in batches
         ]
         if refreshed.quarantined:  # show the failing check now, not at the next batch
-            requests.append(RunRequest(job_name=check_job.name, run_key=f"landing-check-{cursor}"))
+            key = f"landing-check-{now:%Y%m%dT%H%M%S}"
+            requests.append(RunRequest(job_name=check_job.name, run_key=key))
         if not requests:
             summary = lifecycle.summarize(ledger, refreshed.observed, now)
             return SensorResult(skip_reason=SkipReason(skip_reason(summary)), cursor=cursor)

@@ -118,9 +118,20 @@ def run_microbatch(
 
 
 def _one_line(exc: BaseException) -> str:
-    cause = _root_cause(exc) or exc
-    text = str(cause).strip() or type(cause).__name__
-    return text.splitlines()[0]
+    """Why a run failed, in one line: our own error's message, else the innermost cause
+    (the exception a step raised, not Dagster's wrapper around it)."""
+    cause: BaseException | None = _root_cause(exc)
+    if cause is not None:
+        return (str(cause).strip() or type(cause).__name__).splitlines()[0]
+    cur, seen = exc, {id(exc)}
+    while True:
+        nxt = getattr(cur, "user_exception", None) or cur.__cause__
+        if nxt is None or id(nxt) in seen:
+            break
+        seen.add(id(nxt))
+        cur = nxt
+    text = str(cur).strip()
+    return f"{type(cur).__name__}: {text.splitlines()[0]}" if text else type(cur).__name__
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

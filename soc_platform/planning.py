@@ -7,11 +7,11 @@ what to change, so they are tested without servers.
 
 * A file is done only when a run that held it succeeded; the run then removes it from
   landing and from the ledger.
-* A failed run's files are retried after a backoff. A failed batch is retried in halves
-  (bisection), so a file that fails on its own is isolated in O(log n) runs while its
-  neighbours succeed. Halves are made only while the evidence points at the files: the
-  batch never failed before, or some run succeeded since it last failed. Otherwise
-  (nothing succeeds: an outage) the group is retried whole, with exponential backoff.
+* A failed run's files are retried after a backoff: a batch's first failure whole, then in
+  halves (bisection), so a file that fails on its own is isolated in O(log n) runs while
+  its neighbours succeed. After the first halving, halves are made only while the evidence
+  points at the files: some run succeeded since the group last failed. Otherwise (nothing
+  succeeds: an outage) the group is retried whole, with exponential backoff.
 * A file is quarantined after ``quarantine_after`` failures of runs holding only it that
   happened while the platform demonstrably worked (another run succeeded since the file's
   previous attempt), and only while no batch of fresh files has failed since the last
@@ -145,16 +145,23 @@ def record_failure(
     they failed: the files are to blame. With evidence, a batch is halved and a file that
     failed alone counts an ``alone_failures``; without it (an outage) a group is retried
     whole, and a lone file's failure is not held against it, both with exponential backoff.
-    A fresh batch is halved anyway: that is how a bad file is found among good ones.
+    A batch's first failure is retried whole (most failures are transient: a kill, a
+    blip; and a batch cut between its lake append and its hot load must be completed
+    whole, or its halves would fail the lake/hot count check for each other); its second
+    is halved anyway: that is how a bad file is found among good ones with no other runs.
     """
     ordered = sorted(files, key=_age)
     tried = min((f.claimed_at for f in ordered if f.claimed_at), default=now)
     previous = [f.last_failed_at for f in ordered if f.last_failed_at is not None]
     fresh = any(f.attempts == 0 for f in ordered)
+    failed_before = max(f.attempts for f in ordered)
     last_tried = max(previous) if previous else None
     since = last_tried or tried
     evidence = health.last_success_at is not None and health.last_success_at > since
-    split = len(ordered) > 1 and (last_tried is None or evidence)
+    # 1st failure: retried whole (a kill or a blip costs one run, and a batch cut between
+    # its lake append and hot load is completed at once); 2nd: halved; then halved again
+    # only with evidence
+    split = len(ordered) > 1 and (failed_before == 1 or (failed_before > 1 and evidence))
     alone = len(ordered) == 1
     counted = alone and evidence
     half = (len(ordered) + 1) // 2

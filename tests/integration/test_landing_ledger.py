@@ -116,7 +116,7 @@ def test_a_failure_is_recorded_once_whoever_notices_it(
     assert lifecycle.fail_claim(ledger, batch.token, "boom", NOW, POLICY) == 0
     entries = ledger.entries()
     assert {f.attempts for f in entries} == {1}
-    assert len({f.retry_group for f in entries}) == 2  # halved
+    assert len({f.retry_group for f in entries}) == 1  # first retried whole
     assert ledger.health().last_fresh_failure_at == NOW
 
 

@@ -109,17 +109,25 @@ def test_failed_groups_come_first_each_alone_and_only_when_due() -> None:
 # -- failures: bisection and backoff -------------------------------------------------------------
 
 
-def test_a_fresh_failed_batch_is_halved_and_retried_soon() -> None:
-    files = [entry(f"f{i}.jsonl", mtime=i) for i in range(5)]
-    record = record_failure(files, "tok", "boom", T0, SourceHealth(), POLICY)
-    assert record.split and record.fresh
-    groups = [f.retry_group for f in record.files]
-    assert groups == ["tok.0"] * 3 + ["tok.1"] * 2
-    for f in record.files:
-        assert f.state is FileState.FAILED and f.claim is None
+def test_a_failed_batch_is_retried_whole_then_halved() -> None:
+    files = [
+        entry(f"f{i}.jsonl", mtime=i, state=FileState.CLAIMED, claimed_at=T0) for i in range(5)
+    ]
+    first = record_failure(files, "tok", "boom", T0, SourceHealth(), POLICY)
+    assert not first.split and first.fresh and first.tried_at == T0
+    assert {f.retry_group for f in first.files} == {"tok"}  # one group, retried whole
+    for f in first.files:
+        assert f.state is FileState.FAILED and f.claim is None and f.claimed_at is None
         assert (f.attempts, f.alone_failures, f.last_error) == (1, 0, "boom")
         assert f.first_failed_at == f.last_failed_at == T0
         assert f.next_attempt_at == T0 + timedelta(seconds=60)
+    t1 = T0 + timedelta(minutes=2)
+    again = [replace(f, state=FileState.CLAIMED, claimed_at=t1) for f in first.files]
+    second = record_failure(again, "tok2", "boom", t1, SourceHealth(), POLICY)
+    assert second.split and not second.fresh  # halved even with no run succeeding
+    assert [f.retry_group for f in second.files] == ["tok2.0"] * 3 + ["tok2.1"] * 2
+    assert {f.next_attempt_at for f in second.files} == {t1 + timedelta(seconds=60)}
+    assert {f.first_failed_at for f in second.files} == {T0}
 
 
 def test_a_group_that_failed_again_without_any_success_since_is_not_halved() -> None:
@@ -364,6 +372,6 @@ def test_bisection_finds_the_bad_file_in_logarithmically_many_runs(n: int) -> No
         if list(left) == [bad_name]:
             break
     assert done == {f"/landing/{x}" for x in names} - {bad_name}
-    # the first batch, then per level of halving a failed half and its good sibling (and
-    # maybe one retry of the isolated file before the last sibling got through)
-    assert runs <= 2 * (n - 1).bit_length() + 2
+    # the first batch and its whole retry, then per level of halving a failed half and its
+    # good sibling (and maybe one retry of the isolated file before the last sibling)
+    assert runs <= 2 * (n - 1).bit_length() + 3
