@@ -78,6 +78,20 @@ def run(env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     return took, json.loads(proc.stdout)
 
 
+def steps(home: Path, run_ids: list[str]) -> str:
+    """Where a run's time went: its steps' durations (from the Dagster instance)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        parts = []
+        for run_id in run_ids:
+            for stat in instance.get_run_step_stats(run_id):
+                if stat.start_time and stat.end_time:
+                    name = stat.step_key.replace("_landing_files", "").replace("_incidents", "")
+                    parts.append(f"{name} {stat.end_time - stat.start_time:.1f}")
+    return ", ".join(parts)
+
+
 def left(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*.jsonl*") if p.is_file())
 
@@ -151,6 +165,9 @@ def main() -> None:
                     f"round {r + 1}: batch {name}",
                     f"{took:.1f} s: read {out['lines']:,} lines, {out['events_new']:,} new; "
                     f"{left(folder)} files left in landing",
+                )
+                line(
+                    "  steps (s)", steps(tmp / name / "dagster", [x["run_id"] for x in out["runs"]])
                 )
         alone, beside = statistics.median(times["alone"]), statistics.median(times["beside"])
         line(f"batch alone (median of {args.rounds})", f"{alone:.1f} s")
