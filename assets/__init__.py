@@ -10,7 +10,7 @@ from dagster import (
 
 from assets.detection import build_detection_assets
 from assets.hot import AGGREGATE_KEYS, HOT, build_hot_assets, hot_freshness
-from assets.lake import build_lake_specs
+from assets.lake import build_lake_checks, build_lake_specs
 from assets.search import build_search_assets
 
 
@@ -26,8 +26,8 @@ def build_assets(
 
 
 def build_asset_checks() -> list[AssetChecksDefinition]:
-    """Checks run on their own schedule (the others run with their asset)."""
-    return [hot_freshness]
+    """Checks run by their own jobs (the others run with their asset)."""
+    return [hot_freshness, *build_lake_checks()]
 
 
 #: What a backfill (reprocessing days from the lake) materializes, in dependency order.

@@ -2,13 +2,28 @@
 the lake cannot be "recomputed"): declared as specs whose materializations the micro-batch
 job reports per event day. Everything downstream rebuilds from here."""
 
-from dagster import AssetKey, AssetSpec, DailyPartitionsDefinition
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetSpec,
+    DailyPartitionsDefinition,
+    asset_check,
+)
+
+from assets.hot import check_result
+from soc_platform import lifecycle
+from soc_platform.resources import HotStoreResource, LandingResource
+
+RAW = AssetKey(["lake", "raw_waf_events"])
+QUARANTINE_CHECK = "landing_quarantine_empty"
 
 
 def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
     return [
         AssetSpec(
-            key=AssetKey(["lake", "raw_waf_events"]),
+            key=RAW,
             group_name="lake",
             partitions_def=partitions,
             description=(
@@ -30,3 +45,19 @@ def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
             metadata={"table": "soc.dead_letter"},
         ),
     ]
+
+
+@asset_check(
+    asset=RAW,
+    name=QUARANTINE_CHECK,
+    description="No landing file is quarantined (a file that kept failing alone, or that a "
+    "run could read only partly, is moved aside and named here). Evaluated by every "
+    "micro-batch and right after the sensor quarantines a file.",
+)
+def landing_quarantine_empty(hot: HotStoreResource, landing: LandingResource) -> AssetCheckResult:
+    outcome = lifecycle.quarantine_check(landing.ledger(hot))
+    return check_result(outcome, severity=AssetCheckSeverity.ERROR)
+
+
+def build_lake_checks() -> list[AssetChecksDefinition]:
+    return [landing_quarantine_empty]

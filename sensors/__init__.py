@@ -1,26 +1,41 @@
 """Sensors, schedules and jobs. Built by ``build_sensors_and_jobs`` at definition time."""
 
 from dagster import (
+    AssetCheckKey,
+    AssetSelection,
     DailyPartitionsDefinition,
     JobDefinition,
     ScheduleDefinition,
     SensorDefinition,
+    define_asset_job,
+    in_process_executor,
 )
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
+from assets.lake import QUARANTINE_CHECK, RAW
 from sensors.maintenance import build_maintenance
 from sensors.microbatch import build_microbatch_job, build_microbatch_sensor
 
 
 def build_sensors_and_jobs(
-    partitions: DailyPartitionsDefinition,
+    partitions: DailyPartitionsDefinition, sensor_interval_seconds: int = 60
 ) -> tuple[
     list[JobDefinition | UnresolvedAssetJob],
     list[SensorDefinition],
     list[ScheduleDefinition],
 ]:
     job = build_microbatch_job(partitions)
+    check_job = define_asset_job(
+        "landing_check_job",
+        selection=AssetSelection.checks(AssetCheckKey(RAW, QUARANTINE_CHECK)),
+        description="Checks that no landing file is quarantined.",
+        executor_def=in_process_executor,
+    )
     jobs, schedules = build_maintenance()
-    return [job, *jobs], [build_microbatch_sensor(job)], schedules
+    return (
+        [job, check_job, *jobs],
+        [build_microbatch_sensor(job, check_job, sensor_interval_seconds)],
+        schedules,
+    )

@@ -1,7 +1,11 @@
-"""Scheduled upkeep of the hot store: the daily maintenance job and the freshness check.
+"""Scheduled upkeep: the daily maintenance job (hot store retention, landing archive
+pruning) and the freshness check.
 
 Both schedules run by default (``DefaultScheduleStatus.RUNNING``) once the daemon runs.
 """
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 from dagster import (
     AssetCheckKey,
@@ -21,7 +25,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from assets.hot import FRESHNESS_CHECK, HOT
-from soc_platform.resources import HotStoreResource
+from soc_platform.resources import HotStoreResource, LandingResource
+from soc_platform.stores.landing import prune_archive
 
 
 @op
@@ -43,14 +48,27 @@ def maintain_hot_store(context: OpExecutionContext, hot: HotStoreResource) -> No
     )
 
 
+@op
+def prune_landing_archive(context: OpExecutionContext, landing: LandingResource) -> None:
+    """Archived landing files (SOC_LANDING_DONE=archive) older than SOC_LANDING_ARCHIVE_DAYS
+    go (the lake keeps every raw line)."""
+    pruned = prune_archive(
+        Path(landing.archive_dir), landing.archive_days, datetime.now(UTC).date()
+    )
+    context.log.info(f"landing archive: {len(pruned)} day folder(s) pruned")
+    context.add_output_metadata({"archive_days_pruned": MetadataValue.json(pruned)})
+
+
 @job(
     name="hot_maintenance_job",
     description="Daily: create upcoming day partitions, apply retention (drop expired "
-    "partitions / re-assert TimescaleDB policies), prune aggregates past their retention.",
+    "partitions / re-assert TimescaleDB policies), prune aggregates past their retention, "
+    "prune the landing archive.",
     executor_def=in_process_executor,
 )
 def hot_maintenance_job() -> None:
     maintain_hot_store()
+    prune_landing_archive()
 
 
 def build_maintenance() -> tuple[

@@ -1,8 +1,10 @@
-"""The micro-batch: one run takes new landing files through lake, hot store, correlation
-and search, reporting a materialization for every event-day partition it touched."""
+"""The micro-batch: one run takes landing files through lake, hot store, correlation and
+search, reporting a materialization for every event-day partition it touched, then takes
+its files out of landing. The sensor claims the files of each run in the landing ledger
+(shared with ``soc-platform run``) and retries the files of failed runs itself."""
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dagster import (
@@ -24,17 +26,23 @@ from dagster import (
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     in_process_executor,
     job,
     op,
     sensor,
 )
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition as UnresolvedAssetJob,
+)
 
 from assets.detection import RULES_CHECK, rule_set_check
 from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
-from soc_platform import engine, pipeline
-from soc_platform.planning import plan_runs
+from assets.lake import QUARANTINE_CHECK
+from soc_platform import engine, faults, lifecycle, pipeline
+from soc_platform.instance import CLAIM_TAG, claim_run
+from soc_platform.planning import next_cursor, skip_reason
 from soc_platform.resources import (
     DetectionResource,
     HotStoreResource,
@@ -47,14 +55,27 @@ RAW = AssetKey(["lake", "raw_waf_events"])
 DEAD = AssetKey(["lake", "dead_letter"])
 INCIDENTS = AssetKey(["detection", "incidents"])
 INDEX = AssetKey(["search", "incident_index"])
-# Every step is idempotent, so a failed run is retried whole (the in-memory hand-over
-# between steps cannot resume from the failed step).
-RUN_TAGS = {"soc/pipeline": "microbatch", "dagster/retry_strategy": "ALL_STEPS"}
+#: Tags of every micro-batch run. Dagster does not retry them (``dagster/max_retries``
+#: 0): the sensor owns retries, per file, with backoff and bisection; two stacked retry
+#: mechanisms would re-run a bad batch whole before it is halved. A run still running
+#: after an hour is failed by run monitoring (it holds the one micro-batch slot).
+RUN_TAGS = {
+    "soc/pipeline": "microbatch",
+    "dagster/max_retries": "0",
+    "dagster/max_runtime": "3600",
+}
 
 
 class MicrobatchConfig(Config):
     files: list[str]
     source_format: str = "waf_json"
+
+
+def _run_files(context: OpExecutionContext) -> list[str]:
+    """The run's landing files (the ingest step's config), for the fault points."""
+    config: dict[str, Any] = dict(context.run_config)
+    files = config.get("ops", {}).get("ingest_landing_files", {}).get("config", {}).get("files")
+    return [str(f) for f in files or []]
 
 
 def _partition_events(
@@ -86,12 +107,14 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         lake: LakeResource,
         landing: LandingResource,
     ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
+        faults.check("ingest", config.files)
         report = pipeline.ingest_files(
             lake.lake(),
             config.files,
             config.source_format,
             max_line_bytes=landing.max_line_bytes,
         )
+        faults.check("lake_commit", config.files)
         meta: dict[str, Any] = {
             "files": report.files,
             "lines_read": report.lines_read,
@@ -131,7 +154,9 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         lake: LakeResource,
     ) -> Iterator[AssetMaterialization]:
         store = hot.store()
+        faults.check("hot_copy", _run_files(context))
         report = pipeline.load_hot(store, ingest.events)
+        faults.check("aggregates", _run_files(context))
         meta = {
             "rows_inserted": report.inserted,
             "duplicates_skipped": report.duplicates,
@@ -182,6 +207,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         hot: HotStoreResource,
         detection: DetectionResource,
     ) -> Iterator[AssetMaterialization | Output[engine.CorrelationReport]]:
+        faults.check("correlation", _run_files(context))
         loaded = detection.load()
         for problem in loaded.rules.problems:
             context.log.warning(f"rule not running: {problem}")
@@ -229,6 +255,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         hot: HotStoreResource,
         search: SearchResource,
     ) -> Iterator[AssetMaterialization]:
+        faults.check("index", _run_files(context))
         backend = search.backend(hot.store())
         count = pipeline.index_incidents(backend, correlation.incidents, correlation.superseded)
         context.log.info(f"indexed {count} incidents in the {backend.name} backend")
@@ -236,41 +263,129 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             context, partitions, INDEX, ingest.days, {"indexed": count, "backend": backend.name}
         )
 
+    @op(
+        ins={
+            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "after_index": In(Nothing),
+        },
+        out=Out(Nothing),
+    )
+    def retire_landing_files(
+        context: OpExecutionContext,
+        ingest: pipeline.IngestReport,
+        hot: HotStoreResource,
+        landing: LandingResource,
+    ) -> None:
+        """The batch is in the lake, the hot store and the index: its files leave landing
+        (deleted or archived) and the ledger; a file read only partly is quarantined."""
+        faults.check("retire", _run_files(context))
+        ledger = landing.ledger(hot)
+        token = context.run.tags.get(CLAIM_TAG)
+        report = lifecycle.retire(
+            ledger, landing.area(), token, ingest.files_failed, datetime.now(UTC)
+        )
+        if not token:
+            context.log.info("run holds no landing-ledger claim: its files stay in landing")
+        for path, moved in report.quarantined.items():
+            context.log.error(f"quarantined {path} (read only partly) -> {moved}")
+        for path in report.changed:
+            context.log.warning(f"{path} changed during the run: it stays, to be read again")
+        context.log.info(
+            f"landing: {len(report.retired)} files retired ({landing.done}), "
+            f"{len(report.quarantined)} quarantined, {len(report.changed)} changed, "
+            f"{len(report.vanished)} already gone"
+        )
+        outcome = lifecycle.quarantine_check(ledger)
+        context.log_event(
+            AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
+                asset_key=RAW,
+                check_name=QUARANTINE_CHECK,
+                passed=outcome.passed,
+                description=outcome.description,
+                metadata={
+                    k: MetadataValue.json(v) if isinstance(v, dict | list) else v
+                    for k, v in outcome.metadata.items()
+                },
+                severity=AssetCheckSeverity.ERROR,
+            )
+        )
+        context.add_output_metadata(
+            {
+                "files_retired": len(report.retired),
+                "files_quarantined": len(report.quarantined),
+                "files_changed": len(report.changed),
+                "files_vanished": len(report.vanished),
+                "done": landing.done,
+            }
+        )
+
     @job(
         name="microbatch_job",
-        description="New landing files -> lake -> hot store -> correlation -> search.",
+        description="Landing files -> lake -> hot store -> correlation -> search, then the "
+        "files leave landing.",
         executor_def=in_process_executor,
         tags=RUN_TAGS,
     )
     def microbatch_job() -> None:
         ingest = ingest_landing_files()
         loaded = load_hot_store(ingest)
-        index_incidents(ingest, correlate_incidents(ingest, after_load=loaded))
+        indexed = index_incidents(ingest, correlate_incidents(ingest, after_load=loaded))
+        retire_landing_files(ingest, after_index=indexed)
 
     return microbatch_job
 
 
-def build_microbatch_sensor(job_def: JobDefinition) -> SensorDefinition:
+def microbatch_run_request(job_name: str, token: str, files: list[str], attempt: int) -> RunRequest:
+    """The run of one ledger claim (its token is the run key and the ``soc/claim`` tag)."""
+    return RunRequest(
+        job_name=job_name,
+        run_key=token,
+        run_config={"ops": {"ingest_landing_files": {"config": {"files": files}}}},
+        tags={
+            **RUN_TAGS,
+            CLAIM_TAG: token,
+            "soc/files": str(len(files)),
+            "soc/attempt": str(attempt),
+        },
+    )
+
+
+def build_microbatch_sensor(
+    job_def: JobDefinition, check_job: UnresolvedAssetJob, interval_seconds: int = 60
+) -> SensorDefinition:
     @sensor(
         name="microbatch_sensor",
-        job=job_def,
-        minimum_interval_seconds=60,
+        jobs=[job_def, check_job],
+        minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Launches one micro-batch run when new files are in the landing directory.",
+        description="Claims landing files in the ledger and launches micro-batch runs for "
+        "them; retries the files of failed runs (halving failed batches) and quarantines "
+        "a file that keeps failing alone.",
     )
     def microbatch_sensor(
-        context: SensorEvaluationContext, landing: LandingResource
-    ) -> RunRequest | SkipReason:
-        plan = plan_runs(context.cursor, landing.files())
-        context.update_cursor(plan.cursor)
-        if plan.run is None:
-            return SkipReason(plan.skip_reason)
-        if plan.pending_after:
-            context.log.info(f"{plan.pending_after} more files wait for the next tick")
-        return RunRequest(
-            run_key=plan.run.run_key,
-            run_config={"ops": {"ingest_landing_files": {"config": {"files": plan.run.files}}}},
-            tags={**RUN_TAGS, "soc/files": str(len(plan.run.files))},
+        context: SensorEvaluationContext, landing: LandingResource, hot: HotStoreResource
+    ) -> SensorResult:
+        now = datetime.now(UTC)
+        ledger = landing.ledger(hot)
+        policy = landing.policy()
+        refreshed = lifecycle.refresh(
+            ledger, landing.area(), policy, now, lambda token: claim_run(context.instance, token)
         )
+        for token in refreshed.failed_claims:
+            context.log.warning(f"claim {token}: its run failed; files kept for a retry")
+        for f in refreshed.quarantined:
+            context.log.error(f"quarantined {f.path}: failed alone {f.alone_failures} times")
+        batches = lifecycle.claim_next(ledger, policy, now)
+        cursor = next_cursor(context.cursor, now)
+        requests = [
+            microbatch_run_request(job_def.name, b.token, b.paths, b.attempt) for b in batches
+        ]
+        if refreshed.quarantined:  # show the failing check now, not at the next batch
+            key = f"landing-check-{now:%Y%m%dT%H%M%S}"
+            requests.append(RunRequest(job_name=check_job.name, run_key=key))
+        if not requests:
+            summary = lifecycle.summarize(ledger, refreshed.observed, now)
+            return SensorResult(skip_reason=SkipReason(skip_reason(summary)), cursor=cursor)
+        return SensorResult(run_requests=requests, cursor=cursor)
 
     return microbatch_sensor

@@ -15,8 +15,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from soc_platform import cli_rules
-from soc_platform.errors import ConfigurationError, DependencyError, SocPlatformError
+from soc_platform import cli_landing, cli_rules
+from soc_platform.errors import (
+    ConfigurationError,
+    DependencyError,
+    RunFailedError,
+    SocPlatformError,
+)
 from soc_platform.redact import redact_text
 from soc_platform.settings import Settings, load_settings
 
@@ -75,13 +80,21 @@ def preflight(settings: Settings) -> None:
 
 
 def run_microbatch(
-    settings: Settings, files: Sequence[str], verbose: bool = False
+    settings: Settings, files: Sequence[str], verbose: bool = False, claim: str | None = None
 ) -> dict[str, Any]:
-    """Execute the micro-batch job in process on ``files``; return its reports."""
+    """Execute the micro-batch job in process on ``files`` (the landing-ledger claim
+    ``claim`` holds them); return its reports."""
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions
-    from soc_platform.instance import prepare_dagster_home
+    from soc_platform.instance import (
+        CLAIM_TAG,
+        HOST_TAG,
+        PID_STARTED_TAG,
+        PID_TAG,
+        prepare_dagster_home,
+    )
+    from soc_platform.lifecycle import this_process
 
     preflight(settings)
     prepare_dagster_home(settings)
@@ -89,6 +102,13 @@ def run_microbatch(
 
     job = for_terminal(build_definitions(settings).resolve_job_def("microbatch_job"), verbose)
     level = "DEBUG" if verbose else "WARNING"
+    me = this_process()
+    # who executes the run: run monitoring fails it if this process is killed
+    tags = {"soc/trigger": "cli", HOST_TAG: str(me.host), PID_TAG: str(me.pid)}
+    if me.started is not None:
+        tags[PID_STARTED_TAG] = f"{me.started:.2f}"
+    if claim:
+        tags[CLAIM_TAG] = claim
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config={
@@ -96,7 +116,7 @@ def run_microbatch(
                 "loggers": {"console": {"config": {"log_level": level}}},
             },
             instance=instance,
-            tags={"soc/trigger": "cli"},
+            tags=tags,
             raise_on_error=False,
         )
     if not result.success:
@@ -110,27 +130,92 @@ def run_microbatch(
     }
 
 
+def _one_line(exc: BaseException) -> str:
+    """Why a run failed, in one line: our own error's message, else the innermost cause
+    (the exception a step raised, not Dagster's wrapper around it)."""
+    cause: BaseException | None = _root_cause(exc)
+    if cause is not None:
+        return (str(cause).strip() or type(cause).__name__).splitlines()[0]
+    cur, seen = exc, {id(exc)}
+    while True:
+        nxt = getattr(cur, "user_exception", None) or cur.__cause__
+        if nxt is None or id(nxt) in seen:
+            break
+        seen.add(id(nxt))
+        cur = nxt
+    text = str(cur).strip()
+    return f"{type(cur).__name__}: {text.splitlines()[0]}" if text else type(cur).__name__
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.planning import batch_files
+    """Process the landing directory now: the files no sensor run holds, in runs of
+    bounded size, claimed in the landing ledger like the sensor's runs."""
+    from dagster import DagsterInstance
+
+    from soc_platform import lifecycle
+    from soc_platform.instance import claim_run, prepare_dagster_home, reap_dead_runs
+    from soc_platform.planning import skip_reason
     from soc_platform.stores.landing import list_landing_files
 
-    pending = sorted(list_landing_files(settings.landing_dir), key=lambda f: (f.mtime_ns, f.path))
-    if not pending:
+    if not list_landing_files(settings.landing_dir):
         _print(
             f"nothing to do: no .jsonl/.jsonl.gz files in {settings.landing_dir} "
             f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
         )
         return 0
-    summaries = []
-    while pending:  # runs of bounded size, as the sensor launches them
-        batch = batch_files(pending)
-        pending = pending[len(batch) :]
-        out = run_microbatch(settings, [f.path for f in batch], verbose=args.verbose)
+    area = lifecycle.LandingArea.from_settings(settings)
+    ledger = area.ledger(_hot(settings))
+    policy = lifecycle.policy_from_settings(settings)
+    prepare_dagster_home(settings)
+    with DagsterInstance.get() as instance:
+        reap_dead_runs(instance)  # a killed run must not hold the micro-batch slot
+        refreshed = lifecycle.refresh(
+            ledger, area, policy, datetime.now(UTC), lambda t: claim_run(instance, t)
+        )
+    for f in refreshed.quarantined:
+        sys.stderr.write(f"soc-platform: quarantined {f.path}: {f.last_error}\n")
+    holder = lifecycle.this_process()
+    summaries: list[dict[str, Any]] = []
+    failures: list[str] = []
+    tried: set[str] = set()  # files of this command's failed runs wait for the backoff
+    while True:  # runs of bounded size, as the sensor launches them
+        # files of earlier failed runs are retried now (the backoff paces the sensor), but
+        # once per command
+        batches = lifecycle.claim_next(
+            ledger,
+            policy,
+            datetime.now(UTC),
+            holder,
+            prefix="cli",
+            max_runs=1,
+            exclude=tried,
+            retry_now=True,
+        )
+        if not batches:
+            break
+        batch = batches[0]
+        try:
+            out = run_microbatch(settings, batch.paths, verbose=args.verbose, claim=batch.token)
+        except Exception as exc:
+            why = _one_line(exc)
+            lifecycle.fail_claim(ledger, batch.token, why, datetime.now(UTC), policy)
+            tried.update(batch.paths)
+            # a failed run's message already says what was stored and what happens next
+            failures.append(why if isinstance(exc, RunFailedError) else f"a run failed: {why}")
+            continue
         summaries.append(_run_summary(out))
         if not args.json:
             _print_run(summaries[-1])
     if args.json:
         _print(json.dumps(_combine(summaries), indent=2))
+    elif not summaries and not failures:
+        summary = lifecycle.summarize(ledger, refreshed.observed, datetime.now(UTC))
+        _print(f"nothing to do: {skip_reason(summary)} in {settings.landing_dir}")
+    if failures:
+        for line in failures[:-1]:
+            sys.stderr.write(f"soc-platform: {line}\n")
+        sys.stderr.write(f"soc-platform: error: {failures[-1]}\n")
+        return 1
     return 0
 
 
@@ -558,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
 
     cli_rules.add_parser(sub)
+    cli_landing.add_parser(sub)
     return parser
 
 
@@ -572,6 +658,7 @@ COMMANDS = {
     "rules": cli_rules.cmd_rules,
     "status": cmd_status,
     "stop": cmd_stop,
+    "landing": cli_landing.cmd_landing,
 }
 
 

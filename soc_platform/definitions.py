@@ -73,7 +73,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
             ),
         ),
         "landing": LandingResource(
-            path=str(settings.landing_dir), max_line_bytes=settings.max_line_bytes
+            path=str(settings.landing_dir),
+            max_line_bytes=settings.max_line_bytes,
+            quarantine_dir=str(settings.quarantine_dir),
+            archive_dir=str(settings.archive_dir),
+            done=settings.landing_done,
+            archive_days=settings.landing_archive_days,
+            retry_base_seconds=settings.landing_retry_base_seconds,
+            retry_max_seconds=settings.landing_retry_max_seconds,
+            quarantine_after=settings.landing_quarantine_after,
         ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
@@ -92,7 +100,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     with warnings.catch_warnings():
         # backfill_policy and sensor owners are marked beta; we rely on them knowingly
         warnings.simplefilter("ignore", dg.BetaWarning)
-        jobs, sensors, schedules = build_sensors_and_jobs(partitions)
+        jobs, sensors, schedules = build_sensors_and_jobs(
+            partitions, settings.sensor_interval_seconds
+        )
         assets = build_assets(partitions)
     return dg.Definitions(
         assets=assets,

@@ -38,3 +38,15 @@ class ParseError(SocPlatformError):
         self.detail = detail
         self.source = source
         self.offset = offset
+
+
+class RunFailedError(SocPlatformError):
+    """A Dagster run the command line executed failed; the message says what was stored.
+    Exit status 1 (2 is for usage and configuration errors). ``details``: every failed
+    step's error with its traceback (shown with SOC_DEBUG=1)."""
+
+    exit_status = 1
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details

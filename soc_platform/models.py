@@ -148,3 +148,66 @@ class LandingFile:
     @property
     def key(self) -> str:
         return f"{self.path}|{self.size}|{self.mtime_ns}"
+
+    @property
+    def version(self) -> str:
+        """What identifies this content of the path (an S3 source would use the ETag)."""
+        return f"{self.size}:{self.mtime_ns}"
+
+
+def local_source(root: str) -> str:
+    """The ledger's name for a landing directory: its ``file://`` URI (an S3 source would
+    be ``s3://bucket/prefix``). Two deployments sharing a database but not a landing
+    directory keep apart."""
+    return "file://" + root.rstrip("/")
+
+
+class FileState(StrEnum):
+    """Where a landing file is in its lifecycle (the ledger's ``state``).
+
+    A file that a successful run retired has left the landing area and the ledger.
+    """
+
+    PENDING = "pending"  # seen, waiting for a run
+    CLAIMED = "claimed"  # held by one run (sensor-launched or ``soc-platform run``)
+    FAILED = "failed"  # its last run failed: retried after ``next_attempt_at``
+    QUARANTINED = "quarantined"  # moved aside: kept failing alone, or read only partly
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One landing file as the ledger knows it."""
+
+    source: str
+    path: str
+    version: str
+    size: int
+    mtime_ns: int
+    state: FileState = FileState.PENDING
+    claim: str | None = None  # the holding run's claim token (its ``soc/claim`` tag)
+    claimed_at: datetime | None = None
+    holder_host: str | None = None  # a ``soc-platform run`` process holding the claim
+    holder_pid: int | None = None
+    holder_started: float | None = None  # that process's start (epoch s): pid reuse guard
+    attempts: int = 0  # runs holding it that failed
+    alone_failures: int = 0  # of those, runs holding only this file
+    retry_group: str | None = None  # files retried together (halves of a failed batch)
+    last_error: str | None = None
+    first_failed_at: datetime | None = None
+    last_failed_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    quarantined_to: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """What the ledger remembers of a source's recent runs: the evidence that separates
+    a bad file from an outage."""
+
+    last_success_at: datetime | None = None  # a run holding files of this source succeeded
+    last_fresh_failure_at: datetime | None = None  # a run holding never-failed files failed

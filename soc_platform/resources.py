@@ -12,10 +12,11 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from soc_platform.detection import Detection, load_detection
-from soc_platform.models import LandingFile
+from soc_platform.lifecycle import LandingArea
+from soc_platform.planning import RetryPolicy
 from soc_platform.stores.hot import HotPolicy, HotStore
 from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.landing import list_landing_files
+from soc_platform.stores.ledger import LandingLedger
 from soc_platform.stores.pgserver import EmbeddedPostgres
 from soc_platform.stores.search import SearchBackend, make_search_backend
 
@@ -111,13 +112,34 @@ class SearchResource(ConfigurableResource):  # type: ignore[type-arg]
 
 
 class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
-    """The landing directory the micro-batch sensor watches."""
+    """The landing directory the micro-batch sensor watches, where its files go when they
+    leave it, and how failed files are retried (README "What happens to a landing file")."""
 
     path: str
     max_line_bytes: int = 1 << 20  # SOC_MAX_LINE_BYTES: longer lines are dead letters
+    quarantine_dir: str
+    archive_dir: str
+    done: str = "delete"
+    archive_days: int = 7
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 1800
+    quarantine_after: int = 3
 
-    def files(self) -> list[LandingFile]:
-        return list_landing_files(Path(self.path))
+    def area(self) -> LandingArea:
+        return LandingArea(
+            Path(self.path), Path(self.quarantine_dir), Path(self.archive_dir), self.done
+        )
+
+    def ledger(self, hot: HotStoreResource) -> LandingLedger:
+        """This directory's landing ledger (it lives in the hot store's database)."""
+        return self.area().ledger(hot.store())
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            base_seconds=self.retry_base_seconds,
+            max_seconds=self.retry_max_seconds,
+            quarantine_after=self.quarantine_after,
+        )
 
 
 class DetectionResource(ConfigurableResource):  # type: ignore[type-arg]

@@ -15,20 +15,8 @@ from dagster import DagsterEvent, Field, InitLoggerContext, JobDefinition
 from dagster import logger as dagster_logger
 from dagster_shared.error import SerializableErrorInfo
 
-from soc_platform.errors import SocPlatformError
+from soc_platform.errors import RunFailedError, SocPlatformError
 from soc_platform.redact import redact_text
-
-
-class RunFailedError(SocPlatformError):
-    """A Dagster run the command line executed failed; the message says what was stored.
-    Exit status 1 (2 is for usage and configuration errors). ``details``: every failed
-    step's error with its traceback (shown with SOC_DEBUG=1)."""
-
-    exit_status = 1
-
-    def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.details = details
 
 
 def _error_names(root: type[BaseException] = SocPlatformError) -> set[str]:
@@ -154,7 +142,8 @@ def microbatch_failure(steps: RunSteps, secrets: Iterable[str] = ()) -> str:
     return (
         f"run {steps.run_id} stopped at {steps.failed_step or 'start'}: {steps.reason(secrets)}. "
         f"Stored: {', '.join(stored) or 'nothing'}. Not stored: {', '.join(missing)}. "
-        "The landing files stay; run again (every step is idempotent)."
+        "The landing files stay: run again, or the sensor retries them after a "
+        "backoff (every step is idempotent; soc-platform landing list)."
     )
 
 

@@ -49,6 +49,13 @@ class Settings:
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # longer input lines are dead letters
+    # landing file lifecycle (README "What happens to a landing file")
+    landing_done: str = "delete"  # after a successful run: delete, or archive
+    landing_archive_days: int = 7  # archive: days kept before the maintenance job prunes
+    landing_retry_base_seconds: int = 60  # backoff after a run's first failure, doubling
+    landing_retry_max_seconds: int = 1800  # backoff cap
+    landing_quarantine_after: int = 3  # runs holding only the file that failed
+    sensor_interval_seconds: int = 60  # how often the micro-batch sensor looks at landing
 
     @property
     def embedded_pg(self) -> bool:
@@ -74,6 +81,16 @@ class Settings:
             self.s3_endpoint,
             self.pg_dsn,
         ) + [s for s in (self.meili_api_key, self.s3_secret_access_key) if s]
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where landing files that keep failing (or were read only partly) are moved."""
+        return self.data_dir / "quarantine"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where processed landing files go with ``SOC_LANDING_DONE=archive``."""
+        return self.data_dir / "archive"
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -206,6 +223,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),
         max_line_bytes=_max_line_bytes(env),
+        landing_done=_landing_done(env),
+        **_landing_settings(env, data_dir, landing),
     )
 
 
@@ -223,6 +242,54 @@ def _max_line_bytes(env: Mapping[str, str]) -> int:
     if not lo <= value <= hi:
         raise ConfigurationError(f"SOC_MAX_LINE_BYTES={value} must be from {lo} to {hi} bytes")
     return value
+
+
+LANDING_DONE_MODES = ("delete", "archive")
+
+
+def _landing_done(env: Mapping[str, str]) -> str:
+    done = (_get(env, "SOC_LANDING_DONE") or "delete").lower()
+    if done not in LANDING_DONE_MODES:
+        raise ConfigurationError(
+            f"SOC_LANDING_DONE={done!r} must be one of: {', '.join(LANDING_DONE_MODES)}"
+        )
+    return done
+
+
+def _landing_settings(env: Mapping[str, str], data_dir: Path, landing: Path) -> dict[str, int]:
+    for folder in (data_dir / "quarantine", data_dir / "archive"):
+        inside = folder.is_relative_to(landing)
+        hidden = inside and any(p.startswith(".") for p in folder.relative_to(landing).parts)
+        if inside and not hidden:
+            raise ConfigurationError(
+                f"SOC_LANDING_DIR={landing} contains {folder}, where processed or quarantined "
+                "files go: they would be read again (point SOC_LANDING_DIR at its own folder)"
+            )
+    base = _days(env, "SOC_LANDING_RETRY_BASE_SECONDS", 60)
+    cap = _days(env, "SOC_LANDING_RETRY_MAX_SECONDS", 1800)
+    if cap < base:
+        raise ConfigurationError(
+            f"SOC_LANDING_RETRY_MAX_SECONDS={cap} is less than "
+            f"SOC_LANDING_RETRY_BASE_SECONDS={base}"
+        )
+    quarantine_after = _days(env, "SOC_LANDING_QUARANTINE_AFTER", 3, 1)
+    if quarantine_after == 0:
+        raise ConfigurationError("SOC_LANDING_QUARANTINE_AFTER must be at least 1")
+    interval = _days(env, "SOC_SENSOR_INTERVAL_SECONDS", 60, 5)
+    if interval == 0:
+        raise ConfigurationError("SOC_SENSOR_INTERVAL_SECONDS must be at least 5")
+    return {
+        "sensor_interval_seconds": interval,
+        "landing_archive_days": _days(env, "SOC_LANDING_ARCHIVE_DAYS", 7),
+        "landing_retry_base_seconds": base,
+        "landing_retry_max_seconds": cap,
+        "landing_quarantine_after": quarantine_after,
+    }
+
+
+def fault_spec(env: Mapping[str, str] | None = None) -> str | None:
+    """``SOC_FAULT`` alone (read at each fault point; see soc_platform.faults)."""
+    return _get(os.environ if env is None else env, "SOC_FAULT")
 
 
 def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:

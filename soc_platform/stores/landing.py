@@ -2,12 +2,19 @@
 
 Writers should create files under a temporary name (a leading dot, or ``.tmp``/``.part``
 suffix) and rename them when complete; such names are ignored until then.
+
+Files leave the landing directory once processed (deleted, or moved to the archive) or
+when quarantined (moved to the quarantine folder), keeping their path relative to it.
 """
 
+import errno
 import gzip
 import io
+import os
+import shutil
 import zlib
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 from soc_platform.errors import ConfigurationError
@@ -35,6 +42,76 @@ def list_landing_files(root: Path) -> list[LandingFile]:
         st = path.stat()
         found.append(LandingFile(str(path.resolve()), st.st_size, st.st_mtime_ns))
     return sorted(found)
+
+
+def current_version(path: Path) -> str | None:
+    """The version (size:mtime_ns) of the file at ``path`` now; None if it is gone."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return LandingFile(str(path), st.st_size, st.st_mtime_ns).version
+
+
+def _free_name(dest: Path) -> Path:
+    """``dest``, or ``name~N.suffixes`` beside it when taken."""
+    if not dest.exists():
+        return dest
+    stem, dot, suffixes = dest.name.partition(".")
+    n = 1
+    while True:
+        candidate = dest.with_name(f"{stem}~{n}{dot}{suffixes}")
+        if not candidate.exists():
+            return candidate
+        n += 1
+
+
+def move_file(path: Path, root: Path, dest_root: Path) -> Path:
+    """Move ``path`` (under ``root``) to ``dest_root`` keeping its relative path (a name
+    already taken there gets a ``~N`` suffix); return where it went. Across file systems
+    the file is copied, synced, then removed."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        rel = Path(path.name)
+    dest = _free_name(dest_root / rel)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(path, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:  # another file system
+            raise
+        shutil.copy2(path, dest)
+        with dest.open("rb") as fh:
+            os.fsync(fh.fileno())
+        path.unlink()
+    return dest
+
+
+def retire_file(path: Path, root: Path, mode: str, archive_root: Path, today: date) -> Path | None:
+    """Take a processed file out of landing: ``delete`` it, or ``archive`` it under
+    ``archive_root/YYYY-MM-DD/``. Returns the archived path (None when deleted)."""
+    if mode == "archive":
+        return move_file(path, root, archive_root / today.isoformat())
+    path.unlink(missing_ok=True)
+    return None
+
+
+def prune_archive(archive_root: Path, keep_days: int, today: date) -> list[str]:
+    """Delete archive day folders older than ``keep_days`` (0: keep forever); return them."""
+    if keep_days <= 0 or not archive_root.is_dir():
+        return []
+    oldest = today - timedelta(days=keep_days)
+    pruned = []
+    for folder in sorted(archive_root.iterdir()):
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue  # not ours
+        if folder.is_dir() and day < oldest:
+            shutil.rmtree(folder)
+            pruned.append(folder.name)
+    return pruned
 
 
 def _open(path: Path) -> io.BufferedIOBase:

@@ -17,6 +17,16 @@ SMALL = {
     # one landed file: the latency path runs the real daemon and sensor (about 75 s)
     "correlation.py": ["--rows", "20000", "--days", "2", "--repeats", "1", "--latency-files", "1"],
     "search.py": ["--incidents", "300", "--queries", "5"],
+    "landing.py": [
+        "--base-events",
+        "20000",
+        "--batch-events",
+        "1000",
+        "--base-hours",
+        "2",
+        "--rounds",
+        "1",
+    ],
 }
 
 

@@ -81,9 +81,14 @@ def test_generate_run_incidents_search_and_redelivery(env: dict[str, str], pg_ds
     silent = {c["client_ip"] for c in truth if c["expected_rule"] is None}
     others = {c["client_ip"]: c["expected_rule"] for c in truth if c["expected_rule"]}
 
+    delivered = data.parent / "delivered"  # what the WAF shipped, to deliver it again below
+    shutil.copytree(landing, delivered)
     run = cli(env, "run", "--json")
     summary = json.loads(run.stdout)
     assert summary["events_parsed"] == 3000 and summary["dead_letters"] == 0
+    assert not list(landing.glob("*.jsonl.gz"))  # processed files leave the landing area
+    nothing = cli(env, "run")  # and are not read again
+    assert nothing.stdout.startswith("nothing to do: no .jsonl/.jsonl.gz files")
 
     listed = json.loads(cli(env, "incidents", "--json").stdout)
     sqli = [i for i in listed if i["rule"] == "waf-sqli-burst"]
@@ -107,16 +112,16 @@ def test_generate_run_incidents_search_and_redelivery(env: dict[str, str], pg_ds
 
     before = counts(data, pg_dsn)
     assert before[0] == before[1] == 3000
-    # the same files again, and copies under other names
-    for path in sorted(landing.glob("*.jsonl.gz")):
+    # the same files delivered again, and copies under other names
+    for path in sorted(delivered.glob("*.jsonl.gz")):
+        shutil.copy(path, landing / path.name)
         shutil.copy(path, landing / f"copy-{path.name}")
     again = json.loads(cli(env, "run", "--json").stdout)
     assert again["events_new"] == 0 and again["duplicates"] == 6000
     assert counts(data, pg_dsn) == before
+    assert not list(landing.glob("*.jsonl.gz"))
 
-    # the hot tier lost, landing files gone: a backfill rebuilds it from the lake, twice
-    for path in landing.glob("*.jsonl.gz"):
-        path.unlink()
+    # the hot tier lost (landing files long gone): a backfill rebuilds it from the lake, twice
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE waf_events, waf_events_1m, waf_events_1h, incidents")
     days = sorted({e[:10] for c in truth for e in (c["start"], c["end"])})

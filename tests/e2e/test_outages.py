@@ -80,7 +80,10 @@ def test_meilisearch_down_mid_run(env: dict[str, str], pg_dsn: str) -> None:
         rf"http://127\.0\.0\.1:{closed} unreachable \(connection refused\)\. ",
         line,
     ), line
-    assert line.endswith("The landing files stay; run again (every step is idempotent).")
+    assert line.endswith(
+        "The landing files stay: run again, or the sensor retries them after a backoff "
+        "(every step is idempotent; soc-platform landing list)."
+    )
     stored = STORED.search(line)
     assert stored, line
     lake = Lake(
@@ -152,7 +155,7 @@ def test_postgresql_down_between_steps(
         assert (
             "Stored: 500 events in the lake. "
             "Not stored: the hot store, the incidents, the search index. "
-            "The landing files stay; run again (every step is idempotent)."
+            "The landing files stay: run again, or the sensor retries them after a backoff"
         ) in line
         assert lake_rows(Lake(config)) == 500
 

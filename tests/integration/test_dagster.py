@@ -1,6 +1,5 @@
 """Dagster wiring, the micro-batch job, the sensor and the day-partitioned assets, run for real."""
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,6 +81,7 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("hot/waf_events", "hot_freshness"),
         ("hot/waf_events_daily_summary", "aggregate_totals_match"),
         ("detection/incidents", "rule_set_loads"),
+        ("lake/raw_waf_events", "landing_quarantine_empty"),
     }
     for name in ("hot_maintenance_schedule", "hot_freshness_schedule"):
         schedule = defs.resolve_schedule_def(name)
@@ -92,7 +92,10 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     job = defs.resolve_job_def("microbatch_job")
     assert job.executor_def.name == "in_process"
-    assert sensor.job_name == "microbatch_job"
+    assert job.tags["dagster/max_retries"] == "0"  # the sensor owns retries
+    assert {j.name for j in sensor.jobs} == {"microbatch_job", "landing_check_job"}
+    maintenance = defs.resolve_job_def("hot_maintenance_job")
+    assert {n.name for n in maintenance.nodes} == {"maintain_hot_store", "prune_landing_archive"}
 
 
 def test_microbatch_run_reports_partitions_and_metadata(
@@ -135,42 +138,6 @@ def test_microbatch_run_reports_partitions_and_metadata(
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM waf_events").fetchone() == (12,)
         assert conn.execute("SELECT count(*) FROM incidents").fetchone() == (1,)
-
-
-def test_sensor_launches_each_file_once(
-    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings
-) -> None:
-    sensor = defs.resolve_sensor_def("microbatch_sensor")
-
-    def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None, list[str]]:
-        ctx = dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"landing": defs.resources["landing"]}
-        )
-        data = sensor.evaluate_tick(ctx)
-        skips = [data.skip_message] if data.skip_message else []
-        return list(data.run_requests or []), data.cursor, skips
-
-    runs, cursor, skips = tick(None)
-    assert runs == [] and skips == ["landing directory is empty"]
-
-    first = land(settings, "a.jsonl", [waf_event(NOW)])
-    runs, cursor, _ = tick(cursor)
-    assert len(runs) == 1
-    assert runs[0].run_config["ops"]["ingest_landing_files"]["config"]["files"] == [first]
-    assert runs[0].run_key
-
-    runs, cursor, skips = tick(cursor)
-    assert runs == [] and skips == ["no new landing files (1 already processed)"]
-
-    second = land(settings, "b.jsonl.gz.tmp", [waf_event(NOW)])  # still being written
-    runs, cursor, _ = tick(cursor)
-    assert runs == []
-    Path(second).rename(settings.landing_dir / "b.jsonl")
-    runs, cursor, _ = tick(cursor)
-    assert [r.run_config["ops"]["ingest_landing_files"]["config"]["files"] for r in runs] == [
-        [str(settings.landing_dir / "b.jsonl")]
-    ]
-    assert json.loads(cursor or "{}")["done"]
 
 
 def test_backfill_rebuilds_a_day_from_the_lake_alone(

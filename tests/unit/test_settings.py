@@ -247,3 +247,45 @@ def test_max_line_bytes_default_and_explicit(cwd: Path) -> None:
 def test_max_line_bytes_rejected(cwd: Path, value: str) -> None:
     with pytest.raises(ConfigurationError, match="SOC_MAX_LINE_BYTES"):
         load_settings({"SOC_MAX_LINE_BYTES": value})
+
+
+def test_landing_lifecycle_settings(cwd: Path) -> None:
+    s = load_settings({})
+    assert (s.landing_done, s.landing_archive_days, s.landing_quarantine_after) == ("delete", 7, 3)
+    assert (s.landing_retry_base_seconds, s.landing_retry_max_seconds) == (60, 1800)
+    assert s.sensor_interval_seconds == 60
+    assert s.quarantine_dir == cwd / ".soc-data" / "quarantine"
+    assert s.archive_dir == cwd / ".soc-data" / "archive"
+    s = load_settings(
+        {
+            "SOC_LANDING_DONE": "Archive",
+            "SOC_LANDING_ARCHIVE_DAYS": "0",
+            "SOC_LANDING_RETRY_BASE_SECONDS": "5",
+            "SOC_LANDING_RETRY_MAX_SECONDS": "5",
+            "SOC_LANDING_QUARANTINE_AFTER": "1",
+            "SOC_SENSOR_INTERVAL_SECONDS": "15",
+        }
+    )
+    assert (s.landing_done, s.landing_archive_days, s.landing_quarantine_after) == ("archive", 0, 1)
+    assert (s.landing_retry_base_seconds, s.landing_retry_max_seconds) == (5, 5)
+    assert s.sensor_interval_seconds == 15
+    # a landing directory may hold the data directory under a hidden name
+    hidden = load_settings({"SOC_LANDING_DIR": str(cwd), "SOC_DATA_DIR": str(cwd / ".soc")})
+    assert hidden.landing_dir == cwd
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SOC_LANDING_DONE": "keep"}, "must be one of: delete, archive"),
+        ({"SOC_LANDING_RETRY_BASE_SECONDS": "3600"}, "less than SOC_LANDING_RETRY_BASE_SECONDS"),
+        ({"SOC_LANDING_QUARANTINE_AFTER": "0"}, "at least 1"),
+        ({"SOC_SENSOR_INTERVAL_SECONDS": "1"}, "at least 5"),
+        ({"SOC_LANDING_DIR": "."}, "contains .* where processed or quarantined files go"),
+    ],
+)
+def test_landing_settings_refused(cwd: Path, env: dict[str, str], message: str) -> None:
+    if env.get("SOC_LANDING_DIR") == ".":
+        env = {"SOC_LANDING_DIR": str(cwd), "SOC_DATA_DIR": str(cwd / "data")}
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(env)

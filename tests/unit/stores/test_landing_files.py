@@ -96,3 +96,41 @@ def test_a_long_line_within_the_limit_after_trimming_is_kept(tmp_path: Path) -> 
     path.write_bytes(b"\t" * 600 + line + b" " * 3000 + b"\n")
     blocks = [b for b in iter_blocks(path, block_bytes=64, max_line_bytes=1024) if b.lines]
     assert [(b.lines, b.offsets, b.cut) for b in blocks] == [([line], [0], {})]
+
+
+def test_moving_files_keeps_their_relative_path_and_never_overwrites(tmp_path: Path) -> None:
+    from soc_platform.stores.landing import move_file
+
+    root, dest = tmp_path / "landing", tmp_path / "quarantine"
+    (root / "host-a").mkdir(parents=True)
+    first = root / "host-a" / "x.jsonl.gz"
+    first.write_bytes(b"one")
+    assert move_file(first, root, dest) == dest / "host-a" / "x.jsonl.gz"
+    first.write_bytes(b"two")  # the same name again: a suffix, the first one kept
+    second = move_file(first, root, dest)
+    assert second == dest / "host-a" / "x~1.jsonl.gz" and second.read_bytes() == b"two"
+    assert (dest / "host-a" / "x.jsonl.gz").read_bytes() == b"one"
+    assert list_landing_files(root) == []
+
+
+def test_retiring_deletes_or_archives_and_the_archive_is_pruned(tmp_path: Path) -> None:
+    from datetime import date
+
+    from soc_platform.stores.landing import current_version, prune_archive, retire_file
+
+    root, archive = tmp_path / "landing", tmp_path / "archive"
+    root.mkdir()
+    a, b = root / "a.jsonl", root / "b.jsonl"
+    a.write_text("{}\n")
+    b.write_text("{}\n")
+    assert current_version(a) == list_landing_files(root)[0].version
+    assert retire_file(a, root, "delete", archive, date(2026, 3, 1)) is None and not a.exists()
+    assert current_version(a) is None
+    kept = retire_file(b, root, "archive", archive, date(2026, 3, 1))
+    assert kept == archive / "2026-03-01" / "b.jsonl" and kept.read_text() == "{}\n"
+    (archive / "2026-03-08").mkdir()
+    (archive / "notes").mkdir()  # not a day folder: never touched
+    assert prune_archive(archive, 7, date(2026, 3, 8)) == []  # 7 days are kept
+    assert prune_archive(archive, 7, date(2026, 3, 9)) == ["2026-03-01"]
+    assert sorted(p.name for p in archive.iterdir()) == ["2026-03-08", "notes"]
+    assert prune_archive(archive, 0, date(2030, 1, 1)) == []  # 0: kept for ever
