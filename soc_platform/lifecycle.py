@@ -202,7 +202,7 @@ def claim_next(
     ]
     claimed = []
     for plan in plan_batches(entries, now, policy, prefix, max_runs, retry_now):
-        got = ledger.claim(plan.paths, plan.token, now, holder or Holder())
+        got = ledger.claim(plan.paths, plan.token, now, holder or Holder(), retry_now)
         if got:
             got.sort(key=lambda f: (f.mtime_ns, f.path))
             claimed.append(PlannedBatch(plan.token, tuple(got), plan.attempt))

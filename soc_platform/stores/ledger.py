@@ -83,11 +83,16 @@ class LandingLedger:
     # -- claims -----------------------------------------------------------------------------
 
     def claim(
-        self, paths: Sequence[str], token: str, now: datetime, holder: Holder | None = None
+        self,
+        paths: Sequence[str],
+        token: str,
+        now: datetime,
+        holder: Holder | None = None,
+        retry_now: bool = False,
     ) -> list[LedgerEntry]:
-        """Take the files among ``paths`` still free (pending, or failed and due) for the
-        claim ``token``; return those taken. ``holder``: the claiming process (None: a
-        sensor claim, whose run Dagster tracks)."""
+        """Take the files among ``paths`` still free (pending, or failed and due, or
+        failed at all with ``retry_now``) for the claim ``token``; return those taken.
+        ``holder``: the claiming process (None: a sensor claim, whose run Dagster tracks)."""
         holder = holder or Holder()
         return self._run(
             "ledger_claim",
@@ -98,6 +103,7 @@ class LandingLedger:
                 "host": holder.host,
                 "pid": holder.pid,
                 "started": holder.started,
+                "retry_now": retry_now,
             },
         )
 
