@@ -28,6 +28,7 @@ queries; this backend supplies their field expressions.
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sigma.types import (
+    SigmaCasedString,
     SigmaCIDRExpression,
     SigmaCompareExpression,
     SigmaExists,
@@ -168,18 +170,78 @@ class PostgresBackend(TextQueryBackend):
         return self.group_expression.format(expr=expr)
 
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
-        parts = [self._arg(cond, arg, state) for arg in cond.args]
+        parts = self._parts(cond, state)
         if Truth.TRUE in parts:
             return Truth.TRUE
         kept = [p for p in parts if p is not None and p is not Truth.FALSE]
         return f" {self.or_token} ".join(kept) if kept else Truth.FALSE
 
     def convert_condition_and(self, cond: ConditionAND, state: ConversionState) -> Any:
-        parts = [self._arg(cond, arg, state) for arg in cond.args]
+        parts = self._parts(cond, state)
         if Truth.FALSE in parts:
             return Truth.FALSE
         kept = [p for p in parts if p is not None and p is not Truth.TRUE]
         return f" {self.and_token} ".join(kept) if kept else Truth.TRUE
+
+    def _parts(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> list[Any]:
+        """The converted arguments of an OR (AND), nested ORs (ANDs) flattened, with the
+        case-insensitive string tests on one field folded into one test: its value is
+        lower-cased once and compared with every pattern (``LIKE ANY``/``ALL``). Lower-casing
+        under ICU costs more than the comparisons; a rule lists dozens of values per field."""
+        args: list[Any] = []
+        pending = list(cond.args)
+        while pending:
+            arg = pending.pop(0)
+            if type(arg) is type(cond):
+                pending[:0] = arg.args
+            else:
+                args.append(arg)
+        parts: list[Any] = []
+        groups: dict[str, list[str]] = {}  # field -> patterns, at the first test's place
+        for arg in args:
+            leaf = self._ci_leaf(arg)
+            if leaf is None:
+                parts.append(self._arg(cond, arg, state))
+                continue
+            if leaf[0] not in groups:
+                groups[leaf[0]] = []
+                parts.append(_Group(leaf[0]))
+            groups[leaf[0]].append(leaf[1])
+        quantifier = "ANY" if isinstance(cond, ConditionOR) else "ALL"
+        return [
+            self._ci_match(p.field, groups[p.field], quantifier) if isinstance(p, _Group) else p
+            for p in parts
+        ]
+
+    def _ci_leaf(self, arg: Any) -> tuple[str, str] | None:
+        """(field, LIKE pattern literal) of a case-insensitive string test, else None."""
+        if isinstance(arg, ConditionFieldEqualsValueExpression):
+            value, field = arg.value, arg.field
+            if field is None or field.startswith(ABSENT_PREFIX) or type(value) is not SigmaString:
+                return None
+            if self.column(field).kind not in ("text", "text[]"):
+                return None
+            return field, self.like_pattern(value)
+        if isinstance(arg, ConditionValueExpression) and type(arg.value) is SigmaString:
+            if _ip_address(arg.value) is not None:
+                return None
+            return _KEYWORDS, self.like_pattern(_anywhere(arg.value))
+        return None
+
+    def _ci_match(self, field: str, patterns: list[str], quantifier: str = "ANY") -> str:
+        """Case-insensitive LIKE of ``field`` against patterns, for every alphabet whatever
+        the database locale: both sides lower-cased under the ICU root collation (which is
+        what ILIKE does under a non-C collation)."""
+        col = COLUMNS["keywords"] if field == _KEYWORDS else self.column(field)
+        lowered = [f"lower({p} COLLATE {CI_COLLATION})" for p in patterns]
+
+        def test(x: str) -> str:
+            subject = f"lower({x} COLLATE {CI_COLLATION})"
+            if len(lowered) == 1:
+                return f"{subject} LIKE {lowered[0]}"
+            return f"{subject} LIKE {quantifier} (ARRAY[{', '.join(lowered)}])"
+
+        return self._on(col, test)
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         """``NOT coalesce(expr, false)``: a test on a NULL field (an absent User-Agent) is
@@ -305,11 +367,6 @@ class PostgresBackend(TextQueryBackend):
         """A LIKE pattern literal: Sigma wildcards become %/_, literal %, _ and \\ escaped."""
         return sql_literal(value.convert("\\", "%", "_", "%_\\"))
 
-    @staticmethod
-    def ilike(expr: str, pattern: str) -> str:
-        """Case-insensitive LIKE for every alphabet (ÄÖÜ is äöü), whatever the locale."""
-        return f"{expr} ILIKE {pattern} COLLATE {CI_COLLATION}"
-
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
@@ -319,8 +376,7 @@ class PostgresBackend(TextQueryBackend):
         if address is not None:
             # an address equals the client IP whatever its spelling (2001:db8:0:0::1)
             return f"{col.sql} = inet {sql_literal(address)}"
-        pattern = self.like_pattern(cond.value)
-        return self._on(col, lambda x: self.ilike(x, pattern))
+        return self._ci_match(cond.field, [self.like_pattern(cond.value)])
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -440,16 +496,13 @@ class PostgresBackend(TextQueryBackend):
         self, cond: ConditionValueExpression, state: ConversionState
     ) -> str:
         assert isinstance(cond.value, SigmaString)
-        value = cond.value
-        address = _ip_address(value)
-        # a keyword is found anywhere in the text, as in a full-text search
-        if not value.startswith(SpecialChars.WILDCARD_MULTI):
-            value = SigmaString("*") + value
-        if not value.endswith(SpecialChars.WILDCARD_MULTI):
-            value = value + SigmaString("*")
-        text = self._keywords().sql
-        found = self.ilike(text, self.like_pattern(value))
+        if isinstance(cond.value, SigmaCasedString):
+            pattern = self.like_pattern(_anywhere(cond.value))
+            return f"{self._keywords().sql} LIKE {pattern}"
+        found = self._ci_match(_KEYWORDS, [self.like_pattern(_anywhere(cond.value))])
+        address = _ip_address(cond.value)
         if address is not None:
+            # the address in any spelling (the hot table keeps the canonical one)
             found = f"({found} OR e.client_ip = inet {sql_literal(address)})"
         return found
 
@@ -482,6 +535,25 @@ class PostgresBackend(TextQueryBackend):
 
     def finalize_output_predicate(self, queries: list[str]) -> list[str]:
         return queries
+
+
+_KEYWORDS = ""  # the keyword text, among field names (no field is named "")
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Where the folded string tests on one field go among an OR's (AND's) arguments."""
+
+    field: str
+
+
+def _anywhere(value: SigmaString) -> SigmaString:
+    """A keyword is found anywhere in the text, as in a full-text search."""
+    if not value.startswith(SpecialChars.WILDCARD_MULTI):
+        value = SigmaString("*") + value
+    if not value.endswith(SpecialChars.WILDCARD_MULTI):
+        value = value + SigmaString("*")
+    return value
 
 
 def _ip_address(value: SigmaString) -> str | None:
