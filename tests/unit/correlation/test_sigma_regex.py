@@ -30,11 +30,16 @@ EOL = r"(?=\n?$)"
         ("(?s)a.b", "", "a.b"),
         ("(?s:a.)b.", "", f"(?:a.)b{NOT_NL}"),
         # ^ and $: the string (PCRE's $ also before a final newline); with m, every line
-        ("^a$", "", f"^a{EOL}"),
-        ("^a$", "m", r"(?:^|(?<=\n))a(?=\n|$)"),
+        ("^a$b", "", f"^a{EOL}b"),
+        ("^a$b", "m", r"(?:^|(?<=\n))a(?=\n|$)b"),
+        # at the end of a branch the newline may as well be consumed (faster in PostgreSQL)
+        ("^a$", "", r"^a\n?$"),
+        ("a$|b$", "m", r"a(?:\n|$)|b(?:\n|$)"),
+        ("(a$)", "", f"(?:a{EOL})"),
         ("(?m)^a", "s", r"(?:^|(?<=\n))a"),
         (r"\Aa\z", "m", r"\Aa\Z"),
-        (r"a\Z", "", r"a(?=\n?\Z)"),
+        (r"a\Z", "", r"a\n?\Z"),
+        (r"a\Zb", "", r"a(?=\n?\Z)b"),
         # case-insensitivity is spelled out (no locale, scoped flags stay exact)
         ("Ab", "i", "[Aa][Bb]"),
         ("(?i)k", "", "[Kk\\u212A]"),
