@@ -86,9 +86,7 @@ def test_sigmahq_web_rules_convert_and_run(pg_dsn: str) -> None:
         named = re.search(r"field '([^']+)'(?::| \(WAF events)", p.message)
         if named:  # a field the WAF events lack: the rule uses it, and the reason says why
             assert named.group(1) in index[p.rule]["detection_fields"], p
-            assert re.search(
-                r"no such field|can never match|means to exclude", p.message
-            ), p
+            assert re.search(r"no such field|can never match|means to exclude", p.message), p
         else:  # otherwise the message names the feature (log source, modifier, syntax)
             assert re.search(r"log source|modifier|syntax|not supported|field", p.message), p
 

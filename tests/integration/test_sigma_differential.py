@@ -63,8 +63,34 @@ EXAMPLES = 150  # rule/event-set pairs per run (each with up to 10 events)
 
 # The vocabulary rules and events are built from. No characters whose case folding differs
 # between ICU and Python (Kelvin sign, long s, dotted/dotless i, sharp s, final sigma).
-WORDS = ["sqlmap", "Admin", "ÄÖÜ", "äöü", "жЖ", "é", "x", "Y", "-", "–", "/", "..", " ", "\n",
-         "%", "_", "*", "?", "\\", "'", '"', ".", "$", "{", "1", "42"]  # fmt: skip
+WORDS = [
+    "sqlmap",
+    "Admin",
+    "ÄÖÜ",
+    "äöü",
+    "жЖ",
+    "é",
+    "x",
+    "Y",
+    "-",
+    "\u2013",
+    "/",
+    "..",
+    " ",
+    "\n",
+    "%",
+    "_",
+    "*",
+    "?",
+    "\\",
+    "'",
+    '"',
+    ".",
+    "$",
+    "{",
+    "1",
+    "42",
+]
 B64_SOURCES = ["whoami", "id;", "cat"]
 IPS = ["203.0.113.7", "10.1.2.3", "10.200.0.9", "192.168.1.50", "2001:db8::1", "2001:db8::17"]
 IPV4_NETWORKS = ["10.0.0.0/8", "10.0.0.0/9", "192.168.0.0/16", "203.0.113.0/24", "10.1.2.3/32"]
@@ -86,12 +112,15 @@ def events(draw: st.DrawFn) -> list[dict[str, Any]]:
         if draw(st.booleans()):
             uri += "?" + draw(text)
         if draw(st.integers(0, 4)) == 0:
-            uri += base64.b64encode(("x" * draw(st.integers(0, 2))).encode() + draw(
-                st.sampled_from(B64_SOURCES)).encode()).decode()  # fmt: skip
+            uri += base64.b64encode(
+                ("x" * draw(st.integers(0, 2))).encode()
+                + draw(st.sampled_from(B64_SOURCES)).encode()
+            ).decode()
         event: dict[str, Any] = {
             "client_ip": draw(st.sampled_from(IPS)),
-            "host": draw(st.sampled_from(["shop.example.com", "Shop.Example.com", "ÄPFEL.de"])
-                         | text),  # fmt: skip
+            "host": draw(
+                st.sampled_from(["shop.example.com", "Shop.Example.com", "ÄPFEL.de"]) | text
+            ),
             "request_method": draw(st.sampled_from(["GET", "get", "POST", "Post"]) | text),
             "request_uri": uri,
             "status_code": draw(st.sampled_from(STATUSES)),
@@ -115,8 +144,11 @@ def sigma_escape(s: str) -> str:
 @st.composite
 def sigma_string(draw: st.DrawFn) -> str:
     """A Sigma string value: words (escaped) and wildcards."""
-    parts = draw(st.lists(st.one_of(text.map(sigma_escape), st.sampled_from(["*", "?"])),
-                          min_size=1, max_size=3))  # fmt: skip
+    parts = draw(
+        st.lists(
+            st.one_of(text.map(sigma_escape), st.sampled_from(["*", "?"])), min_size=1, max_size=3
+        )
+    )
     return "".join(parts)
 
 
@@ -141,8 +173,9 @@ def regex(draw: st.DrawFn) -> str:
             return draw(st.sampled_from([r"\d", r"\w", r"\s", r"\W", "[a-zÄ-Ü]", "[^x]"]))
         if kind == 4:
             return draw(st.sampled_from(["^", "$", r"\b", r"\A"]))
-        inner = "|".join(re_escape(w) for w in draw(st.lists(st.sampled_from(WORDS), min_size=1,
-                                                              max_size=3)))  # fmt: skip
+        inner = "|".join(
+            re_escape(w) for w in draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3))
+        )
         return draw(st.sampled_from(["(", "(?:", "(?i:", "(?s:"])) + inner + ")"
 
     items = []
@@ -163,14 +196,40 @@ def _values(draw: st.DrawFn, strategy: st.SearchStrategy[Any]) -> Any:
 def detection_item(draw: st.DrawFn) -> tuple[str, Any]:
     kind = draw(
         st.sampled_from(
-            ["text", "text", "text", "re", "null", "exists", "b64", "windash", "fieldref", "ip",
-             "cidr", "status", "compare", "absent"]
-        )  # fmt: skip
+            [
+                "text",
+                "text",
+                "text",
+                "re",
+                "null",
+                "exists",
+                "b64",
+                "windash",
+                "fieldref",
+                "ip",
+                "cidr",
+                "status",
+                "compare",
+                "absent",
+            ]
+        )
     )
     if kind == "text":
         field = draw(st.sampled_from(TEXT_FIELDS))
-        mods = draw(st.sampled_from(["", "|contains", "|startswith", "|endswith", "|cased",
-                                     "|contains|cased", "|contains|all", "|neq"]))  # fmt: skip
+        mods = draw(
+            st.sampled_from(
+                [
+                    "",
+                    "|contains",
+                    "|startswith",
+                    "|endswith",
+                    "|cased",
+                    "|contains|cased",
+                    "|contains|all",
+                    "|neq",
+                ]
+            )
+        )
         value = _values(draw, sigma_string())
         if mods == "|contains|all" and not isinstance(value, list):
             value = [value, draw(sigma_string())]
@@ -185,9 +244,7 @@ def detection_item(draw: st.DrawFn) -> tuple[str, Any]:
     if kind == "null":
         return draw(st.sampled_from(["c-useragent", "rule_msg", "cs-host"])), None
     if kind == "exists":
-        return draw(st.sampled_from(["c-useragent", "cs-method"])) + "|exists", draw(
-            st.booleans()
-        )
+        return draw(st.sampled_from(["c-useragent", "cs-method"])) + "|exists", draw(st.booleans())
     if kind == "b64":
         mods = draw(st.sampled_from(["|base64offset|contains", "|base64|contains"]))
         return "c-uri" + mods, draw(st.sampled_from(B64_SOURCES))
@@ -219,8 +276,13 @@ def detection_item(draw: st.DrawFn) -> tuple[str, Any]:
 @st.composite
 def selection(draw: st.DrawFn) -> Any:
     if draw(st.integers(0, 5)) == 0:  # keywords
-        return draw(st.lists(sigma_string() | st.sampled_from([404, 500]) | st.sampled_from(IPS[:2]),
-                             min_size=1, max_size=3))  # fmt: skip
+        return draw(
+            st.lists(
+                sigma_string() | st.sampled_from([404, 500]) | st.sampled_from(IPS[:2]),
+                min_size=1,
+                max_size=3,
+            )
+        )
     items = dict(draw(st.lists(detection_item(), min_size=1, max_size=3)))
     return items
 
@@ -263,8 +325,19 @@ def pg(pg_cluster: EmbeddedPostgres) -> Iterator[psycopg.Connection]:
     with module_database(pg_cluster) as dsn:
         store = HotStore(dsn, policy=HotPolicy(retention_days=0))
         store.setup()
-        store.load_events(parse([{"client_ip": IPS[0], "host": "h", "request_method": "GET",
-                                  "request_uri": "/", "status_code": 200}]))  # fmt: skip
+        store.load_events(
+            parse(
+                [
+                    {
+                        "client_ip": IPS[0],
+                        "host": "h",
+                        "request_method": "GET",
+                        "request_uri": "/",
+                        "status_code": 200,
+                    }
+                ]
+            )
+        )
         with psycopg.connect(dsn, autocommit=True) as conn:
             yield conn
 
@@ -327,11 +400,17 @@ def _nocase(a: str, b: str) -> int:
 
 
 ORACLE_COLUMNS = {
-    "c-ip": "TEXT", "cs-host": "TEXT COLLATE unocase", "cs-method": "TEXT COLLATE unocase",
-    "c-uri": "TEXT COLLATE unocase", "cs-uri-stem": "TEXT COLLATE unocase",
-    "c-useragent": "TEXT COLLATE unocase", "rule_msg": "TEXT COLLATE unocase",
-    "sc-status": "INTEGER", ABSENT_FIELD: "TEXT COLLATE unocase", "fulltext": "TEXT",
-}  # fmt: skip
+    "c-ip": "TEXT",
+    "cs-host": "TEXT COLLATE unocase",
+    "cs-method": "TEXT COLLATE unocase",
+    "c-uri": "TEXT COLLATE unocase",
+    "cs-uri-stem": "TEXT COLLATE unocase",
+    "c-useragent": "TEXT COLLATE unocase",
+    "rule_msg": "TEXT COLLATE unocase",
+    "sc-status": "INTEGER",
+    ABSENT_FIELD: "TEXT COLLATE unocase",
+    "fulltext": "TEXT",
+}
 
 
 def oracle(table: pa.Table, text: str) -> set[int] | None:
@@ -354,14 +433,31 @@ def oracle(table: pa.Table, text: str) -> set[int] | None:
         uri = ev["request_uri"]
         keyword_text = " ".join(
             str(v)
-            for v in (ev["client_ip"], ev["request_method"], uri, ev["status_code"],
-                      ev["user_agent"], ev["host"], ev["rule_msg"])  # fmt: skip
+            for v in (
+                ev["client_ip"],
+                ev["request_method"],
+                uri,
+                ev["status_code"],
+                ev["user_agent"],
+                ev["host"],
+                ev["rule_msg"],
+            )
             if v is not None
         )
         db.execute(
             "INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (n, ev["client_ip"], ev["host"], ev["request_method"], uri, uri.split("?", 1)[0],
-             ev["user_agent"], ev["rule_msg"], ev["status_code"], keyword_text),  # fmt: skip
+            (
+                n,
+                ev["client_ip"],
+                ev["host"],
+                ev["request_method"],
+                uri,
+                uri.split("?", 1)[0],
+                ev["user_agent"],
+                ev["rule_msg"],
+                ev["status_code"],
+                keyword_text,
+            ),
         )
     return {r[0] for r in db.execute(query.replace("SELECT *", "SELECT n", 1)).fetchall()}
 
@@ -369,8 +465,11 @@ def oracle(table: pa.Table, text: str) -> set[int] | None:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.function_scoped_fixture],  # fmt: skip
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(evs=events(), text=rules())
 def test_same_matches_as_the_sqlite_backend(

@@ -109,12 +109,20 @@ CASES: list[tuple[str, str, set[str]]] = [
     ("ipv6_wildcard_text", "c-ip: '2001:db8::*'", {"v6"}),
     # case-insensitivity beyond ASCII
     ("non_ascii_contains", "c-uri|contains: 'ärger/öl'", {"umlauts"}),
-    ("non_ascii_list", "c-uri|contains:\n            - 'nothing'\n            - 'über'", {"umlauts"}),
+    (
+        "non_ascii_list",
+        "c-uri|contains:\n            - 'nothing'\n            - 'über'",
+        {"umlauts"},
+    ),
     ("non_ascii_re_i", "c-uri|re|i: '/ärger/öl'", {"umlauts"}),
     ("non_ascii_cased", "c-uri|contains|cased: 'ärger'", set()),
     # field references compare as strings do
     ("fieldref_equal", "c-useragent|fieldref: cs-host", {"ua_equals_host"}),
-    ("fieldref_contains", "c-useragent|fieldref|contains: cs-host", {"ua_is_host", "ua_equals_host"}),
+    (
+        "fieldref_contains",
+        "c-useragent|fieldref|contains: cs-host",
+        {"ua_is_host", "ua_equals_host"},
+    ),
     ("fieldref_startswith", "c-useragent|fieldref|startswith: cs-host", {"ua_equals_host"}),
 ]
 

@@ -25,8 +25,8 @@ from soc_platform.stores.pgserver import EmbeddedPostgres
 
 # no Kelvin sign, long s or Turkish i: Python's re folds [a-z] onto them under IGNORECASE
 # by rules of its own; no NUL (PostgreSQL text cannot hold it)
-SUBJECT_CHARS = "abzABZkKsSäÄöÖßẞéÉжЖσΣς019_-./ \n\t"
-PATTERN_CHARS = "abzABZkäÄöÖßéÉжЖσΣς019_-./ \n"
+SUBJECT_CHARS = "abzABZkKsSäÄöÖßẞéÉжЖ\u03c3\u03a3\u03c2019_-./ \n\t"
+PATTERN_CHARS = "abzABZkäÄöÖßéÉжЖ\u03c3\u03a3\u03c2019_-./ \n"
 CLASS_ESCAPES = [r"\d", r"\w", r"\s", r"\D", r"\W", r"\S"]
 ASCII_MODE = re.compile(r"\\[dDwWsSbB]")
 
@@ -47,7 +47,10 @@ def _class_member(draw: st.DrawFn) -> str:
     if kind == "escape":
         return draw(st.sampled_from(CLASS_ESCAPES))
     a = draw(st.sampled_from(PATTERN_CHARS))
-    esc = (lambda c: "\\" + c if c in "]\\^-[" else c)
+
+    def esc(c: str) -> str:
+        return "\\" + c if c in "]\\^-[" else c
+
     if kind == "range":
         b = draw(st.sampled_from(PATTERN_CHARS))
         lo, hi = sorted((a, b))
@@ -62,9 +65,7 @@ def char_class(draw: st.DrawFn) -> str:
 
 
 LITERAL = st.sampled_from(PATTERN_CHARS).map(re.escape)
-ATOM = st.one_of(
-    LITERAL, LITERAL, st.just("."), char_class(), st.sampled_from(CLASS_ESCAPES)
-)
+ATOM = st.one_of(LITERAL, LITERAL, st.just("."), char_class(), st.sampled_from(CLASS_ESCAPES))
 ASSERTION = st.sampled_from(["^", "$", r"\A", r"\b", r"\B"])
 QUANT = st.sampled_from(["", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "{,2}"]).flatmap(
     lambda q: st.sampled_from([q, q + "?"]) if q else st.just(q)
@@ -125,7 +126,7 @@ def test_postgres_matches_what_pcre_matches(
         subjects += data.draw(
             st.lists(st.from_regex(reference, alphabet=SUBJECT_CHARS), max_size=4)
         )
-    except Exception:  # noqa: S110 - from_regex does not support every construct
+    except Exception:
         pass
     if r"\B" in pattern:
         # Python's re (before 3.14) never matches \B in an empty string; PCRE does

@@ -68,7 +68,7 @@ from soc_platform.correlation.sigma.columns import (
     Kind,
 )
 from soc_platform.correlation.sigma.pipeline import UnknownFieldFailure
-from soc_platform.correlation.sigma.regex import UnsupportedRegex, to_postgres
+from soc_platform.correlation.sigma.regex import UnsupportedRegexError, to_postgres
 
 _COMPARE = {
     SigmaCompareExpression.CompareOperators.LT: "<",
@@ -414,7 +414,7 @@ class PostgresBackend(TextQueryBackend):
                 multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
                 dotall=SigmaRegularExpressionFlag.DOTALL in flags,
             )
-        except UnsupportedRegex as e:
+        except UnsupportedRegexError as e:
             raise SigmaFeatureNotSupportedByBackendError(
                 f"regular expression '{value.regexp}': {e}"
             ) from None
@@ -472,9 +472,7 @@ class PostgresBackend(TextQueryBackend):
             return f"{left.sql} = {right.sql}"
 
         def folded(col: Column) -> str:
-            text = {"inet": f"host({col.sql})", "int": f"({col.sql})::text"}.get(
-                col.kind, col.sql
-            )
+            text = {"inet": f"host({col.sql})", "int": f"({col.sql})::text"}.get(col.kind, col.sql)
             if col.kind == "text[]":
                 text = f"array_to_string({col.sql}, ',')"
             return f"lower({text} COLLATE {CI_COLLATION})"

@@ -26,7 +26,6 @@ from sigma.processing.transformations import (
 )
 from sigma.processing.transformations.base import DetectionItemTransformation
 from sigma.rule import SigmaDetectionItem
-
 from sigma.types import SigmaFieldReference
 
 from soc_platform.correlation.sigma.columns import (

@@ -21,7 +21,7 @@ rewritten element by element, never by string replacement:
   become greedy ones (whether a pattern matches does not depend on greediness).
 
 Constructs ARE cannot express with the same meaning are refused with the construct named
-(:class:`UnsupportedRegex`): backreferences, possessive quantifiers, atomic groups,
+(:class:`UnsupportedRegexError`): backreferences, possessive quantifiers, atomic groups,
 conditionals, recursion, ``\\G``, ``\\K``, Unicode properties (``\\p{..}``, ``\\X``), backtracking
 verbs, callouts, branch reset groups, repetition counts above 255.
 """
@@ -86,7 +86,7 @@ _INLINE_FLAGS = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?(\)|:)")
 _SUPPORTED_FLAGS = frozenset("imsxnUJ")
 
 
-class UnsupportedRegex(ValueError):
+class UnsupportedRegexError(ValueError):
     """A Sigma regular expression PostgreSQL cannot evaluate with PCRE's meaning."""
 
 
@@ -102,7 +102,9 @@ class _Flags:
         for names, value in ((on, True), (off, False)):
             for name in names:
                 if name not in _SUPPORTED_FLAGS:
-                    raise UnsupportedRegex(f"inline flag '{name}' (PCRE flags: i, m, s, x, n, U, J)")
+                    raise UnsupportedRegexError(
+                        f"inline flag '{name}' (PCRE flags: i, m, s, x, n, U, J)"
+                    )
                 if name in "imsx":
                     flags = replace(flags, **{name: value})
         return flags
@@ -114,12 +116,12 @@ def to_postgres(
     """The ARE (for ``~`` under ``COLLATE "C"``) matching what the PCRE ``pattern`` matches.
 
     Raises:
-        UnsupportedRegex: naming the construct ARE cannot express, or the syntax error.
+        UnsupportedRegexError: naming the construct ARE cannot express, or the syntax error.
     """
     parser = _Parser(pattern)
     out = parser.alternation(_Flags(i=ignorecase, m=multiline, s=dotall))
     if parser.pos < len(pattern):  # pragma: no cover - alternation stops only at ')' or end
-        raise UnsupportedRegex(f"unmatched ')' at offset {parser.pos}")
+        raise UnsupportedRegexError(f"unmatched ')' at offset {parser.pos}")
     return out
 
 
@@ -137,8 +139,8 @@ class _Parser:
     def startswith(self, s: str) -> bool:
         return self.src.startswith(s, self.pos)
 
-    def fail(self, what: str) -> UnsupportedRegex:
-        return UnsupportedRegex(f"{what} at offset {self.pos}")
+    def fail(self, what: str) -> UnsupportedRegexError:
+        return UnsupportedRegexError(f"{what} at offset {self.pos}")
 
     def skip_extended(self, flags: _Flags) -> None:
         """Under (?x), whitespace and #-comments outside classes are not part of the pattern."""
@@ -183,13 +185,13 @@ class _Parser:
                 if not literal:
                     continue
                 items.extend(self.literal(ch, flags) for ch in literal[:-1])
-                atom: str | None = self.literal(literal[-1], flags)
-                quantifiable = True
+                element, quantifiable = self.literal(literal[-1], flags), True
             else:
                 atom, quantifiable = self.atom(flags)
                 if atom is None:
                     continue
-            items.append(self.quantified(atom, quantifiable, flags))
+                element = atom
+            items.append(self.quantified(element, quantifiable, flags))
             if self.depth == 0 and self.peek() in ("|", ""):
                 items[-1] = _AT_END.get(items[-1], items[-1])
         branches.append("".join(items))
@@ -231,7 +233,10 @@ class _Parser:
             if hi is not None and hi < lo:
                 raise self.fail(f"repetition range out of order ('{m.group(0)}')")
             self.pos = m.end()
-            text = "{%d}" % lo if hi == lo else ("{%d,}" % lo if hi is None else "{%d,%d}" % (lo, hi))
+            if hi == lo:
+                text = f"{{{lo}}}"
+            else:
+                text = f"{{{lo},}}" if hi is None else f"{{{lo},{hi}}}"
         else:
             return None
         nxt = self.peek()
@@ -298,7 +303,7 @@ class _Parser:
                 raise self.fail("branch reset group '(?|...)'")
             elif rest.startswith("("):
                 raise self.fail("conditional group '(?(...)...)'")
-            elif rest.startswith("P=") or rest.startswith("P>") or rest.startswith("&"):
+            elif rest.startswith(("P=", "P>", "&")):
                 raise self.fail("backreference or subroutine call to a named group")
             elif re.match(r"(?:R|[+-]?\d+)\)", rest):
                 raise self.fail("recursion or subroutine call")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soc_platform.correlation.sigma.regex import UnsupportedRegex, to_postgres
+from soc_platform.correlation.sigma.regex import UnsupportedRegexError, to_postgres
 
 NOT_NL = r"[^\u000A]"
 EOL = r"(?=\n?$)"
@@ -90,9 +90,7 @@ EOL = r"(?=\n?$)"
     ],
 )
 def test_translation(pattern: str, flags: str, expected: str) -> None:
-    got = to_postgres(
-        pattern, ignorecase="i" in flags, multiline="m" in flags, dotall="s" in flags
-    )
+    got = to_postgres(pattern, ignorecase="i" in flags, multiline="m" in flags, dotall="s" in flags)
     assert got == expected
 
 
@@ -142,7 +140,7 @@ def test_translation(pattern: str, flags: str, expected: str) -> None:
     ],
 )
 def test_refused_naming_the_construct(pattern: str, named: str) -> None:
-    with pytest.raises(UnsupportedRegex, match=re.escape(named)):
+    with pytest.raises(UnsupportedRegexError, match=re.escape(named)):
         to_postgres(pattern)
 
 
@@ -156,10 +154,10 @@ ATOMS = st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(ATOMS, max_size=12).map("".join), st.booleans(), st.booleans(), st.booleans())
 def test_any_input_translates_or_is_refused(pattern: str, i: bool, m: bool, s: bool) -> None:
-    """Hostile input never crashes the translator: a translation, or UnsupportedRegex."""
+    """Hostile input never crashes the translator: a translation, or UnsupportedRegexError."""
     try:
         out = to_postgres(pattern, ignorecase=i, multiline=m, dotall=s)
-    except UnsupportedRegex as e:
+    except UnsupportedRegexError as e:
         assert str(e)
     else:
         assert isinstance(out, str)
