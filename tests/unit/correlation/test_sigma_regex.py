@@ -1,7 +1,7 @@
 """The PCRE -> PostgreSQL ARE translator (pure): what each construct becomes, what is refused.
 
 What the translations match on a real PostgreSQL is checked against Python's ``re`` over
-generated patterns in ``tests/integration/test_sigma_regex.py``.
+generated patterns in ``tests/integration/test_sigma_regex_postgres.py``.
 """
 
 import re
