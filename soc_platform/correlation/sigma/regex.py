@@ -28,45 +28,26 @@ verbs, callouts, branch reset groups, repetition counts above 255.
 
 import re
 from dataclasses import dataclass, replace
-from functools import cache
+
+from soc_platform.correlation.sigma.charsets import (
+    DIGIT,
+    HSPACE,
+    MAX_CP,
+    NEWLINE,
+    POSIX,
+    SPACE,
+    VSPACE,
+    WORD,
+    Interval,
+    bracket,
+    case_variants,
+    complement,
+    escape_cp,
+    with_case_variants,
+)
 
 MAX_REPEAT = 255  # PostgreSQL's RE_DUP_MAX
 
-#: one code point interval, both ends included
-Interval = tuple[int, int]
-
-DIGIT: tuple[Interval, ...] = ((0x30, 0x39),)
-WORD: tuple[Interval, ...] = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
-SPACE: tuple[Interval, ...] = ((0x09, 0x0D), (0x20, 0x20))  # HT LF VT FF CR and space
-HSPACE: tuple[Interval, ...] = (
-    (0x09, 0x09),
-    (0x20, 0x20),
-    (0xA0, 0xA0),
-    (0x1680, 0x1680),
-    (0x180E, 0x180E),
-    (0x2000, 0x200A),
-    (0x202F, 0x202F),
-    (0x205F, 0x205F),
-    (0x3000, 0x3000),
-)
-VSPACE: tuple[Interval, ...] = ((0x0A, 0x0D), (0x85, 0x85), (0x2028, 0x2029))
-NEWLINE: tuple[Interval, ...] = ((0x0A, 0x0A),)
-POSIX: dict[str, tuple[Interval, ...]] = {
-    "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
-    "digit": DIGIT,
-    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)),
-    "upper": ((0x41, 0x5A),),
-    "lower": ((0x61, 0x7A),),
-    "space": SPACE,
-    "blank": ((0x09, 0x09), (0x20, 0x20)),
-    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)),
-    "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
-    "word": WORD,
-    "cntrl": ((0x00, 0x1F), (0x7F, 0x7F)),
-    "graph": ((0x21, 0x7E),),
-    "print": ((0x20, 0x7E),),
-    "ascii": ((0x00, 0x7F),),
-}
 _CLASS_ESCAPES: dict[str, tuple[Interval, ...]] = {
     "d": DIGIT,
     "w": WORD,
@@ -80,7 +61,6 @@ _META = frozenset("\\^$.[]|()*+?{}")
 #: consuming the optional newline matches the same strings, and PostgreSQL runs it faster
 #: than a lookahead constraint.
 _AT_END = {"(?=\\n?$)": "\\n?$", "(?=\\n|$)": "(?:\\n|$)", "(?=\\n?\\Z)": "\\n?\\Z"}
-_MAX_CP = 0x10FFFF
 _QUANT = re.compile(r"\{(\d*)(?:(,)(\d*))?\}")
 _INLINE_FLAGS = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?(\)|:)")
 _SUPPORTED_FLAGS = frozenset("imsxnUJ")
@@ -255,7 +235,7 @@ class _Parser:
             return self.char_class(flags), True
         if c == ".":
             self.pos += 1
-            return ("." if flags.s else _bracket(NEWLINE, negate=True)), True
+            return ("." if flags.s else bracket(NEWLINE, negate=True)), True
         if c == "^":
             self.pos += 1
             return ("(?:^|(?<=\\n))" if flags.m else "^"), False
@@ -349,15 +329,15 @@ class _Parser:
             return None, False
         if c.lower() in _CLASS_ESCAPES:
             self.pos += 1
-            return _bracket(_CLASS_ESCAPES[c.lower()], negate=c.isupper()), True
+            return bracket(_CLASS_ESCAPES[c.lower()], negate=c.isupper()), True
         if c == "N":
             self.pos += 1
             if self.peek() == "{":
                 raise self.fail("named character '\\N{...}'")
-            return _bracket(NEWLINE, negate=True), True
+            return bracket(NEWLINE, negate=True), True
         if c == "R":
             self.pos += 1
-            return "(?:\\r\\n|" + _bracket(VSPACE) + ")", True
+            return "(?:\\r\\n|" + bracket(VSPACE) + ")", True
         ch = self.char_escape()
         return self.literal(ch, flags), True
 
@@ -422,7 +402,7 @@ class _Parser:
     def code_point(self, value: int) -> str:
         if value == 0:
             raise self.fail("a NUL character (PostgreSQL text cannot hold one)")
-        if value > _MAX_CP or 0xD800 <= value <= 0xDFFF:
+        if value > MAX_CP or 0xD800 <= value <= 0xDFFF:
             raise self.fail(f"invalid code point {value:#x}")
         return chr(value)
 
@@ -471,8 +451,8 @@ class _Parser:
             else:
                 folded.append((ord(low), ord(low)))
         if flags.i:
-            folded = list(_with_case_variants(folded))
-        return _bracket(tuple(folded) + tuple(fixed), negate=negate)
+            folded = list(with_case_variants(folded))
+        return bracket(tuple(folded) + tuple(fixed), negate=negate)
 
     def no_range_after_class(self) -> None:
         if self.peek() == "-" and self.peek(1) not in ("]", ""):
@@ -490,7 +470,7 @@ class _Parser:
         if e.lower() in _CLASS_ESCAPES:
             self.pos += 1
             members = _CLASS_ESCAPES[e.lower()]
-            return _complement(members) if e.isupper() else members
+            return complement(members) if e.isupper() else members
         if e in ("N", "R", "B", "A", "z", "Z"):
             raise self.fail(f"'\\{e}' in a character class")
         return self.char_escape(in_class=True)
@@ -503,95 +483,15 @@ class _Parser:
             raise self.fail(f"unknown POSIX class '[:{m.group(2)}:]'")
         self.pos += m.end()
         members = POSIX[m.group(2)]
-        return _complement(members) if m.group(1) else members
+        return complement(members) if m.group(1) else members
 
     def literal(self, ch: str, flags: _Flags) -> str:
         if flags.i:
-            variants = _case_variants(ord(ch))
+            variants = case_variants(ord(ch))
             if len(variants) > 1:
-                return _bracket(tuple((v, v) for v in variants))
+                return bracket(tuple((v, v) for v in variants))
         if ch in _META:
             return "\\" + ch
         if ch.isprintable():
             return ch
-        return _escape_cp(ord(ch))
-
-
-# -- code point sets ------------------------------------------------------------------
-def _normalize(intervals: tuple[Interval, ...] | list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for lo, hi in sorted(intervals):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def _complement(intervals: tuple[Interval, ...] | list[Interval]) -> tuple[Interval, ...]:
-    out: list[Interval] = []
-    nxt = 1  # NUL cannot occur in PostgreSQL text
-    for lo, hi in _normalize(intervals):
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = max(nxt, hi + 1)
-    if nxt <= _MAX_CP:
-        out.append((nxt, _MAX_CP))
-    return tuple(out)
-
-
-def _escape_cp(cp: int) -> str:
-    return f"\\u{cp:04X}" if cp <= 0xFFFF else f"\\U{cp:08X}"
-
-
-def _bracket_char(cp: int) -> str:
-    ch = chr(cp)
-    return ch if ch.isascii() and ch.isalnum() else _escape_cp(cp)
-
-
-def _bracket(intervals: tuple[Interval, ...] | list[Interval], negate: bool = False) -> str:
-    """An ARE bracket expression; every character not alphanumeric ASCII as \\u escapes."""
-    members = _normalize(intervals)
-    if not members:
-        # an empty set never matches; its complement always does
-        return "." if negate else "[^\\u0001-\\U0010FFFF]"
-    body = "".join(
-        _bracket_char(lo) if lo == hi else f"{_bracket_char(lo)}-{_bracket_char(hi)}"
-        for lo, hi in members
-    )
-    return f"[{'^' if negate else ''}{body}]"
-
-
-# -- case folding ---------------------------------------------------------------------
-@cache
-def _case_table() -> dict[int, tuple[int, ...]]:
-    """Code point -> every code point of its case-folding group (Unicode simple folding:
-    ``str.casefold`` where it yields one character, else ``str.lower``), for characters
-    that have other cases. Every cased script lies below U+1F000."""
-    groups: dict[str, list[int]] = {}
-    for cp in range(0x1F000):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        ch = chr(cp)
-        key = ch.casefold()
-        if len(key) != 1:
-            key = ch.lower() if len(ch.lower()) == 1 else ch
-        groups.setdefault(key, []).append(cp)
-    return {cp: tuple(g) for g in groups.values() if len(g) > 1 for cp in g}
-
-
-def _case_variants(cp: int) -> tuple[int, ...]:
-    return _case_table().get(cp, (cp,))
-
-
-def _with_case_variants(intervals: list[Interval]) -> list[Interval]:
-    table = _case_table()
-    members = _normalize(intervals)
-    extra: list[Interval] = []
-    for lo, hi in members:
-        if hi - lo < 512:
-            cps: list[int] = [cp for cp in range(lo, hi + 1) if cp in table]
-        else:
-            cps = [cp for cp in table if lo <= cp <= hi]
-        extra.extend((v, v) for cp in cps for v in table[cp])
-    return _normalize(members + extra)
+        return escape_cp(ord(ch))
