@@ -243,6 +243,12 @@ CASES: list[tuple[str, str, set[str]]] = [
         "    sel:\n        rule_tags: 'owasp_crs'\n    condition: sel",
         {"traversal", "sqli_quote"},
     ),
+    (  # each value may match a different element
+        "tags_all",
+        "    sel:\n        rule_tags|contains|all:\n            - 'sqli'\n            - 'crs'\n"
+        "    condition: sel",
+        {"sqli_quote"},
+    ),
     (
         "tags_wildcard",
         "    sel:\n        rule_tags: 'paranoia-level/*'\n    condition: sel",

@@ -203,6 +203,10 @@ class PostgresBackend(TextQueryBackend):
             if leaf is None:
                 parts.append(self._arg(cond, arg, state))
                 continue
+            if isinstance(cond, ConditionAND) and self._is_list(leaf[0]):
+                # each value of an AND may match a different element of a list
+                parts.append(self._ci_match(*leaf))
+                continue
             if leaf[0] not in groups:
                 groups[leaf[0]] = []
                 parts.append(_Group(leaf[0]))
@@ -212,6 +216,9 @@ class PostgresBackend(TextQueryBackend):
             self._ci_match(p.field, groups[p.field], quantifier) if isinstance(p, _Group) else p
             for p in parts
         ]
+
+    def _is_list(self, field: str) -> bool:
+        return field != _KEYWORDS and self.column(field).kind == "text[]"
 
     def _ci_leaf(self, arg: Any) -> tuple[str, str] | None:
         """(field, LIKE pattern literal) of a case-insensitive string test, else None."""
@@ -228,11 +235,13 @@ class PostgresBackend(TextQueryBackend):
             return _KEYWORDS, self.like_pattern(_anywhere(arg.value))
         return None
 
-    def _ci_match(self, field: str, patterns: list[str], quantifier: str = "ANY") -> str:
+    def _ci_match(self, field: str, patterns: list[str] | str, quantifier: str = "ANY") -> str:
         """Case-insensitive LIKE of ``field`` against patterns, for every alphabet whatever
         the database locale: both sides lower-cased under the ICU root collation (which is
         what ILIKE does under a non-C collation)."""
         col = COLUMNS["keywords"] if field == _KEYWORDS else self.column(field)
+        if isinstance(patterns, str):
+            patterns = [patterns]
         lowered = [f"lower({p} COLLATE {CI_COLLATION})" for p in patterns]
 
         def test(x: str) -> str:
