@@ -166,8 +166,10 @@ def parse(
             "event_id": ids,
             "event_time": event_time.take(keep),
             "client_ip": client_ip.take(keep),
-            "host": pc.utf8_lower(good["host"]),
-            "request_method": pc.utf8_upper(good["request_method"]),
+            # as sent: Sigma's |cased and |re see the original; whoever needs a normal
+            # form (grouping by host) makes it where it is used
+            "host": good["host"],
+            "request_method": good["request_method"],
             "request_uri": good["request_uri"],
             "status_code": status_good,
             "user_agent": good["user_agent"],

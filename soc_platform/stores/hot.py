@@ -215,6 +215,12 @@ class HotStore:
                 raise HotStoreError(
                     f"the hot store needs PostgreSQL 15 or newer (server is {version[0]})"
                 )
+            icu = conn.execute(sql.query("icu_collation")).fetchone()
+            if not (icu and icu[0]):
+                raise HotStoreError(
+                    "the hot store needs a PostgreSQL server built with ICU (collation "
+                    '"und-x-icu"): Sigma rules match text case-insensitively under it'
+                )
             conn.execute(sql.query("schema_lock"))
             conn.execute(sql.query("create_schema_version"))
             applied = {int(v): d for v, d in conn.execute(sql.query("schema_versions"))}

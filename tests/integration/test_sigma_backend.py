@@ -243,6 +243,12 @@ CASES: list[tuple[str, str, set[str]]] = [
         "    sel:\n        rule_tags: 'owasp_crs'\n    condition: sel",
         {"traversal", "sqli_quote"},
     ),
+    (  # each value may match a different element
+        "tags_all",
+        "    sel:\n        rule_tags|contains|all:\n            - 'sqli'\n            - 'crs'\n"
+        "    condition: sel",
+        {"sqli_quote"},
+    ),
     (
         "tags_wildcard",
         "    sel:\n        rule_tags: 'paranoia-level/*'\n    condition: sel",
@@ -256,12 +262,8 @@ CASES: list[tuple[str, str, set[str]]] = [
         "    condition: keywords",
         {"traversal", "server_error"},
     ),
-    # null: the field is absent or empty; exists: present
-    (
-        "null",
-        "    sel:\n        c-useragent: null\n    condition: sel",
-        {"no_ua", "empty_ua"},
-    ),
+    # null: the field is absent (the empty string is a value); exists: present
+    ("null", "    sel:\n        c-useragent: null\n    condition: sel", {"no_ua"}),
     ("empty_string", "    sel:\n        c-useragent: ''\n    condition: sel", {"empty_ua"}),
     ("exists", "    sel:\n        c-useragent|exists: true\n    condition: sel", ALL - {"no_ua"}),
     ("not_exists", "    sel:\n        c-useragent|exists: false\n    condition: sel", {"no_ua"}),

@@ -18,14 +18,24 @@ class Column:
     sql: str  # an SQL expression over ``waf_events AS e``
     kind: Kind
     doc: str
+    # the value's normal form where events are grouped or counted by it (None: as stored)
+    key: str | None = None
 
 
 COLUMNS: dict[str, Column] = {
     c.name: c
     for c in (
         Column("client_ip", "e.client_ip", "inet", "client (source) IP address"),
-        Column("host", "e.host", "text", "Host header / virtual host"),
-        Column("request_method", "e.request_method", "text", "HTTP method"),
+        # Host names are case-insensitive (DNS, RFC 4343: ASCII letters only): groups and
+        # distinct counts take the ASCII-lower-cased name; matching sees the Host as sent.
+        Column(
+            "host",
+            "e.host",
+            "text",
+            "Host header / virtual host, as sent",
+            key='lower(e.host COLLATE "C")',
+        ),
+        Column("request_method", "e.request_method", "text", "HTTP method, as sent"),
         Column("request_uri", "e.request_uri", "text", "full request URI: path and query"),
         Column("uri_path", "split_part(e.request_uri, '?', 1)", "text", "URI path, no query"),
         Column(
@@ -44,10 +54,10 @@ COLUMNS: dict[str, Column] = {
         # the raw line itself stays in the lake.
         Column(
             "keywords",
-            "concat_ws(' ', e.request_method, e.request_uri, e.status_code, e.user_agent, "
-            "e.host, e.rule_msg)",
+            "concat_ws(' ', host(e.client_ip), e.request_method, e.request_uri, e.status_code, "
+            "e.user_agent, e.host, e.rule_msg)",
             "text",
-            "keyword search: method, URI, status, user agent, host and WAF message",
+            "keyword search: client IP, method, URI, status, user agent, host and WAF message",
         ),
     )
 }
@@ -88,6 +98,11 @@ UNAVAILABLE: dict[str, str] = {
     "s-ip": "WAF events carry no server (destination) IP",
     "cs-version": "WAF events carry no HTTP version",
 }
+
+
+#: Field names the pipeline gives a field the WAF events do not carry (the backend turns a
+#: test on it into the constant Sigma gives it over such events).
+ABSENT_PREFIX = "absent:"
 
 
 def known_fields() -> set[str]:

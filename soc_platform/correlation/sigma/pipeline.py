@@ -1,11 +1,17 @@
 """The processing pipeline that fits Sigma web rules to soc-platform's WAF events.
 
-Three steps, in pySigma's way:
+Four steps, in pySigma's way:
 
 1. rules whose log source is not web traffic fail with the reason (a Windows or a
    firewall rule cannot run over WAF events);
-2. fields the WAF events do not carry fail with the field and the reason;
-3. the Sigma web-server taxonomy (``cs-uri-query``, ``c-ip``, ``sc-status``...) is mapped onto
+2. field names that are neither the web taxonomy nor a WAF column fail with the field (a
+   typo, or a field of another log source);
+3. fields of the web taxonomy the WAF events do not carry (``cs-referer``...) are marked
+   absent (renamed ``absent:<field>``): the backend gives a test on such a field the value
+   Sigma gives it over events without that field (false; true for ``null`` and
+   ``|exists: false``), simplifies the condition, and refuses the rule with the reason where
+   that would change what it means (see :mod:`.backend`);
+4. the Sigma web-server taxonomy (``cs-uri-query``, ``c-ip``, ``sc-status``...) is mapped onto
    the logical columns of :mod:`.columns`, which the backend turns into SQL.
 """
 
@@ -20,8 +26,14 @@ from sigma.processing.transformations import (
 )
 from sigma.processing.transformations.base import DetectionItemTransformation
 from sigma.rule import SigmaDetectionItem
+from sigma.types import SigmaFieldReference
 
-from soc_platform.correlation.sigma.columns import TAXONOMY, UNAVAILABLE, known_fields
+from soc_platform.correlation.sigma.columns import (
+    ABSENT_PREFIX,
+    TAXONOMY,
+    UNAVAILABLE,
+    known_fields,
+)
 
 #: Log sources whose events the hot table holds.
 WEB_LOGSOURCES: tuple[dict[str, str], ...] = (
@@ -35,25 +47,38 @@ WEB_LOGSOURCES: tuple[dict[str, str], ...] = (
 )
 
 
+def _fields(item: SigmaDetectionItem) -> list[str]:
+    """The field a detection item tests and the fields its values refer to (|fieldref)."""
+    names = [item.field] if item.field is not None else []
+    names += [v.field for v in item.value if isinstance(v, SigmaFieldReference)]
+    return names
+
+
 @dataclass
 class UnknownFieldFailure(DetectionItemTransformation):
-    """Fail on a field the WAF events have no column for, naming it and saying why."""
+    """Fail on a field name that is neither the web taxonomy nor a WAF column."""
 
     def apply_detection_item(self, detection_item: SigmaDetectionItem) -> None:
-        name = detection_item.field
-        if name is None or name in known_fields():
-            return
-        if name in UNAVAILABLE:
-            message = f"field '{name}': {UNAVAILABLE[name]}"
-        else:
-            message = (
+        for name in _fields(detection_item):
+            if name in known_fields() or name in UNAVAILABLE or name.startswith(ABSENT_PREFIX):
+                continue
+            raise SigmaTransformationError(
                 f"field '{name}': no such field in WAF events "
-                f"(fields: {', '.join(sorted(known_fields()))})"
+                f"(fields: {', '.join(sorted(known_fields()))})",
+                source=detection_item.source,
             )
-        raise SigmaTransformationError(
-            message,
-            source=detection_item.source,
-        )
+
+
+@dataclass
+class AbsentFieldTransformation(DetectionItemTransformation):
+    """Mark a test on a web field the WAF events do not carry: ``absent:<field>``."""
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem) -> None:
+        names = [n for n in _fields(detection_item) if n in UNAVAILABLE]
+        if names:
+            # a comparison with an absent field (|fieldref) is as false as a test on one
+            detection_item.field = ABSENT_PREFIX + names[0]
+            self.processing_item_applied(detection_item)
 
 
 def _mapping() -> dict[str | None, str | list[str]]:
@@ -80,6 +105,9 @@ def waf_pipeline() -> ProcessingPipeline:
                 rule_condition_negation=True,
             ),
             ProcessingItem(identifier="soc_known_fields", transformation=UnknownFieldFailure()),
+            ProcessingItem(
+                identifier="soc_absent_fields", transformation=AbsentFieldTransformation()
+            ),
             ProcessingItem(
                 identifier="soc_web_taxonomy",
                 transformation=FieldMappingTransformation(_mapping()),

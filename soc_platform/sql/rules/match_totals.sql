@@ -1,7 +1,8 @@
 -- A compiled rule's incidents: one span per run of firing windows, limited to its group;
 -- every event of the run counts once however many windows held it (correlation.compiler
 -- renders it; the names in braces are SQL compiled from the rule, the percent-names bind
--- parameters; see match_windows.sql).
+-- parameters; see match_windows.sql). Targets are host + path with the host lower-cased:
+-- host names are case-insensitive (DNS), waf_events keeps the Host header as sent.
 WITH spans AS (
     SELECT s.lo, s.hi, s.grp, s.n
     FROM unnest(
@@ -12,7 +13,7 @@ WITH spans AS (
 ),
 hits AS MATERIALIZED (
     SELECT
-        e.event_time, e.client_ip, e.host, e.request_uri, e.rule_id, e.action,
+        e.event_time, e.client_ip, lower(e.host COLLATE "C") AS host, e.request_uri, e.rule_id, e.action,
         {group_key} AS grp,
         {value} AS val
     FROM waf_events AS e

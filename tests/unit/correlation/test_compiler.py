@@ -275,7 +275,8 @@ def test_value_count() -> None:
         )
     )
     assert rule.kind == "value_count"
-    assert rule.value == "e.host"
+    # host names count case-insensitively (DNS): Shop.example.com is shop.example.com
+    assert rule.value == 'lower(e.host COLLATE "C")'
     assert rule.having == "count(DISTINCT val) > 20"
     assert rule.timespan == 10 * M
 
@@ -292,7 +293,7 @@ def test_value_count_of_several_fields_and_groups() -> None:
         )
     )
     assert rule.value == "jsonb_build_array(host(e.client_ip), (e.status_code)::text)::text"
-    assert rule.group_key == "jsonb_build_array(e.host, e.user_agent)::text"
+    assert rule.group_key == 'jsonb_build_array(lower(e.host COLLATE "C"), e.user_agent)::text'
     assert rule.ip_field is None
     assert rule.having == "count(DISTINCT val) <= 2"
 
