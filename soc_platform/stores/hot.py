@@ -136,17 +136,28 @@ class HotStore:
     """Typed access to the hot tables, their aggregates and the incidents table."""
 
     def __init__(
-        self, dsn: str, connect_timeout: int = 10, policy: HotPolicy | None = None
+        self,
+        dsn: str,
+        connect_timeout: int = 10,
+        policy: HotPolicy | None = None,
+        *,
+        prepare_threshold: int | None = 5,
     ) -> None:
+        """``prepare_threshold``: psycopg's (executions of a query before it is prepared
+        server-side; None never prepares). Servers whose connections share one session
+        (PGlite, a transaction-mode pooler before PgBouncer 1.21) need None."""
         self.dsn = dsn
         self.connect_timeout = connect_timeout
         self.policy = policy or HotPolicy()
+        self.prepare_threshold = prepare_threshold
         self._dialect: Dialect | None = None
         self._reader: psycopg.Connection[Any] | None = None
 
     def clone(self) -> "HotStore":
         """The same store for another thread (connections are not shared across threads)."""
-        other = HotStore(self.dsn, self.connect_timeout, self.policy)
+        other = HotStore(
+            self.dsn, self.connect_timeout, self.policy, prepare_threshold=self.prepare_threshold
+        )
         other._dialect = self._dialect
         return other
 
@@ -172,6 +183,7 @@ class HotStore:
                 autocommit=autocommit,
                 connect_timeout=self.connect_timeout,
                 options="-c TimeZone=UTC",  # day buckets and returned times in UTC
+                prepare_threshold=self.prepare_threshold,
             )
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
@@ -243,7 +255,11 @@ class HotStore:
                 if target_version is not None and migration.version > target_version:
                     break
                 self._migrate(conn, dialect, migration)
-            if dialect is Dialect.TIMESCALE:
+            # the policies are those of the newest schema (compression is enabled by
+            # 0002, the aggregates they name appear there): not for an older target
+            if dialect is Dialect.TIMESCALE and (
+                target_version is None or target_version >= sql.latest_version()
+            ):
                 self._apply_policies(conn)
         self._dialect = dialect
         return dialect
