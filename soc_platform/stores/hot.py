@@ -16,8 +16,10 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql as pgsql
+from psycopg.adapt import Buffer
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from psycopg.types.json import Jsonb
 
 from soc_platform import buckets, sql
@@ -132,6 +134,31 @@ def partition_name(day: date) -> str:
     return f"waf_events_p{day:%Y%m%d}"
 
 
+class _UtcTimestamptzLoader(TimestamptzLoader):
+    def load(self, data: Buffer) -> datetime:
+        return super().load(data).astimezone(UTC)
+
+
+class _UtcTimestamptzBinaryLoader(TimestamptzBinaryLoader):
+    def load(self, data: Buffer) -> datetime:
+        return super().load(data).astimezone(UTC)
+
+
+def _times_in_utc(conn: psycopg.Connection[Any]) -> None:
+    """Make ``conn`` return timestamptz values in UTC whatever the session's time zone.
+
+    The hot store asks for TimeZone=UTC at connect (a startup option), but a server or
+    pooler may ignore startup options (PgBouncer with ``ignore_startup_parameters =
+    options``; PGlite). psycopg returns times in the session's zone, and day arithmetic
+    on them (runs end at midnight UTC) would then follow that zone's midnight. Only then
+    are these (pure Python, slower) loaders registered; the SQL names UTC itself.
+    """
+    if conn.info.parameter_status("TimeZone") in ("UTC", "Etc/UTC"):
+        return
+    conn.adapters.register_loader("timestamptz", _UtcTimestamptzLoader)
+    conn.adapters.register_loader("timestamptz", _UtcTimestamptzBinaryLoader)
+
+
 class HotStore:
     """Typed access to the hot tables, their aggregates and the incidents table."""
 
@@ -193,6 +220,7 @@ class HotStore:
                 "(check SOC_PG_DSN, or unset it to use the embedded server)"
             ) from exc
         try:
+            _times_in_utc(conn)
             with conn:
                 yield conn
         finally:

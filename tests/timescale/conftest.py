@@ -44,4 +44,3 @@ def tsdb_dsn(pglite_server: PGliteServer) -> Iterator[str]:
     yield pglite_server.dsn
     if not pglite_server.alive():
         pytest.fail(f"the PGlite server died during the test:\n{pglite_server.log_tail()}")
-

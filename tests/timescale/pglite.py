@@ -9,7 +9,6 @@ All connections share ONE backend session, so tests use autocommit connections w
 
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -29,10 +28,11 @@ from soc_platform.tables import first_per_key
 
 SERVER_DIR = Path(__file__).resolve().parent
 READY_TIMEOUT_S = 180.0  # a first start runs initdb in WASM: 10-20 s, more on a loaded machine
-#: The shared session's time zone during the tests. Not UTC on purpose: PGlite ignores the
-#: TimeZone the hot store asks for at connect (startup options), so the suite proves that
-#: nothing the product computes depends on the session time zone. +05:45 moves both day
-#: and hour boundaries.
+#: The session's time zone during the tests, reported to clients at connect (psycopg then
+#: returns times in it). Not UTC on purpose: PGlite ignores the TimeZone=UTC the hot store
+#: asks for at connect (a startup option), as PgBouncer does with
+#: ``ignore_startup_parameters = options``, so the suite proves that nothing the product
+#: computes depends on the session's zone. +05:45 moves both day and hour boundaries.
 SESSION_TIME_ZONE = "Asia/Kathmandu"
 
 #: Relations of the product in public (the extensions' own objects, also in public, stay).
@@ -90,7 +90,11 @@ class PGliteServer:
     def start(self) -> None:
         self.starts += 1
         out = self.workdir / f"serve-{self.starts}.out"
-        env = {**os.environ, "PGLITE_TEMPLATE": str(template_path())}
+        env = {
+            **os.environ,
+            "PGLITE_TEMPLATE": str(template_path()),
+            "PGLITE_TIMEZONE": SESSION_TIME_ZONE,
+        }
         # stdout to a file, not a pipe: nothing drains a pipe while the tests run
         with out.open("wb") as fo, self.stderr.open("wb") as fe:
             self.proc = subprocess.Popen(
@@ -204,7 +208,8 @@ def insert_events(dsn: str, events: pa.Table, rows_per_statement: int = 500) -> 
         for start in range(0, len(rows), rows_per_statement):
             chunk = rows[start : start + rows_per_statement]
             statement = sql.SQL(
-                "INSERT INTO waf_events ({}) VALUES {} ON CONFLICT (event_time, event_id) DO NOTHING"
+                "INSERT INTO waf_events ({}) VALUES {} "
+                "ON CONFLICT (event_time, event_id) DO NOTHING"
             ).format(columns, sql.SQL(", ").join([one_row] * len(chunk)))
             cur = conn.execute(statement, [row[c] for row in chunk for c in _COLUMNS])
             inserted += cur.rowcount

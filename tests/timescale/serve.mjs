@@ -6,6 +6,7 @@
 //   maxConnections  client sockets accepted at once (default 16; pglite-socket's own is 1)
 // env: PGLITE_TEMPLATE=/path/t.tar.gz  start from this dumped data dir (about 3-5 s); when
 //        the file is missing, initdb (10-20 s), prepare the server and write it
+//      PGLITE_TIMEZONE=Zone/Name  the session's time zone (default GMT)
 //      PGLITE_SOCKET_DEBUG=1 / PGLITE_SOCKET_INSPECT=1  pglite-socket's log / hex dump
 //
 // Prints exactly one line on stdout, "PGLITE_READY <host> <port>", when clients may
@@ -59,6 +60,11 @@ if (template && existsSync(template)) {
 // with 'functionality not supported under the current "timescale" license'. Loading the
 // library up front loads the TSL part too (harmless on a fresh dir).
 await db.exec("LOAD 'timescaledb'")
+// PGLITE_TIMEZONE: the session's time zone, as a server's default would be (clients are
+// told it at connect, like a real server; their own startup options are ignored).
+if (process.env.PGLITE_TIMEZONE) {
+  await db.query('SELECT set_config($1, $2, false)', ['TimeZone', process.env.PGLITE_TIMEZONE])
+}
 
 // --- startup: answered here, before pglite-socket's queue -----------------------------
 // PGlite answers a StartupMessage with AuthenticationMD5Password and then waits for the

@@ -73,8 +73,10 @@ def test_upgrade_from_schema_1_materializes_the_new_aggregates(tsdb_dsn: str) ->
         "waf_events_daily_summary": 10,
     }
     day = datetime(2026, 3, 10, tzinfo=UTC)
-    assert [(r["day"], r["rule_id"], r["event_count"], r["distinct_ips"]) for r in
-            hot.daily_summary(T0.date(), T0.date())] == [(day, "942100", 10, 1)]
+    assert [
+        (r["day"], r["rule_id"], r["event_count"], r["distinct_ips"])
+        for r in hot.daily_summary(T0.date(), T0.date())
+    ] == [(day, "942100", 10, 1)]
 
 
 def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> None:
@@ -213,4 +215,3 @@ def test_policies_follow_the_settings(tsdb_dsn: str) -> None:
     )
     # the failed-job query runs on this version's job_stats (no job ran: none failed)
     assert report.failed_jobs == []
-
