@@ -4,6 +4,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from soc_platform.parsing import get_parser, split_lines
@@ -215,3 +216,17 @@ def test_policies_follow_the_settings(tsdb_dsn: str) -> None:
     )
     # the failed-job query runs on this version's job_stats (no job ran: none failed)
     assert report.failed_jobs == []
+
+
+def test_copy_from_stdin_is_refused_and_the_server_lives_on(tsdb_dsn: str) -> None:
+    """PGlite's WASM traps on COPY FROM STDIN (the loader's path); serve.mjs answers it with
+    an error instead, so the loader fails cleanly here and the suite inserts rows."""
+    hot = hot_store(tsdb_dsn)
+    hot.setup()
+    events = get_parser("waf_json")(
+        split_lines(to_jsonl(sqli_burst(T0, "192.168.5.5", n=3)).encode()), "t", T0
+    ).events
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="COPY FROM STDIN"):
+        hot.load_events(events)
+    assert insert_events(tsdb_dsn, events) == 3
+    assert hot.count_events(T0.date(), T0.date()) == 3
