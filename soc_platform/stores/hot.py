@@ -16,8 +16,10 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql as pgsql
+from psycopg.adapt import Buffer
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from psycopg.types.json import Jsonb
 
 from soc_platform import buckets, sql
@@ -132,21 +134,57 @@ def partition_name(day: date) -> str:
     return f"waf_events_p{day:%Y%m%d}"
 
 
+class _UtcTimestamptzLoader(TimestamptzLoader):
+    def load(self, data: Buffer) -> datetime:
+        return super().load(data).astimezone(UTC)
+
+
+class _UtcTimestamptzBinaryLoader(TimestamptzBinaryLoader):
+    def load(self, data: Buffer) -> datetime:
+        return super().load(data).astimezone(UTC)
+
+
+def _times_in_utc(conn: psycopg.Connection[Any]) -> None:
+    """Make ``conn`` return timestamptz values in UTC whatever the session's time zone.
+
+    The hot store asks for TimeZone=UTC at connect (a startup option), but a server or
+    pooler may ignore startup options (PgBouncer with ``ignore_startup_parameters =
+    options``; PGlite). psycopg returns times in the session's zone, and day arithmetic
+    on them (runs end at midnight UTC) would then follow that zone's midnight. Only then
+    are these (pure Python, slower) loaders registered; the SQL names UTC itself.
+    """
+    if conn.info.parameter_status("TimeZone") in ("UTC", "Etc/UTC"):
+        return
+    conn.adapters.register_loader("timestamptz", _UtcTimestamptzLoader)
+    conn.adapters.register_loader("timestamptz", _UtcTimestamptzBinaryLoader)
+
+
 class HotStore:
     """Typed access to the hot tables, their aggregates and the incidents table."""
 
     def __init__(
-        self, dsn: str, connect_timeout: int = 10, policy: HotPolicy | None = None
+        self,
+        dsn: str,
+        connect_timeout: int = 10,
+        policy: HotPolicy | None = None,
+        *,
+        prepare_threshold: int | None = 5,
     ) -> None:
+        """``prepare_threshold``: psycopg's (executions of a query before it is prepared
+        server-side; None never prepares). Servers whose connections share one session
+        (PGlite, a transaction-mode pooler before PgBouncer 1.21) need None."""
         self.dsn = dsn
         self.connect_timeout = connect_timeout
         self.policy = policy or HotPolicy()
+        self.prepare_threshold = prepare_threshold
         self._dialect: Dialect | None = None
         self._reader: psycopg.Connection[Any] | None = None
 
     def clone(self) -> "HotStore":
         """The same store for another thread (connections are not shared across threads)."""
-        other = HotStore(self.dsn, self.connect_timeout, self.policy)
+        other = HotStore(
+            self.dsn, self.connect_timeout, self.policy, prepare_threshold=self.prepare_threshold
+        )
         other._dialect = self._dialect
         return other
 
@@ -172,6 +210,7 @@ class HotStore:
                 autocommit=autocommit,
                 connect_timeout=self.connect_timeout,
                 options="-c TimeZone=UTC",  # day buckets and returned times in UTC
+                prepare_threshold=self.prepare_threshold,
             )
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
@@ -181,6 +220,7 @@ class HotStore:
                 "(check SOC_PG_DSN, or unset it to use the embedded server)"
             ) from exc
         try:
+            _times_in_utc(conn)
             with conn:
                 yield conn
         finally:
@@ -243,7 +283,11 @@ class HotStore:
                 if target_version is not None and migration.version > target_version:
                     break
                 self._migrate(conn, dialect, migration)
-            if dialect is Dialect.TIMESCALE:
+            # the policies are those of the newest schema (compression is enabled by
+            # 0002, the aggregates they name appear there): not for an older target
+            if dialect is Dialect.TIMESCALE and (
+                target_version is None or target_version >= sql.latest_version()
+            ):
                 self._apply_policies(conn)
         self._dialect = dialect
         return dialect

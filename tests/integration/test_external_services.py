@@ -2,10 +2,13 @@
 
 These servers cannot run on the CI machines; the tests skip with that reason unless
 SOC_TEST_TIMESCALE_DSN / SOC_TEST_MEILI_URL (+ SOC_TEST_MEILI_KEY) point at one, e.g. the
-docker-compose stack (see README "Production-like stack").
+docker-compose stack (see README "Test suites"). The TimescaleDB dialect itself runs in CI
+on PGlite (tests/timescale/); what PGlite cannot do is tested here: COPY loads and day
+rebuilds, concurrency and advisory locks, the background job scheduler.
 """
 
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +25,7 @@ from soc_platform.sql import latest_version
 from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
 from soc_platform.stores.search import MeilisearchSearch
 from tests.helpers import sqli_burst, to_jsonl
+from tests.integration import test_hot_tier
 
 TIMESCALE_DSN = os.environ.get("SOC_TEST_TIMESCALE_DSN")
 MEILI_URL = os.environ.get("SOC_TEST_MEILI_URL")
@@ -50,6 +54,7 @@ def one(dsn: str, query: str) -> list[tuple[object, ...]]:
         return conn.execute(query).fetchall()
 
 
+@pytest.mark.timescale
 def test_timescale_schema_policies_and_aggregates(timescale_dsn: str) -> None:
     """DDL twice, hypertable with 1-day chunks, compression settings, policies and the
     continuous aggregates, all verified through timescaledb_information."""
@@ -115,6 +120,7 @@ def test_timescale_schema_policies_and_aggregates(timescale_dsn: str) -> None:
     assert hot90.maintain().policies_changed == ["waf_events retention: 90 days"]
 
 
+@pytest.mark.timescale
 def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str) -> None:
     hot = HotStore(timescale_dsn, policy=HotPolicy(retention_days=0))
     hot.setup()
@@ -147,6 +153,39 @@ def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str)
     ).events
     assert hot.load_events(late).inserted == 3
     assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
+
+
+@pytest.mark.timescale
+def test_timescale_concurrent_setups_and_day_locks(timescale_dsn: str) -> None:
+    """Concurrent setups, and a live load waiting for the day lock of a rebuild (the plain
+    PostgreSQL tests of test_hot_tier, on TimescaleDB: PGlite has one shared backend)."""
+    test_hot_tier.test_concurrent_setups_do_not_collide(timescale_dsn)
+    hot = HotStore(timescale_dsn, policy=HotPolicy(retention_days=0))
+    assert hot.setup() is Dialect.TIMESCALE
+    test_hot_tier.test_a_live_load_during_a_rebuild_of_its_day_is_not_lost(hot, timescale_dsn)
+
+
+@pytest.mark.timescale
+def test_timescale_failed_jobs_are_reported(timescale_dsn: str) -> None:
+    """The background scheduler runs jobs (PGlite has none, and a foreground run_job records
+    no job statistics); the daily maintenance names each job whose last run failed."""
+    hot = HotStore(timescale_dsn, policy=HotPolicy(retention_days=0))
+    hot.setup()
+    with psycopg.connect(timescale_dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE PROCEDURE soc_test_failing_job(job_id int, config jsonb) LANGUAGE plpgsql "
+            "AS $$BEGIN RAISE EXCEPTION 'failing on purpose'; END$$"
+        )
+        row = conn.execute(
+            "SELECT add_job('soc_test_failing_job', INTERVAL '1 hour', initial_start => now())"
+        ).fetchone()
+    assert row
+    deadline = time.monotonic() + 120
+    while not (failed := hot.maintain().failed_jobs):
+        assert time.monotonic() < deadline, "the job scheduler did not run the job in 120 s"
+        time.sleep(1)
+    assert len(failed) == 1
+    assert failed[0].startswith(f"job {row[0]} soc_test_failing_job on None: Failed (")
 
 
 @pytest.mark.skipif(

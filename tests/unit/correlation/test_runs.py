@@ -1,6 +1,7 @@
 """Runs of firing windows (pure)."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from soc_platform.correlation.runs import Run, find_runs, neighbours
 
@@ -37,3 +38,17 @@ def test_neighbours_stay_in_the_day() -> None:
     assert neighbours([midnight], MIN) == {midnight + MIN}
     assert neighbours([T], MIN) == {T - MIN, T + MIN}
     assert find_runs([], MIN, FIVE) == []
+
+
+def test_runs_and_neighbours_follow_the_utc_day_in_any_zone() -> None:
+    """Window starts read back from PostgreSQL carry the session's zone: a run still ends
+    at midnight UTC, not at midnight there."""
+    zone = ZoneInfo("Asia/Kathmandu")  # +05:45
+    local_midnight = datetime(2026, 3, 11, tzinfo=zone)  # 18:15 UTC on the 10th
+    across_local = [("a", local_midnight - MIN), ("a", local_midnight)]
+    assert [r.windows for r in find_runs(across_local, MIN, FIVE)] == [2]
+    assert neighbours([local_midnight], MIN) == {local_midnight - MIN, local_midnight + MIN}
+    utc_midnight = datetime(2026, 3, 11, tzinfo=UTC).astimezone(zone)  # 05:45 there
+    across_utc = [("a", utc_midnight - MIN), ("a", utc_midnight)]
+    assert [r.start for r in find_runs(across_utc, MIN, FIVE)] == [utc_midnight - MIN, utc_midnight]
+    assert neighbours([utc_midnight], MIN) == {utc_midnight + MIN}
