@@ -19,6 +19,7 @@ from soc_platform import cli_landing, cli_rules
 from soc_platform.errors import (
     ConfigurationError,
     DependencyError,
+    HotStoreError,
     RunFailedError,
     SocPlatformError,
 )
@@ -198,10 +199,24 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             out = run_microbatch(settings, batch.paths, verbose=args.verbose, claim=batch.token)
         except Exception as exc:
             why = _one_line(exc)
-            lifecycle.fail_claim(ledger, batch.token, why, datetime.now(UTC), policy)
             tried.update(batch.paths)
             # a failed run's message already says what was stored and what happens next
             failures.append(why if isinstance(exc, RunFailedError) else f"a run failed: {why}")
+            try:
+                lifecycle.fail_claim(ledger, batch.token, why, datetime.now(UTC), policy)
+            except Exception as down:
+                # the hot store (which keeps the ledger) went down with the run: the claim
+                # stays with this process, and the next run, seeing it gone, retries it
+                reason = (
+                    "its PostgreSQL is unreachable"
+                    if isinstance(down, HotStoreError)
+                    else _one_line(down)
+                )
+                failures[-1] += (
+                    f" The landing ledger could not record the failure ({reason}): the next "
+                    "run retries these files all the same."
+                )
+                break
             continue
         summaries.append(_run_summary(out))
         if not args.json:
