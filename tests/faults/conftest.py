@@ -104,7 +104,7 @@ def reference(
     )
     assert len({i["rule"] for i in state.incidents}) >= 3, state.incidents  # several rules
     assert state.landing_files == state.quarantined_files == state.ledger_entries == []
-    faultkit.record("reference", 0, fault_input, state, time.monotonic() - case.started)
+    faultkit.record("reference", 0, fault_input.total_lines, state, time.monotonic() - case.started)
     return state
 
 

@@ -330,12 +330,12 @@ class Row:
 ROWS: list[Row] = []
 
 
-def record(case: str, kills: int, data: Input, state: State, seconds: float) -> None:
+def record(case: str, kills: int, lines_in: int, state: State, seconds: float) -> None:
     ROWS.append(
         Row(
             case,
             kills,
-            data.total_lines,
+            lines_in,
             state.lake_distinct,
             state.dead_letter_rows,
             len(state.quarantined_files),
@@ -357,6 +357,18 @@ def table() -> list[str]:
         f"{r.quarantined:>5} {r.incidents:>6} {r.orphans:>7} {r.seconds:>6.1f}"
         for r in ROWS
     ]
-    survived = sum(r.kills for r in ROWS if r.case != "reference")
-    out.append(f"kills survived: {survived} in {len(ROWS) - 1} cases")
+    killed = [r for r in ROWS if r.kills]
+    out.append(f"kills survived: {sum(r.kills for r in killed)} in {len(killed)} cases")
+    if PER_FILE:
+        out += ["", f"{'file (one CLI run)':<24} {'lines in':>8} {'events':>7} {'dupl.':>5} "
+                f"{'dead l.':>7}"]  # fmt: skip
+        out += [
+            f"{name:<24} {lines:>8} {events:>7} {dupes:>5} {dead:>7}"
+            for name, (lines, events, dupes, dead) in PER_FILE.items()
+        ]
     return out
+
+
+#: The hostile corpus through the command line: file -> (lines, events stored from it,
+#: events already stored from another line, dead letters).
+PER_FILE: dict[str, tuple[int, int, int, int]] = {}

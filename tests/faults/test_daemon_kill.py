@@ -184,7 +184,7 @@ def test_daemon_killed_while_its_run_works(
     state = case.snapshot()
     faultkit.assert_same(state, reference)
     faultkit.record(
-        "daemon killed at correlation_rule", 1, fault_input, state,
+        "daemon killed at correlation_rule", 1, fault_input.total_lines, state,
         time.monotonic() - case.started,
     )  # fmt: skip
 
@@ -210,6 +210,6 @@ def test_dev_process_group_killed_while_a_run_works(
     state = case.snapshot()
     faultkit.assert_same(state, reference)
     faultkit.record(
-        "dev group killed at hot_copy_slice", 1, fault_input, state,
+        "dev group killed at hot_copy_slice", 1, fault_input.total_lines, state,
         time.monotonic() - case.started,
     )  # fmt: skip

@@ -7,6 +7,7 @@ The cases are independent (a data directory and a database each) and mostly wait
 subprocesses, so they run two at a time once per module; each test checks its own case.
 """
 
+import json
 import subprocess
 import time
 from collections.abc import Sequence
@@ -73,7 +74,13 @@ def test_killed_then_run_again(
     if "lake_data_written" in points:  # the events' data files written, not committed
         assert out.orphans_after_kill > 0
     assert out.again.returncode == 0, out.again.stderr
+    # a batch's first failure is retried whole, the second halves it
+    files = len(fault_input.lines)
+    runs = json.loads(out.again.stdout)["runs"]
+    assert sorted(r["files"] for r in runs) == (
+        [files] if len(points) == 1 else sorted([files // 2, files - files // 2])
+    ), runs
     assert out.state is not None
     faultkit.assert_same(out.state, reference)
     name = "kill at " + ", ".join(points)
-    faultkit.record(name, len(points), fault_input, out.state, out.seconds)
+    faultkit.record(name, len(points), fault_input.total_lines, out.state, out.seconds)

@@ -83,7 +83,7 @@ def test_postgres_killed_mid_run(
         state = case.snapshot()
         faultkit.assert_same(state, reference)
         faultkit.record(
-            f"PostgreSQL killed at {point}", 1, fault_input, state,
+            f"PostgreSQL killed at {point}", 1, fault_input.total_lines, state,
             time.monotonic() - case.started,
         )  # fmt: skip
     finally:
