@@ -350,12 +350,12 @@ def record(case: str, kills: int, lines_in: int, state: State, seconds: float) -
 
 def table() -> list[str]:
     head = (
-        f"{'case':<34} {'kills':>5} {'lines in':>8} {'events':>7} {'dead l.':>7} "
+        f"{'case':<42} {'kills':>5} {'lines in':>8} {'events':>7} {'dead l.':>7} "
         f"{'quar.':>5} {'incid.':>6} {'orphans':>7} {'s':>6}"
     )
     out = [head, "-" * len(head)]
     out += [
-        f"{r.case:<34} {r.kills:>5} {r.lines_in:>8} {r.events:>7} {r.dead_letters:>7} "
+        f"{r.case:<42} {r.kills:>5} {r.lines_in:>8} {r.events:>7} {r.dead_letters:>7} "
         f"{r.quarantined:>5} {r.incidents:>6} {r.orphans:>7} {r.seconds:>6.1f}"
         for r in ROWS
     ]
