@@ -19,6 +19,8 @@ from soc_platform import cli_landing, cli_rules
 from soc_platform.errors import (
     ConfigurationError,
     DependencyError,
+    HotStoreError,
+    RunFailedError,
     SocPlatformError,
 )
 from soc_platform.redact import redact_text
@@ -215,10 +217,22 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             failures.append(exc)
             try:
                 lifecycle.fail_claim(ledger, batch.token, _one_line(exc), datetime.now(UTC), policy)
-            except SocPlatformError:
-                # the hot store holding the ledger is down: the claim's holder (this
-                # process) will be gone, which makes the next run or sensor tick fail it
-                pass
+            except Exception as down:
+                # the hot store (which keeps the ledger) went down with the run: the claim
+                # stays with this process, and the next run, seeing it gone, retries it
+                reason = (
+                    "its PostgreSQL is unreachable"
+                    if isinstance(down, HotStoreError)
+                    else _one_line(down)
+                )
+                note = (
+                    f" The landing ledger could not record the failure ({reason}): the next "
+                    "run retries these files all the same."
+                )
+                details = getattr(exc, "details", "")
+                failures[-1] = RunFailedError(_one_line(exc) + note, details)
+                failures[-1].__cause__ = exc
+                break
             continue
         summaries.append(_run_summary(out))
         if not args.json:

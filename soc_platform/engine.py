@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from soc_platform import faults
 from soc_platform.correlation.compiler import CompiledRule, ordered_match
 from soc_platform.correlation.incidents import Context, build_incident, search_text
 from soc_platform.correlation.runs import Run, find_runs, merge_close, neighbours
@@ -110,6 +111,7 @@ def _store(
     found: Evaluation,
     retire: tuple[list[str], list[date]] | None = None,
 ) -> CorrelationReport:
+    faults.check("correlation_rule")  # every rule evaluated, no incident stored
     incidents = found.incidents
     per_rule: dict[str, int] = defaultdict(int)
     for inc in incidents:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from soc_platform import faults
 from soc_platform.models import FileState, LedgerEntry, local_source
 from soc_platform.pipeline import CheckOutcome
 from soc_platform.planning import (
@@ -261,6 +262,8 @@ def retire(
         else:
             archived = retire_file(path, area.root, area.done, area.archive_dir, now.date())
             report.retired.append(f.path)
+            if len(report.retired) == 1:
+                faults.check("retire_file")  # a file out of landing, the ledger not told
             if archived is not None:
                 report.archived.append(str(archived))
     ledger.retire(token, report.retired + report.vanished)

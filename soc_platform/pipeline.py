@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from soc_platform import faults
 from soc_platform.buckets import event_days
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, DEFAULT_MAX_LINE_BYTES, get_parser
@@ -77,6 +78,8 @@ def ingest_files(
                 dead.append(result.dead_letters)
                 reasons.update(result.dead_letter_counts())
                 altered.update(result.events_altered)
+                if len(events) == 1:
+                    faults.check("parse")  # the first block parsed, the rest not
         except (OSError, EOFError, zlib.error) as exc:
             report.files_failed[path] = f"{type(exc).__name__}: {exc}"
     all_events = pa.concat_tables(events) if events else LAKE_EVENT_SCHEMA.empty_table()
@@ -86,6 +89,7 @@ def ingest_files(
     report.dead_letters = sum(reasons.values())
     if dead:
         report.dead_letters_new = lake.append_dead_letters(pa.concat_tables(dead)).appended
+    faults.check("lake_dead_letters")  # the dead letters are in the lake, the events not
     appended = lake.append_events(all_events)
     report.appended = appended.appended
     report.duplicates = appended.duplicates
@@ -244,4 +248,5 @@ def index_incidents(
     search.ensure_index()
     if superseded:
         search.delete(superseded)
+    faults.check("index_partial")  # superseded incidents gone, the upsert not done
     return search.upsert(incidents)

@@ -292,6 +292,11 @@ def fault_spec(env: Mapping[str, str] | None = None) -> str | None:
     return _get(os.environ if env is None else env, "SOC_FAULT")
 
 
+def fault_marker(env: Mapping[str, str] | None = None) -> str | None:
+    """``SOC_FAULT_MARKER``: the file a ``pause`` fault writes, then waits to see deleted."""
+    return _get(os.environ if env is None else env, "SOC_FAULT_MARKER")
+
+
 def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:
     text = _get(env, name)
     if text is None:

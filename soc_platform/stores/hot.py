@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from psycopg.types.json import Jsonb
 
-from soc_platform import buckets, sql
+from soc_platform import buckets, faults, sql
 from soc_platform.errors import HotStoreError
 from soc_platform.models import EVENT_SCHEMA, Incident
 from soc_platform.redact import redact_text, secrets_of
@@ -492,6 +492,8 @@ class HotStore:
             with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
                 for start in range(0, rows.num_rows, COPY_SLICE_ROWS):
                     copy.write(to_copy_csv(rows.slice(start, COPY_SLICE_ROWS)))
+                    if not start:
+                        faults.check("hot_copy_slice")  # a slice sent, nothing committed
 
     # -- aggregates -----------------------------------------------------------------------
 
@@ -568,6 +570,7 @@ class HotStore:
         # hashing the one-minute groups (up to one per event) beats the planner's sort
         conn.execute(sql.query("refresh_work_mem"), {"sort": "off"})
         run("refresh_waf_events_1m", minutes)
+        faults.check("aggregates_level")  # the minute level refreshed, the coarser not
         conn.execute(sql.query("refresh_work_mem"), {"sort": "on"})
         if not whole_days:
             run("refresh_delta_capture", minutes, sign=1)
@@ -592,6 +595,8 @@ class HotStore:
                         sql.query("refresh_cagg").format(view=pgsql.Literal(level)),
                         {"lo": lo, "hi": hi},
                     )
+                if level == AGGREGATES[0]:
+                    faults.check("aggregates_level")  # the minute level refreshed, not more
 
     def daily_summary(self, start: date, end: date) -> list[dict[str, Any]]:
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:

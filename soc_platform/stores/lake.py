@@ -27,6 +27,7 @@ from pyiceberg.expressions import (
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
+from soc_platform import faults
 from soc_platform.buckets import event_days
 from soc_platform.errors import LakeError
 from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
@@ -199,7 +200,7 @@ class Lake:
         # only the touched days (late events of last week do not drag in the days between)
         days = event_days(events["event_time"])
         scope = functools.reduce(Or, (_time_window(*day_bounds([d])) for d in days))
-        result = self._append_new(RAW_EVENTS, events, "event_id", scope)
+        result = self._append_new(RAW_EVENTS, events, "event_id", scope, "lake_data_written")
         return replace(result, duplicates=result.duplicates + total - events.num_rows)
 
     def append_dead_letters(self, dead: pa.Table) -> AppendResult:
@@ -214,8 +215,17 @@ class Lake:
         return replace(result, duplicates=result.duplicates + total - dead.num_rows)
 
     def _append_new(
-        self, name: str, rows: pa.Table, key: str, scope: BooleanExpression
+        self,
+        name: str,
+        rows: pa.Table,
+        key: str,
+        scope: BooleanExpression,
+        fault_point: str = "",
     ) -> AppendResult:
+        """Append the rows of ``rows`` whose ``key`` the table does not hold within
+        ``scope``. The data files are written first, then one catalog commit makes them
+        visible: a process dying in between leaves unreferenced files that no scan reads
+        (and a retry writes its own)."""
         table = self.table(name)
         with self._reaching(f"appending to {name}"):
             existing = table.scan(row_filter=scope, selected_fields=(key,)).to_arrow()[key]
@@ -224,7 +234,11 @@ class Lake:
             if fresh.num_rows == 0:
                 return AppendResult(0, duplicates, None, fresh)
             try:
-                table.append(fresh)
+                txn = table.transaction()
+                txn.append(fresh)  # writes the data files and manifests, commits nothing
+                if fault_point:
+                    faults.check(fault_point)
+                table = txn.commit_transaction()
             except CommitFailedException as exc:
                 raise LakeError(
                     f"concurrent commit on {name}; the run can be retried safely"
