@@ -295,5 +295,5 @@ def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
     """SOC_PG_BIN_DIR names the server binaries; SOC_PG_BIN (a likely guess) is refused
     rather than ignored, which would run other binaries without a word."""
     assert load_settings({"SOC_PG_BIN_DIR": "/opt/pg/bin"}).pg_bin_dir == "/opt/pg/bin"
-    with pytest.raises(ConfigurationError, match="SOC_PG_BIN is not a setting.*SOC_PG_BIN_DIR"):
+    with pytest.raises(ConfigurationError, match=r"SOC_PG_BIN is not a setting.*SOC_PG_BIN_DIR"):
         load_settings({"SOC_PG_BIN": "/opt/pg/bin"})
