@@ -19,7 +19,6 @@ from soc_platform import cli_landing, cli_rules
 from soc_platform.errors import (
     ConfigurationError,
     DependencyError,
-    RunFailedError,
     SocPlatformError,
 )
 from soc_platform.redact import redact_text
@@ -80,10 +79,15 @@ def preflight(settings: Settings) -> None:
 
 
 def run_microbatch(
-    settings: Settings, files: Sequence[str], verbose: bool = False, claim: str | None = None
+    settings: Settings,
+    files: Sequence[str],
+    verbose: bool = False,
+    claim: str | None = None,
+    check_stores: bool = True,
 ) -> dict[str, Any]:
     """Execute the micro-batch job in process on ``files`` (the landing-ledger claim
-    ``claim`` holds them); return its reports."""
+    ``claim`` holds them); return its reports. ``check_stores``: reach the stores first
+    (the caller may have done it already)."""
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions
@@ -96,7 +100,8 @@ def run_microbatch(
     )
     from soc_platform.lifecycle import this_process
 
-    preflight(settings)
+    if check_stores:
+        preflight(settings)
     prepare_dagster_home(settings)
     from soc_platform.runreport import for_terminal
 
@@ -163,6 +168,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
         )
         return 0
+    # stores out of reach: one line and exit status 2 before any file is claimed
+    preflight(settings)
     area = lifecycle.LandingArea.from_settings(settings)
     ledger = area.ledger(_hot(settings))
     policy = lifecycle.policy_from_settings(settings)
@@ -176,32 +183,42 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write(f"soc-platform: quarantined {f.path}: {f.last_error}\n")
     holder = lifecycle.this_process()
     summaries: list[dict[str, Any]] = []
-    failures: list[str] = []
+    failures: list[Exception] = []
     tried: set[str] = set()  # files of this command's failed runs wait for the backoff
     while True:  # runs of bounded size, as the sensor launches them
         # files of earlier failed runs are retried now (the backoff paces the sensor), but
         # once per command
-        batches = lifecycle.claim_next(
-            ledger,
-            policy,
-            datetime.now(UTC),
-            holder,
-            prefix="cli",
-            max_runs=1,
-            exclude=tried,
-            retry_now=True,
-        )
+        try:
+            batches = lifecycle.claim_next(
+                ledger,
+                policy,
+                datetime.now(UTC),
+                holder,
+                prefix="cli",
+                max_runs=1,
+                exclude=tried,
+                retry_now=True,
+            )
+        except SocPlatformError:
+            if not failures:
+                raise
+            break  # the hot store went down with the failed run: report that run
         if not batches:
             break
         batch = batches[0]
         try:
-            out = run_microbatch(settings, batch.paths, verbose=args.verbose, claim=batch.token)
+            out = run_microbatch(
+                settings, batch.paths, args.verbose, claim=batch.token, check_stores=False
+            )
         except Exception as exc:
-            why = _one_line(exc)
-            lifecycle.fail_claim(ledger, batch.token, why, datetime.now(UTC), policy)
             tried.update(batch.paths)
-            # a failed run's message already says what was stored and what happens next
-            failures.append(why if isinstance(exc, RunFailedError) else f"a run failed: {why}")
+            failures.append(exc)
+            try:
+                lifecycle.fail_claim(ledger, batch.token, _one_line(exc), datetime.now(UTC), policy)
+            except SocPlatformError:
+                # the hot store holding the ledger is down: the claim's holder (this
+                # process) will be gone, which makes the next run or sensor tick fail it
+                pass
             continue
         summaries.append(_run_summary(out))
         if not args.json:
@@ -212,10 +229,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         summary = lifecycle.summarize(ledger, refreshed.observed, datetime.now(UTC))
         _print(f"nothing to do: {skip_reason(summary)} in {settings.landing_dir}")
     if failures:
-        for line in failures[:-1]:
-            sys.stderr.write(f"soc-platform: {line}\n")
-        sys.stderr.write(f"soc-platform: error: {failures[-1]}\n")
-        return 1
+        # a failed run's message says what was stored and what happens to its files; the
+        # last one is raised (one line, exit status 1; SOC_DEBUG=1: its tracebacks)
+        for failed in failures[:-1]:
+            sys.stderr.write(f"soc-platform: {redact_text(_one_line(failed), settings.secrets)}\n")
+        raise failures[-1]
     return 0
 
 

@@ -66,8 +66,8 @@ def test_a_failed_run_keeps_its_files_and_says_so_in_one_line(
     first = cli(env, "run")
     assert first.returncode == 1
     last = first.stderr.strip().splitlines()[-1]  # (the run's own log may come before)
-    assert last.startswith("soc-platform: error: a run of 2 file(s) failed: ")
-    assert "no partition of relation" in last and "retried after a backoff" in last
+    assert last.startswith("soc-platform: error: run ") and " stopped at load_hot_store: " in last
+    assert "no partition of relation" in last and "retries them after a backoff" in last
     assert good.exists() and bad.exists()  # nothing is lost
     failed = json.loads(cli(env, "landing", "list", "--state", "failed", "--json").stdout)
     assert sorted(f["path"] for f in failed) == [str(good), str(bad)]

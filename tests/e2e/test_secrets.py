@@ -184,13 +184,14 @@ def test_no_credential_is_printed_logged_or_recorded(
     cli(base, "backfill", "--start", today, "--end", today)
     cli(base, "rules", "hunt", "--start", today, "--end", today, "--rule", "waf-sqli-burst")
     cli(base, "status")
-    # stores that cannot be reached at all
+    # stores that cannot be reached at all (with files to process: the lake is needed)
+    cli(base, "generate", "--out", str(landing), "--events", "60", "--minutes", "5", "--seed", "9")
     down = f"postgresql+psycopg2://{role}:{marker}@127.0.0.1:{closed}/{cat_db}"
     err = cli({**base, "SOC_LAKE_CATALOG_URI": down}, "run", status=2)
     assert f"postgresql+psycopg2://{role}:***@127.0.0.1:{closed}" in err
     cli({**base, "SOC_PG_DSN": f"{base['SOC_PG_DSN']} port={closed}"}, "incidents", status=2)
 
-    assert len(outputs) == 14
+    assert len(outputs) == 15
     leaks = [f"output of {args}" for args, text in outputs if marker in text]
     assert (home / "dagster.yaml").is_file() and any(home.rglob("*.db"))
     leaks += file_hits(home, marker.encode())
