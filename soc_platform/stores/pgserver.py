@@ -30,6 +30,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,8 +353,7 @@ class EmbeddedPostgres:
             if stamp.read_text() == want or self.state().running:
                 return bin_dir
         self.root.mkdir(parents=True, exist_ok=True)
-        fresh = self.root / "pgbin.new"
-        shutil.rmtree(fresh, ignore_errors=True)
+        fresh = Path(tempfile.mkdtemp(prefix=".pgbin-", dir=self.root))
         for part in _WHEEL_PARTS:
             shutil.copytree(
                 install / part,
