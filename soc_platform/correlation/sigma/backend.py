@@ -4,8 +4,9 @@ Detection rules become SQL boolean expressions over ``waf_events AS e``; the ``d
 output format wraps them into a runnable ``SELECT``. Matching follows Sigma:
 
 - strings compare case-insensitively, for every alphabet whatever the server's locale
-  (``ILIKE`` under the ICU root collation, with ``%``/``_``/``\\`` escaped, so a rule's ``%``
-  is literal); ``|cased`` compares exactly (``LIKE``);
+  (both sides lower-cased under the hot store's collation ``soc_fold``, then ``LIKE`` with
+  ``%``/``_``/``\\`` escaped, so a rule's ``%`` is literal); ``|cased`` compares exactly
+  (``LIKE``);
 - ``|re`` is PCRE translated to PostgreSQL's regular expressions (:mod:`.regex`) and applied
   under ``COLLATE "C"`` (no locale decides what ``\\w`` or a word boundary is);
 - an IP address value equals the client IP as an address (``2001:db8:0:0::1`` is
@@ -79,19 +80,22 @@ _COMPARE = {
 }
 
 
-#: Case-insensitive comparisons use the ICU root collation: case folding for every
-#: alphabet, whatever the database's own locale (initdb --locale=C folds ASCII only).
-CI_COLLATION = '"und-x-icu"'
+#: Case-insensitive comparisons lower-case under this collation: Unicode's full case
+#: mapping for every alphabet, whatever the database's own locale (initdb --locale=C maps
+#: ASCII only). The hot store creates it at setup as a copy of PostgreSQL 18's built-in
+#: ``pg_unicode_fast`` or, on older servers, of ICU's root collation ``und-x-icu``
+#: (sql/queries/fold_collation.sql): both lower-case alike, and the SQL is the same.
+CI_COLLATION = "soc_fold"
 
 
 _PLAIN_COLUMN = re.compile(r"[a-z]\.[a-z_]+")
 
 
 def folded(expr: str) -> str:
-    """``expr`` lower-cased as the ICU root collation does it. An ASCII value (as many bytes
-    as characters) is lower-cased byte-wise, which gives the same text at a fraction of
-    ICU's cost; the result's collation is "C" (a LIKE compares bytes anyway). A computed
-    expression (the keyword text) is not repeated: it is lower-cased by ICU."""
+    """``expr`` lower-cased under :data:`CI_COLLATION`. An ASCII value (as many bytes as
+    characters) is lower-cased byte-wise, which gives the same text at a fraction of ICU's
+    cost; the result's collation is "C" (a LIKE compares bytes anyway). A computed
+    expression (the keyword text) is not repeated: it is lower-cased under the collation."""
     if not _PLAIN_COLUMN.fullmatch(expr):
         return f'(lower({expr} COLLATE {CI_COLLATION}) COLLATE "C")'
     return (
@@ -102,7 +106,8 @@ def folded(expr: str) -> str:
 
 
 def folded_literal(literal: str) -> str:
-    """A constant lower-cased by ICU (PostgreSQL folds it once, when planning)."""
+    """A constant lower-cased under :data:`CI_COLLATION` (PostgreSQL folds it once, when
+    planning)."""
     return f'(lower({literal} COLLATE {CI_COLLATION}) COLLATE "C")'
 
 
@@ -210,7 +215,7 @@ class PostgresBackend(TextQueryBackend):
         """The converted arguments of an OR (AND), nested ORs (ANDs) flattened, with the
         case-insensitive string tests on one field folded into one test: its value is
         lower-cased once and compared with every pattern (``LIKE ANY``/``ALL``). Lower-casing
-        under ICU costs more than the comparisons; a rule lists dozens of values per field."""
+        costs more than the comparisons; a rule lists dozens of values per field."""
         args: list[Any] = []
         pending = list(cond.args)
         while pending:
@@ -260,7 +265,7 @@ class PostgresBackend(TextQueryBackend):
 
     def _ci_match(self, field: str, patterns: list[str] | str, quantifier: str = "ANY") -> str:
         """Case-insensitive LIKE of ``field`` against patterns, for every alphabet whatever
-        the database locale: both sides lower-cased under the ICU root collation (which is
+        the database locale: both sides lower-cased under :data:`CI_COLLATION` (which is
         what ILIKE does under a non-C collation)."""
         col = COLUMNS["keywords"] if field == _KEYWORDS else self.column(field)
         if isinstance(patterns, str):

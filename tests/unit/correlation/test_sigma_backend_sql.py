@@ -79,7 +79,7 @@ def test_values_on_one_field_share_one_lower_casing() -> None:
         "    a:\n        c-useragent|contains:\n            - 'sqlmap'\n            - 'nikto'\n"
         "    b:\n        c-useragent|startswith: 'curl'\n    condition: a or b"
     )
-    assert predicate.count('lower(e.user_agent COLLATE "und-x-icu")') == 1
+    assert predicate.count("lower(e.user_agent COLLATE soc_fold)") == 1
     assert "LIKE ANY (ARRAY[" in predicate
 
 
