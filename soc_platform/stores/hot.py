@@ -259,8 +259,9 @@ class HotStore:
             if not (fold and fold[0]):
                 raise HotStoreError(
                     "the hot store needs PostgreSQL 18 or newer (collation pg_unicode_fast) "
-                    'or a server built with ICU (collation "und-x-icu"): Sigma rules '
-                    "match text case-insensitively for every alphabet under one of them"
+                    'or a server built with ICU (collation "und-x-icu"), or a collation '
+                    '"soc_fold" the operator created: Sigma rules match text '
+                    "case-insensitively for every alphabet under one of them"
                 )
             conn.execute(sql.query("schema_lock"))
             conn.execute(

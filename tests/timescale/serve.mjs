@@ -28,18 +28,19 @@ const host = '127.0.0.1'
 const t0 = Date.now()
 const extensions = { timescaledb, pg_trgm, btree_gin } // CREATE EXTENSION finds only these
 
-// What a TimescaleDB server from a distribution package has before the product connects:
-// the extensions, and the ICU root collation "und-x-icu" (the hot store refuses a server
-// without it). This PGlite build has no ICU ("ICU is not supported in this build"), so the
-// name is given to the builtin provider's C.UTF-8 collation: Unicode simple case mapping,
-// the same as ICU's for the ASCII and Latin text of the suite (ICU differs only in
+// What a TimescaleDB server has before the product connects: the extensions, and the
+// collation Sigma rules fold case under. This PGlite build has no ICU ("ICU is not
+// supported in this build") and is PostgreSQL 17 (no pg_unicode_fast), so the suite
+// creates "soc_fold" itself, as an operator of such a server would (the hot store keeps
+// a soc_fold it finds): the builtin provider's C.UTF-8, Unicode simple case mapping, the
+// same as ICU's for the ASCII and Latin text of the suite (ICU differs only in
 // context-dependent mappings such as the final sigma; the plain PostgreSQL suite tests
-// those against a real ICU).
+// those on the server's own collation).
 const PREPARE = `
   CREATE EXTENSION IF NOT EXISTS timescaledb;
   CREATE EXTENSION IF NOT EXISTS pg_trgm;
   CREATE EXTENSION IF NOT EXISTS btree_gin;
-  CREATE COLLATION IF NOT EXISTS pg_catalog."und-x-icu" (provider = builtin, locale = 'C.UTF-8');
+  CREATE COLLATION IF NOT EXISTS soc_fold (provider = builtin, locale = 'C.UTF-8');
 `
 const template = process.env.PGLITE_TEMPLATE
 let db

@@ -7,12 +7,15 @@
 --   server, built without ICU, has only this one);
 -- - und-x-icu: the ICU root collation of servers built with ICU (distribution packages and
 --   the official images; PostgreSQL 15-17).
--- NULL: neither (PostgreSQL 17's pg_c_utf8 maps one character to one: U+0130 to 'i', and
+-- - soc_fold itself, when the operator created it before set-up (a server with neither,
+--   e.g. PGlite without ICU: CREATE COLLATION soc_fold (provider = builtin, locale =
+--   'C.UTF-8') accepts PostgreSQL 17's one-to-one mapping knowingly).
+-- NULL: none (PostgreSQL 17's pg_c_utf8 maps one character to one: U+0130 to 'i', and
 -- every capital sigma to the medial one). pg_unicode_fast serves UTF-8 databases only.
 -- (ASCII only in this file: it is sent in the client's encoding.)
 SELECT collname
 FROM pg_collation
-WHERE collname IN ('pg_unicode_fast', 'und-x-icu')
+WHERE collname IN ('pg_unicode_fast', 'und-x-icu', 'soc_fold')
   AND collencoding IN (-1, (SELECT encoding FROM pg_database WHERE datname = current_database()))
-ORDER BY collname = 'pg_unicode_fast' DESC
+ORDER BY collname = 'soc_fold' DESC, collname = 'pg_unicode_fast' DESC
 LIMIT 1
