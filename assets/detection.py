@@ -24,10 +24,11 @@ from dagster import (
 )
 
 from assets.util import day_asset, partition_days
-from soc_platform import engine, rulework
 from soc_platform.correlation.ruleset import RuleSet
 from soc_platform.errors import RuleError
-from soc_platform.resources import DetectionResource, HotStoreResource
+from soc_platform.flow import rules as rulework
+from soc_platform.flow.resources import DetectionResource, HotStoreResource
+from soc_platform.incidents import engine
 
 INCIDENTS = AssetKey(["detection", "incidents"])
 RETRO_HUNT = AssetKey(["detection", "retro_hunt"])

@@ -29,8 +29,8 @@ from dagster import (
 )
 
 from assets.util import day_asset, partition_days
-from soc_platform import pipeline
-from soc_platform.resources import HotStoreResource, LakeResource
+from soc_platform.flow import steps
+from soc_platform.flow.resources import HotStoreResource, LakeResource
 
 HOT = AssetKey(["hot", "waf_events"])
 AGGREGATE_KEYS = [
@@ -43,7 +43,7 @@ TOTALS_CHECK = "aggregate_totals_match"
 FRESHNESS_CHECK = "hot_freshness"
 
 
-def check_result(outcome: pipeline.CheckOutcome, **kwargs: object) -> AssetCheckResult:
+def check_result(outcome: steps.CheckOutcome, **kwargs: object) -> AssetCheckResult:
     return AssetCheckResult(
         passed=outcome.passed,
         description=outcome.description,
@@ -76,7 +76,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
     def waf_events(context: AssetExecutionContext, hot: HotStoreResource, lake: LakeResource):  # type: ignore[no-untyped-def]
         days = partition_days(context)
         store = hot.store()
-        report = pipeline.rebuild_hot_days(store, lake.lake(), days)
+        report = steps.rebuild_hot_days(store, lake.lake(), days)
         if report.skipped_days:
             context.log.warning(
                 f"{len(report.skipped_days)} day(s) are older than the hot retention "
@@ -92,7 +92,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                 "dialect": report.dialect,
             }
         )
-        outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
+        outcome = steps.check_lake_hot_counts(store, lake.lake(), report.days)
         yield check_result(outcome, check_name=COUNTS_CHECK)
 
     @multi_asset(
@@ -143,7 +143,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                 ),
             )
         yield check_result(
-            pipeline.check_aggregate_totals(store, store.retained_days(days)),
+            steps.check_aggregate_totals(store, store.retained_days(days)),
             asset_key=AGGREGATE_KEYS[-1],
             check_name=TOTALS_CHECK,
         )
@@ -157,5 +157,5 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
     description="The newest event in the hot table is no older than SOC_FRESHNESS_LAG_MINUTES.",
 )
 def hot_freshness(context: AssetCheckExecutionContext, hot: HotStoreResource) -> AssetCheckResult:
-    outcome = pipeline.check_freshness(hot.store(), timedelta(minutes=hot.freshness_lag_minutes))
+    outcome = steps.check_freshness(hot.store(), timedelta(minutes=hot.freshness_lag_minutes))
     return check_result(outcome, severity=AssetCheckSeverity.WARN)

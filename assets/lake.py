@@ -13,8 +13,8 @@ from dagster import (
 )
 
 from assets.hot import check_result
-from soc_platform import lifecycle
-from soc_platform.resources import HotStoreResource, LandingResource
+from soc_platform.flow.resources import HotStoreResource, LandingResource
+from soc_platform.sources import lifecycle
 
 RAW = AssetKey(["lake", "raw_waf_events"])
 QUARANTINE_CHECK = "landing_quarantine_empty"

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 from _common import Timing, header, line, mb, parsed_events, rate, repeat, temp_dir, timed
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
-from soc_platform.buckets import event_days
-from soc_platform.stores.lake import RAW_EVENTS, Lake, LakeConfig, day_bounds
+from soc_platform.hot.buckets import event_days
+from soc_platform.lake.iceberg import RAW_EVENTS, Lake, LakeConfig, day_bounds
 
 
 def main() -> None:

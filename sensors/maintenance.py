@@ -25,8 +25,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from assets.hot import FRESHNESS_CHECK, HOT
-from soc_platform.resources import HotStoreResource, LandingResource
-from soc_platform.stores.landing import prune_archive
+from soc_platform.flow.resources import HotStoreResource, LandingResource
+from soc_platform.sources.landing import prune_archive
 
 
 @op

@@ -40,16 +40,19 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from assets.detection import RULES_CHECK, rule_set_check
 from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
 from assets.lake import QUARANTINE_CHECK
-from soc_platform import engine, faults, lifecycle, pipeline
-from soc_platform.instance import CLAIM_TAG, claim_run
-from soc_platform.planning import next_cursor, skip_reason
-from soc_platform.resources import (
+from soc_platform import faults
+from soc_platform.flow import steps
+from soc_platform.flow.instance import CLAIM_TAG, claim_run
+from soc_platform.flow.resources import (
     DetectionResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
     SearchResource,
 )
+from soc_platform.incidents import engine
+from soc_platform.sources import lifecycle
+from soc_platform.sources.planning import next_cursor, skip_reason
 
 RAW = AssetKey(["lake", "raw_waf_events"])
 DEAD = AssetKey(["lake", "dead_letter"])
@@ -100,15 +103,15 @@ def _partition_events(
 def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition:
     """The job the sensor launches (and ``soc-platform run`` executes in process)."""
 
-    @op(out=Out(pipeline.IngestReport, io_manager_key="mem_io"))
+    @op(out=Out(steps.IngestReport, io_manager_key="mem_io"))
     def ingest_landing_files(
         context: OpExecutionContext,
         config: MicrobatchConfig,
         lake: LakeResource,
         landing: LandingResource,
-    ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
+    ) -> Iterator[AssetMaterialization | Output[steps.IngestReport]]:
         faults.check("ingest", config.files)
-        report = pipeline.ingest_files(
+        report = steps.ingest_files(
             lake.lake(),
             config.files,
             config.source_format,
@@ -146,16 +149,16 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             },
         )
 
-    @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
+    @op(ins={"ingest": In(steps.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
     def load_hot_store(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         hot: HotStoreResource,
         lake: LakeResource,
     ) -> Iterator[AssetMaterialization]:
         store = hot.store()
         faults.check("hot_copy", _run_files(context))
-        report = pipeline.load_hot(store, ingest.events)
+        report = steps.load_hot(store, ingest.events)
         faults.check("aggregates", _run_files(context))
         meta = {
             "rows_inserted": report.inserted,
@@ -171,7 +174,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 f"({store.policy.retention_days} days): stored in the lake only"
             )
         # blocking: correlation must not run over days the hot store holds only partly
-        outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
+        outcome = steps.check_lake_hot_counts(store, lake.lake(), report.days)
         context.log_event(
             AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
                 asset_key=HOT,
@@ -196,14 +199,14 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(
         ins={
-            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "ingest": In(steps.IngestReport, input_manager_key="mem_io"),
             "after_load": In(Nothing),
         },
         out=Out(engine.CorrelationReport, io_manager_key="mem_io"),
     )
     def correlate_incidents(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         hot: HotStoreResource,
         detection: DetectionResource,
     ) -> Iterator[AssetMaterialization | Output[engine.CorrelationReport]]:
@@ -243,21 +246,21 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(
         ins={
-            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "ingest": In(steps.IngestReport, input_manager_key="mem_io"),
             "correlation": In(engine.CorrelationReport, input_manager_key="mem_io"),
         },
         out=Out(Nothing),
     )
     def index_incidents(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         correlation: engine.CorrelationReport,
         hot: HotStoreResource,
         search: SearchResource,
     ) -> Iterator[AssetMaterialization]:
         faults.check("index", _run_files(context))
         backend = search.backend(hot.store())
-        count = pipeline.index_incidents(backend, correlation.incidents, correlation.superseded)
+        count = steps.index_incidents(backend, correlation.incidents, correlation.superseded)
         context.log.info(f"indexed {count} incidents in the {backend.name} backend")
         yield from _partition_events(
             context, partitions, INDEX, ingest.days, {"indexed": count, "backend": backend.name}
@@ -265,14 +268,14 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(
         ins={
-            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "ingest": In(steps.IngestReport, input_manager_key="mem_io"),
             "after_index": In(Nothing),
         },
         out=Out(Nothing),
     )
     def retire_landing_files(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         hot: HotStoreResource,
         landing: LandingResource,
     ) -> None:

@@ -11,14 +11,14 @@ import dagster as dg
 
 from assets import REBUILD_KEYS, build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
-from soc_platform.redact import has_credentials
-from soc_platform.resources import (
+from soc_platform.flow.resources import (
     DetectionResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
     SearchResource,
 )
+from soc_platform.redact import has_credentials
 from soc_platform.settings import Settings, load_settings
 
 

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.pgserver import EmbeddedPostgres, find_pg_bin_dir, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, find_pg_bin_dir, free_port
+from soc_platform.lake.iceberg import Lake, LakeConfig
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

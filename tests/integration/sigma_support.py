@@ -12,9 +12,9 @@ import psycopg
 from psycopg import sql
 
 from soc_platform.correlation.ruleset import RuleSet, load_rule_set
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.pgserver import EmbeddedPostgres
 from tests.helpers import to_jsonl
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from soc_platform.correlation.sigma.regex import to_postgres
-from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.hot.embedded import EmbeddedPostgres
 
 # no Kelvin sign, long s or Turkish i: Python's re folds [a-z] onto them under IGNORECASE
 # by rules of its own; no NUL (PostgreSQL text cannot hold it)

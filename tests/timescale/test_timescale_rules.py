@@ -20,16 +20,17 @@ import pytest
 import yaml
 from psycopg import sql
 
-from soc_platform import engine, pipeline
-from soc_platform.buckets import event_days
-from soc_platform.detection import Detection, builtin_rules_dir, default_detection
-from soc_platform.engine import CorrelationReport
+from soc_platform.correlation.detection import Detection, builtin_rules_dir, default_detection
+from soc_platform.flow import steps
+from soc_platform.hot.buckets import event_days
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
+from soc_platform.incidents.engine import CorrelationReport
+from soc_platform.lake.iceberg import Lake
 from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.lake import Lake
-from soc_platform.stores.pgserver import EmbeddedPostgres
-from soc_platform.stores.search import EmbeddedSearch
+from soc_platform.search.backends import EmbeddedSearch
 from tests.timescale.pglite import PGliteServer, connect, hot_store, insert_and_refresh, reset
 
 pytestmark = pytest.mark.timescale
@@ -179,21 +180,21 @@ def test_summaries_counts_and_checks_agree(loaded: Loaded, lake: Lake) -> None:
         totals = ts.aggregate_totals(day)
         assert totals == pg.aggregate_totals(day)
         assert len(set(totals.values())) == 1
-    assert pipeline.check_aggregate_totals(ts, loaded.days).passed
+    assert steps.check_aggregate_totals(ts, loaded.days).passed
     n = ts.count_events(first, last)
     assert n == pg.count_events(first, last) == len(set(loaded.events["event_id"].to_pylist()))
     assert ts.count_events_by_day(loaded.days) == pg.count_events_by_day(loaded.days)
     # the lake/hot count check against a real Iceberg lake holding the same events
     lake.append_events(loaded.events)
-    check = pipeline.check_lake_hot_counts(ts, lake, loaded.days, retries=0)
+    check = steps.check_lake_hot_counts(ts, lake, loaded.days, retries=0)
     assert check.passed, check.description
     newest = ts.newest_event_time()
     assert newest is not None and newest == pg.newest_event_time()
     assert newest == max(loaded.events["event_time"].to_pylist())
-    assert pipeline.check_freshness(
+    assert steps.check_freshness(
         ts, timedelta(minutes=60), now=newest + timedelta(minutes=5)
     ).passed
-    late = pipeline.check_freshness(ts, timedelta(minutes=60), now=newest + timedelta(hours=2))
+    late = steps.check_freshness(ts, timedelta(minutes=60), now=newest + timedelta(hours=2))
     assert not late.passed and "120.0 min old" in late.description
     # a rule predicate runs as such against the hypertable (rules convert --report)
     lo, hi = day_start(first), day_start(last + timedelta(days=1))

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from soc_platform import buckets
 from soc_platform.correlation import windows
+from soc_platform.hot import buckets
+from soc_platform.lake.iceberg import day_bounds
 from soc_platform.models import DeadLetterReason
 from soc_platform.parsing import LineReader, split_lines
 from soc_platform.parsing.base import (
@@ -32,7 +33,6 @@ from soc_platform.parsing.base import (
 )
 from soc_platform.parsing.jsonl import nesting_depth
 from soc_platform.parsing.waf_json import parse
-from soc_platform.stores.lake import day_bounds
 
 INGESTED = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 REASONS = {str(r) for r in DeadLetterReason}

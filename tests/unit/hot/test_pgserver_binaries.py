@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from soc_platform.errors import DependencyError
-from soc_platform.stores.pgserver import (
+from soc_platform.hot.embedded import (
     WHEEL_PACKAGE,
     find_pg_bin_dir,
     major_version,

@@ -12,7 +12,7 @@ from soc_platform.models import FileState, LedgerEntry
 from soc_platform.settings import Settings
 
 if TYPE_CHECKING:
-    from soc_platform.stores.ledger import LandingLedger
+    from soc_platform.sources.ledger import LandingLedger
 
 
 def _print(text: str = "") -> None:
@@ -56,7 +56,7 @@ def _as_dict(f: LedgerEntry) -> dict[str, object]:
 
 def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform.cli import _hot
-    from soc_platform.lifecycle import LandingArea
+    from soc_platform.sources.lifecycle import LandingArea
 
     ledger = LandingArea.from_settings(settings).ledger(_hot(settings))
     if args.landing_command == "list":
@@ -86,7 +86,7 @@ def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _release(args: argparse.Namespace, settings: Settings, ledger: "LandingLedger") -> int:
-    from soc_platform.stores.landing import move_file
+    from soc_platform.sources.landing import move_file
 
     if not args.paths and not args.all:
         raise ConfigurationError("landing release needs PATH arguments or --all")

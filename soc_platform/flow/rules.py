@@ -22,14 +22,14 @@ import psycopg
 import yaml
 from psycopg import sql as pgsql
 
-from soc_platform import engine
-from soc_platform.buckets import event_days
+from soc_platform.correlation.detection import Detection
 from soc_platform.correlation.ruleset import RuleProblem, RuleSet, load_rule_set
-from soc_platform.detection import Detection
 from soc_platform.errors import RuleError
+from soc_platform.hot.buckets import event_days
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
 
 #: Fixtures carry fixed dates: the throwaway store keeps every day.
 KEEP_ALL = HotPolicy(retention_days=0)

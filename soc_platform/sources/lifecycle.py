@@ -18,9 +18,18 @@ from datetime import datetime
 from pathlib import Path
 
 from soc_platform import faults
+from soc_platform.flow.steps import CheckOutcome
+from soc_platform.hot.store import HotStore
 from soc_platform.models import FileState, LedgerEntry, local_source
-from soc_platform.pipeline import CheckOutcome
-from soc_platform.planning import (
+from soc_platform.settings import Settings
+from soc_platform.sources.landing import (
+    current_version,
+    list_landing_files,
+    move_file,
+    retire_file,
+)
+from soc_platform.sources.ledger import Holder, LandingLedger
+from soc_platform.sources.planning import (
     ClaimView,
     LedgerSummary,
     PlannedBatch,
@@ -33,16 +42,7 @@ from soc_platform.planning import (
     record_failure,
     to_quarantine,
 )
-from soc_platform.settings import Settings
-from soc_platform.stores.hot import HotStore
-from soc_platform.stores.landing import (
-    current_version,
-    list_landing_files,
-    move_file,
-    retire_file,
-)
-from soc_platform.stores.ledger import Holder, LandingLedger
-from soc_platform.stores.processes import host_name, is_alive, own_start
+from soc_platform.sources.processes import host_name, is_alive, own_start
 
 #: How a claim's run went: (outcome, error text), or None when no run carries the claim.
 RunLookup = Callable[[str], tuple[RunOutcome, str] | None]

@@ -1,4 +1,4 @@
-"""Unit tests for Arrow -> PostgreSQL COPY CSV rendering (soc_platform.stores.arrow_copy).
+"""Unit tests for Arrow -> PostgreSQL COPY CSV rendering (soc_platform.hot.arrow_copy).
 
 The output text is checked directly and by reading it back with small reference readers
 that follow PostgreSQL's rules: in COPY CSV an unquoted empty field is NULL and a quoted
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from soc_platform.hot.arrow_copy import pg_array_literal, to_copy_csv
 from soc_platform.parsing import split_lines
 from soc_platform.parsing.waf_json import parse
-from soc_platform.stores.arrow_copy import pg_array_literal, to_copy_csv
 
 LIST = pa.list_(pa.string())
 PROPS = settings(max_examples=80, deadline=None, database=None)

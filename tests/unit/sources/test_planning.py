@@ -1,4 +1,4 @@
-"""Unit tests for the pure landing-file decisions (soc_platform.planning): backoff, batches,
+"""Unit tests for the pure landing-file decisions (soc_platform.sources.planning): backoff, batches,
 bisection of failed batches, quarantine only with evidence, claims, the bounded cursor."""
 
 import json
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soc_platform.models import FileState, LandingFile, LedgerEntry, SourceHealth
-from soc_platform.planning import (
+from soc_platform.sources.planning import (
     ClaimView,
     LedgerSummary,
     RetryPolicy,

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from soc_platform.errors import SearchBackendError
+from soc_platform.hot.store import HotStore
 from soc_platform.models import Incident
 from soc_platform.redact import redact_text, redact_url, secrets_of
-from soc_platform.stores.hot import HotStore
 
 INDEX_UID = "incidents"
 MEILI_SETTINGS: dict[str, Any] = {

@@ -22,13 +22,14 @@ from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from psycopg.types.json import Jsonb
 
-from soc_platform import buckets, faults, sql
+from soc_platform import faults, sql
 from soc_platform.errors import HotStoreError
+from soc_platform.hot import buckets
+from soc_platform.hot.arrow_copy import to_copy_csv
+from soc_platform.lake.tables import first_per_key
 from soc_platform.models import EVENT_SCHEMA, Incident
 from soc_platform.redact import redact_text, secrets_of
 from soc_platform.settings import Settings
-from soc_platform.stores.arrow_copy import to_copy_csv
-from soc_platform.tables import first_per_key
 
 COPY_SLICE_ROWS = 50_000
 

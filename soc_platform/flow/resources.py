@@ -11,14 +11,14 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
-from soc_platform.detection import Detection, load_detection
-from soc_platform.lifecycle import LandingArea
-from soc_platform.planning import RetryPolicy
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.ledger import LandingLedger
-from soc_platform.stores.pgserver import EmbeddedPostgres
-from soc_platform.stores.search import SearchBackend, make_search_backend
+from soc_platform.correlation.detection import Detection, load_detection
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.lake.iceberg import Lake, LakeConfig
+from soc_platform.search.backends import SearchBackend, make_search_backend
+from soc_platform.sources.ledger import LandingLedger
+from soc_platform.sources.lifecycle import LandingArea
+from soc_platform.sources.planning import RetryPolicy
 
 
 def _clean(value: str | None) -> str | None:

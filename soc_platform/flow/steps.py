@@ -17,13 +17,13 @@ from typing import Any
 import pyarrow as pa
 
 from soc_platform import faults
-from soc_platform.buckets import event_days
+from soc_platform.hot.buckets import event_days
+from soc_platform.hot.store import HotStore
+from soc_platform.lake.iceberg import Lake
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_FORMAT, DEFAULT_MAX_LINE_BYTES, get_parser
-from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import Lake
-from soc_platform.stores.landing import iter_blocks
-from soc_platform.stores.search import SearchBackend
+from soc_platform.search.backends import SearchBackend
+from soc_platform.sources.landing import iter_blocks
 
 
 @dataclass

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from soc_platform.stores import landing
-from soc_platform.stores.landing import iter_blocks, list_landing_files
+from soc_platform.sources import landing
+from soc_platform.sources.landing import iter_blocks, list_landing_files
 
 
 def test_only_complete_landing_files_are_listed(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_a_long_line_within_the_limit_after_trimming_is_kept(tmp_path: Path) -> 
 
 
 def test_moving_files_keeps_their_relative_path_and_never_overwrites(tmp_path: Path) -> None:
-    from soc_platform.stores.landing import move_file
+    from soc_platform.sources.landing import move_file
 
     root, dest = tmp_path / "landing", tmp_path / "quarantine"
     (root / "host-a").mkdir(parents=True)
@@ -116,7 +116,7 @@ def test_moving_files_keeps_their_relative_path_and_never_overwrites(tmp_path: P
 def test_retiring_deletes_or_archives_and_the_archive_is_pruned(tmp_path: Path) -> None:
     from datetime import date
 
-    from soc_platform.stores.landing import current_version, prune_archive, retire_file
+    from soc_platform.sources.landing import current_version, prune_archive, retire_file
 
     root, archive = tmp_path / "landing", tmp_path / "archive"
     root.mkdir()

@@ -1,7 +1,7 @@
-"""The lake's catalog properties (soc_platform.stores.lake.LakeConfig): S3 keys given in the
+"""The lake's catalog properties (soc_platform.lake.iceberg.LakeConfig): S3 keys given in the
 endpoint's user info reach pyiceberg as key properties, never inside the endpoint."""
 
-from soc_platform.stores.lake import LakeConfig
+from soc_platform.lake.iceberg import LakeConfig
 
 
 def test_endpoint_user_info_becomes_the_keys() -> None:

@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from soc_platform import cli_landing, cli_rules
+from soc_platform.cli import landing as cli_landing
+from soc_platform.cli import rules as cli_rules
 from soc_platform.errors import (
     ConfigurationError,
     DependencyError,
@@ -37,7 +38,7 @@ def _print(text: str = "") -> None:
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.synth import generate
+    from soc_platform.sources.synth import generate
 
     if args.minutes < 5 or args.events < 1:
         raise ConfigurationError("generate needs --minutes of at least 5 and --events >= 1")
@@ -74,7 +75,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 def preflight(settings: Settings) -> None:
     """Reach the hot store and the lake before starting a run, so a misconfiguration is
     reported as one clear line rather than as a failed Dagster step."""
-    from soc_platform.stores.lake import Lake, LakeConfig
+    from soc_platform.lake.iceberg import Lake, LakeConfig
 
     _hot(settings)
     Lake(LakeConfig.from_settings(settings)).ensure_tables()
@@ -93,19 +94,19 @@ def run_microbatch(
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions
-    from soc_platform.instance import (
+    from soc_platform.flow.instance import (
         CLAIM_TAG,
         HOST_TAG,
         PID_STARTED_TAG,
         PID_TAG,
         prepare_dagster_home,
     )
-    from soc_platform.lifecycle import this_process
+    from soc_platform.sources.lifecycle import this_process
 
     if check_stores:
         preflight(settings)
     prepare_dagster_home(settings)
-    from soc_platform.runreport import for_terminal
+    from soc_platform.flow.runreport import for_terminal
 
     job = for_terminal(build_definitions(settings).resolve_job_def("microbatch_job"), verbose)
     level = "DEBUG" if verbose else "WARNING"
@@ -127,7 +128,7 @@ def run_microbatch(
             raise_on_error=False,
         )
     if not result.success:
-        from soc_platform.runreport import failed_run
+        from soc_platform.flow.runreport import failed_run
 
         raise failed_run(result, settings.secrets, "microbatch")
     return {
@@ -159,10 +160,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     bounded size, claimed in the landing ledger like the sensor's runs."""
     from dagster import DagsterInstance
 
-    from soc_platform import lifecycle
-    from soc_platform.instance import claim_run, prepare_dagster_home, reap_dead_runs
-    from soc_platform.planning import skip_reason
-    from soc_platform.stores.landing import list_landing_files
+    from soc_platform.flow.instance import claim_run, prepare_dagster_home, reap_dead_runs
+    from soc_platform.sources import lifecycle
+    from soc_platform.sources.landing import list_landing_files
+    from soc_platform.sources.planning import skip_reason
 
     if not list_landing_files(settings.landing_dir):
         _print(
@@ -321,11 +322,11 @@ def run_backfill(settings: Settings, start: date, end: date, verbose: bool = Fal
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions, rebuild_selection
-    from soc_platform.instance import prepare_dagster_home
+    from soc_platform.flow.instance import prepare_dagster_home
 
     preflight(settings)
     prepare_dagster_home(settings)
-    from soc_platform.runreport import for_terminal
+    from soc_platform.flow.runreport import for_terminal
 
     defs = build_definitions(settings)
     job = for_terminal(defs.resolve_implicit_global_asset_job_def(), verbose)
@@ -390,15 +391,15 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             _print(f"  check {name}: {state}: {check.description}")
         _print(f"  run {result.run_id} (see it in the Dagster UI)")
     if not result.success:
-        from soc_platform.runreport import failed_run
+        from soc_platform.flow.runreport import failed_run
 
         raise failed_run(result, settings.secrets, "backfill", f"backfill {start} .. {end}")
     return 0
 
 
 def _hot(settings: Settings) -> Any:
-    from soc_platform.stores.hot import HotPolicy, HotStore
-    from soc_platform.stores.pgserver import EmbeddedPostgres
+    from soc_platform.hot.embedded import EmbeddedPostgres
+    from soc_platform.hot.store import HotPolicy, HotStore
 
     dsn = (
         settings.pg_dsn
@@ -434,7 +435,7 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.stores.search import make_search_backend
+    from soc_platform.search.backends import make_search_backend
 
     # the hot store is needed by the embedded backend only: do not start it otherwise
     hot = _hot(settings) if settings.search_backend == "embedded" else None
@@ -462,7 +463,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.stores.status import status
+    from soc_platform.cli.status import status
 
     state = status(settings)
     if args.json:
@@ -537,7 +538,7 @@ def format_status(state: dict[str, Any]) -> list[str]:
 
 
 def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.stores.pgserver import EmbeddedPostgres
+    from soc_platform.hot.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir)
     external = (
@@ -582,8 +583,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.instance import prepare_dagster_home
-    from soc_platform.stores.pgserver import EmbeddedPostgres, port_is_free
+    from soc_platform.flow.instance import prepare_dagster_home
+    from soc_platform.hot.embedded import EmbeddedPostgres, port_is_free
 
     if settings.embedded_pg:  # start it now so a port clash is reported before the UI starts
         EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir).start()
@@ -735,7 +736,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"soc-platform: error: {redact_text(str(cause), secrets)}\n")
         # 1: a run failed part-way (it says what was stored); 2: usage or configuration
         return int(getattr(cause, "exit_status", 2))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Unit tests for the synthetic traffic generator (soc_platform.synth)."""
+"""Unit tests for the synthetic traffic generator (soc_platform.sources.synth)."""
 
 import json
 import re
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from soc_platform.correlation.detection import default_detection
 from soc_platform.correlation.windows import window_start
-from soc_platform.detection import default_detection
 from soc_platform.parsing import split_lines
 from soc_platform.parsing.waf_json import parse
-from soc_platform.synth import Campaign, generate
+from soc_platform.sources.synth import Campaign, generate
 
 SQLI_BURST = default_detection().rules.rule("waf-sqli-burst")
 

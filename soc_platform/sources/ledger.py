@@ -15,8 +15,8 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from soc_platform import sql
+from soc_platform.hot.store import HotStore
 from soc_platform.models import FileState, LandingFile, LedgerEntry, SourceHealth
-from soc_platform.stores.hot import HotStore
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class Detection:
 def builtin_rules_dir() -> Path:
     """The rule pack shipped with soc-platform: ``rules/`` of the checkout, or of the wheel
     (packaged as ``soc_platform/_rules``)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # soc_platform/
     for candidate in (here / "_rules", here.parent / "rules"):
         if candidate.is_dir():
             return candidate

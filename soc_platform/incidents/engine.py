@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from soc_platform import faults
 from soc_platform.correlation.compiler import CompiledRule, ordered_match
+from soc_platform.correlation.detection import Detection, default_detection
 from soc_platform.correlation.incidents import Context, build_incident, search_text
 from soc_platform.correlation.runs import Run, find_runs, merge_close, neighbours
 from soc_platform.correlation.windows import (
@@ -29,9 +30,8 @@ from soc_platform.correlation.windows import (
     recent_windows,
     touched_windows,
 )
-from soc_platform.detection import Detection, default_detection
+from soc_platform.hot.store import HotStore, RuleQueryError
 from soc_platform.models import Incident
-from soc_platform.stores.hot import HotStore, RuleQueryError
 
 
 @dataclass

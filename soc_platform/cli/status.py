@@ -12,12 +12,12 @@ from psycopg import sql as pgsql
 
 from soc_platform import sql
 from soc_platform.errors import SocPlatformError
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.lake.iceberg import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from soc_platform.redact import redact_text, redact_url, secrets_of, split_userinfo
+from soc_platform.search.backends import unreachable_reason
 from soc_platform.settings import Settings
-from soc_platform.stores.lake import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
-from soc_platform.stores.landing import list_landing_files
-from soc_platform.stores.pgserver import EmbeddedPostgres
-from soc_platform.stores.search import unreachable_reason
+from soc_platform.sources.landing import list_landing_files
 
 HOT_TABLES = ("waf_events", "incidents")
 TIMEOUT_S = 3

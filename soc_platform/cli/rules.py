@@ -21,7 +21,7 @@ def _print(text: str = "") -> None:
 
 
 def _rules_root(args: argparse.Namespace, settings: Settings) -> Path:
-    from soc_platform.detection import builtin_rules_dir
+    from soc_platform.correlation.detection import builtin_rules_dir
 
     path = getattr(args, "path", None)
     return Path(path).resolve() if path else (settings.rules_dir or builtin_rules_dir())
@@ -30,7 +30,7 @@ def _rules_root(args: argparse.Namespace, settings: Settings) -> Path:
 @contextmanager
 def throwaway_server(settings: Settings) -> Iterator[str]:
     """A private PostgreSQL cluster in a temporary directory: the admin DSN."""
-    from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+    from soc_platform.hot.embedded import EmbeddedPostgres, free_port
 
     with tempfile.TemporaryDirectory(prefix="soc-rules-") as tmp:
         os.chmod(tmp, 0o755)  # the cluster may run as the postgres user
@@ -48,9 +48,9 @@ def throwaway_server(settings: Settings) -> Iterator[str]:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.correlation.detection import load_config
     from soc_platform.correlation.ruleset import load_rule_set
-    from soc_platform.detection import load_config
-    from soc_platform.rulework import fixture_dirs
+    from soc_platform.flow.rules import fixture_dirs
 
     root = _rules_root(args, settings)
     config = load_config(settings.detection_config)
@@ -76,7 +76,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_convert(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.rulework import convert_report
+    from soc_platform.flow.rules import convert_report
 
     root = _rules_root(args, settings)
     if not args.report:
@@ -127,8 +127,8 @@ def cmd_convert(args: argparse.Namespace, settings: Settings) -> int:
 
 @contextmanager
 def _hot_for_report(args: argparse.Namespace, settings: Settings) -> Iterator[Any]:
-    from soc_platform.rulework import KEEP_ALL, scratch_database
-    from soc_platform.stores.hot import HotStore
+    from soc_platform.flow.rules import KEEP_ALL, scratch_database
+    from soc_platform.hot.store import HotStore
 
     if args.dsn:
         with scratch_database(args.dsn) as dsn:
@@ -144,8 +144,8 @@ def _hot_for_report(args: argparse.Namespace, settings: Settings) -> Iterator[An
 
 def _sample_events() -> Any:
     """A few hundred synthetic events: every predicate is evaluated on real rows."""
-    from soc_platform.rulework import parse_jsonl
-    from soc_platform.synth import generate
+    from soc_platform.flow.rules import parse_jsonl
+    from soc_platform.sources.synth import generate
 
     events, _ = generate(events=300, minutes=10, seed=1)
     data = "".join(json.dumps(e) + "\n" for e in events).encode()
@@ -153,8 +153,8 @@ def _sample_events() -> Any:
 
 
 def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.detection import load_detection
-    from soc_platform.rulework import test_rules
+    from soc_platform.correlation.detection import load_detection
+    from soc_platform.flow.rules import test_rules
 
     root = _rules_root(args, settings)
     detection = load_detection(root, settings.detection_config, settings.asset_criticality)
@@ -185,8 +185,8 @@ def run_hunt(settings: Settings, start: date, end: date, rules_dir: Path, only: 
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions, hunt_selection
-    from soc_platform.instance import prepare_dagster_home
-    from soc_platform.runreport import for_terminal
+    from soc_platform.flow.instance import prepare_dagster_home
+    from soc_platform.flow.runreport import for_terminal
 
     prepare_dagster_home(settings)
     defs = build_definitions(settings)
@@ -220,7 +220,7 @@ def cmd_hunt(args: argparse.Namespace, settings: Settings) -> int:
     root = _rules_root(args, settings)
     result = run_hunt(settings, args.start, args.end, root, list(args.rule or []))
     if not result.success:
-        from soc_platform.runreport import failed_run
+        from soc_platform.flow.runreport import failed_run
 
         raise failed_run(result, settings.secrets, "hunt", f"retro-hunt {args.start} .. {args.end}")
     meta: dict[str, Any] = {}

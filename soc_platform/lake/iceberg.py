@@ -28,12 +28,12 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
 from soc_platform import faults
-from soc_platform.buckets import event_days
 from soc_platform.errors import LakeError
+from soc_platform.hot.buckets import event_days
+from soc_platform.lake.tables import first_per_key
 from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
 from soc_platform.redact import redact_text, redact_url, secrets_of, split_userinfo
 from soc_platform.settings import Settings
-from soc_platform.tables import first_per_key
 
 RAW_EVENTS = "raw_waf_events"
 DEAD_LETTER = "dead_letter"
