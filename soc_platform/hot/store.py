@@ -23,7 +23,7 @@ from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from psycopg.types.json import Jsonb
 
 from soc_platform import faults, sql
-from soc_platform.errors import HotStoreError
+from soc_platform.errors import HotStoreError, RuleQueryError
 from soc_platform.hot import buckets
 from soc_platform.hot.arrow_copy import to_copy_csv
 from soc_platform.lake.tables import first_per_key
@@ -93,10 +93,6 @@ class HotPolicy:
     def first_retained_day(self, today: date) -> date | None:
         """The oldest event day the hot table keeps (None: every day)."""
         return today - timedelta(days=self.retention_days) if self.retention_days else None
-
-
-class RuleQueryError(HotStoreError):
-    """PostgreSQL refused the SQL compiled from a rule."""
 
 
 @dataclass(frozen=True)
