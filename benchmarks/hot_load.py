@@ -41,7 +41,7 @@ from _common import (
 from psycopg.copy import Copy, FileWriter
 from psycopg.sql import SQL, Identifier
 
-from soc_platform.flow.steps import check_aggregate_totals
+from soc_platform.flow.checks import check_aggregate_totals
 from soc_platform.hot.arrow_copy import to_copy_csv
 from soc_platform.hot.buckets import MINUTE, event_days, floor
 from soc_platform.hot.store import HotPolicy, HotStore

@@ -24,7 +24,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from assets.hot import FRESHNESS_CHECK, HOT
+from soc_platform.flow.keys import FRESHNESS_CHECK, HOT
 from soc_platform.flow.resources import HotStoreResource, LandingResource
 from soc_platform.sources.landing import prune_archive
 

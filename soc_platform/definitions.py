@@ -9,8 +9,9 @@ from typing import overload
 
 import dagster as dg
 
-from assets import REBUILD_KEYS, build_asset_checks, build_assets
+from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
+from soc_platform.flow.keys import REBUILD_KEYS, RETRO_HUNT
 from soc_platform.flow.resources import (
     DetectionResource,
     HotStoreResource,
@@ -121,7 +122,7 @@ def rebuild_selection() -> list[dg.AssetKey]:
 
 def hunt_selection() -> list[dg.AssetKey]:
     """What a retro-hunt materializes (shadow incidents only: live ones are untouched)."""
-    return [dg.AssetKey(["detection", "retro_hunt"])]
+    return [RETRO_HUNT]
 
 
 @dg.definitions

@@ -346,6 +346,8 @@ def run_backfill(settings: Settings, start: date, end: date, verbose: bool = Fal
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.flow import keys
+
     start, end = args.start, args.end
     if end < start:
         raise ConfigurationError(f"--end {end} is before --start {start}")
@@ -373,7 +375,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print(json.dumps(summary, indent=2, default=str))
     else:
-        hot = summary.get("hot/waf_events", {})
+        hot = summary.get(keys.name(keys.HOT), {})
         _print(
             f"backfill {start} .. {end}: {hot.get('days', 0)} day(s) rebuilt from the lake, "
             f"{hot.get('rows', 0):,} hot rows"
@@ -383,7 +385,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
                 else ""
             )
         )
-        inc = summary.get("detection/incidents", {})
+        inc = summary.get(keys.name(keys.INCIDENTS), {})
         if inc:
             _print(f"  incidents: {inc.get('incidents', 0)} found")
         for name, check in checks.items():

@@ -16,6 +16,7 @@ from dagster import logger as dagster_logger
 from dagster_shared.error import SerializableErrorInfo
 
 from soc_platform.errors import RunFailedError, SocPlatformError
+from soc_platform.flow import keys
 from soc_platform.redact import redact_text
 
 
@@ -131,7 +132,7 @@ def microbatch_failure(steps: RunSteps, secrets: Iterable[str] = ()) -> str:
                 + (f" ({dead:,} lines as dead letters)" if dead else "")
             )
         elif step == "load_hot_store":
-            meta = steps.materialized.get("hot/waf_events", {})
+            meta = steps.materialized.get(keys.name(keys.HOT), {})
             rows = _number(meta.get("rows_inserted")) + _number(meta.get("duplicates_skipped"))
             stored.append(f"{rows:,} rows in the hot store")
         elif step == "correlate_incidents":
@@ -149,10 +150,10 @@ def microbatch_failure(steps: RunSteps, secrets: Iterable[str] = ()) -> str:
 
 #: What a backfill rebuilds, in order, by asset key.
 BACKFILL_ASSETS = (
-    ("hot/waf_events", "the hot rows"),
-    ("hot/waf_events_daily_summary", "the aggregates"),
-    ("detection/incidents", "the incidents"),
-    ("search/incident_index", "the search index"),
+    (keys.name(keys.HOT), "the hot rows"),
+    (keys.name(keys.SUMMARY), "the aggregates"),
+    (keys.name(keys.INCIDENTS), "the incidents"),
+    (keys.name(keys.INDEX), "the search index"),
 )
 
 
@@ -164,9 +165,9 @@ def backfill_failure(steps: RunSteps, what: str, secrets: Iterable[str] = ()) ->
         meta = steps.materialized.get(key)
         if meta is None:
             missing.append(name)
-        elif key == "hot/waf_events":
+        elif key == keys.name(keys.HOT):
             done.append(f"{_number(meta.get('rows')):,} hot rows")
-        elif key == "detection/incidents":
+        elif key == keys.name(keys.INCIDENTS):
             done.append(f"{_number(meta.get('incidents')):,} incidents")
         else:
             done.append(name)

@@ -8,11 +8,9 @@ import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from time import sleep
-from typing import Any
 
 import pyarrow as pa
 
@@ -146,97 +144,6 @@ def rebuild_hot_days(hot: HotStore, lake: Lake, days: Sequence[date]) -> HotRepo
         refresh_seconds=refresh,
         skipped_days=skipped,
     )
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """The result of a data-quality check: whether it passed, why, and its numbers."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def check_lake_hot_counts(
-    hot: HotStore, lake: Lake, days: Sequence[date], *, retries: int = 2, wait_s: float = 3.0
-) -> CheckOutcome:
-    """Each day's hot row count equals the lake's (days past the hot retention excepted).
-
-    A micro-batch that has appended a day to the lake but not yet loaded it into the hot
-    table makes the counts differ for a few seconds, so a mismatch is re-measured
-    ``retries`` times ``wait_s`` apart before the check fails.
-    """
-    todo = hot.retained_days(days)
-    mismatched: dict[str, dict[str, int]] = {}
-    for attempt in range(retries + 1):
-        if attempt:
-            sleep(wait_s)
-        lake_counts = lake.count_events_by_day(todo)
-        hot_counts = hot.count_events_by_day(todo)
-        mismatched = {
-            d.isoformat(): {"lake": lake_counts.get(d, 0), "hot": hot_counts.get(d, 0)}
-            for d in todo
-            if lake_counts.get(d, 0) != hot_counts.get(d, 0)
-        }
-        if not mismatched:
-            break
-    total = sum(hot_counts.values()) if todo else 0
-    meta: dict[str, Any] = {"days_checked": len(todo), "hot_rows": total}
-    if mismatched:
-        meta["mismatched_days"] = mismatched
-        worst = max(mismatched.items(), key=lambda kv: abs(kv[1]["lake"] - kv[1]["hot"]))
-        return CheckOutcome(
-            False,
-            f"{len(mismatched)} of {len(todo)} day(s) differ between lake and hot store, e.g. "
-            f"{worst[0]}: lake {worst[1]['lake']:,}, hot {worst[1]['hot']:,} "
-            "(rebuild them: soc-platform backfill --start DAY --end DAY)",
-            meta,
-        )
-    return CheckOutcome(True, f"lake and hot store agree on {len(todo)} day(s)", meta)
-
-
-def check_aggregate_totals(hot: HotStore, days: Sequence[date]) -> CheckOutcome:
-    """For every refreshed day, each aggregate level's event total equals the base
-    table's."""
-    wrong: dict[str, dict[str, int]] = {}
-    for day in sorted(set(days)):
-        totals = hot.aggregate_totals(day)
-        if len(set(totals.values())) > 1:
-            wrong[day.isoformat()] = totals
-    meta: dict[str, Any] = {"days_checked": len(set(days))}
-    if wrong:
-        meta["mismatched_days"] = wrong
-        first_day, totals = next(iter(wrong.items()))
-        return CheckOutcome(
-            False,
-            f"aggregates disagree with waf_events on {len(wrong)} day(s), e.g. {first_day}: "
-            + ", ".join(f"{k} {v:,}" for k, v in totals.items()),
-            meta,
-        )
-    return CheckOutcome(True, "every aggregate level matches waf_events", meta)
-
-
-def check_freshness(hot: HotStore, max_lag: timedelta, now: datetime | None = None) -> CheckOutcome:
-    """The newest event in the hot table is at most ``max_lag`` old."""
-    now = now or datetime.now(UTC)
-    newest = hot.newest_event_time()
-    limit = f"{max_lag.total_seconds() / 60:g} min"
-    if newest is None:
-        return CheckOutcome(False, "the hot table holds no events", {"max_lag_minutes": limit})
-    lag = now - newest
-    meta: dict[str, Any] = {
-        "newest_event": newest.isoformat(),
-        "lag_minutes": round(lag.total_seconds() / 60, 1),
-        "max_lag": limit,
-    }
-    if lag > max_lag:
-        return CheckOutcome(
-            False,
-            f"newest event is {lag.total_seconds() / 60:,.1f} min old (limit {limit}): "
-            "is the WAF still shipping logs, and the sensor running?",
-            meta,
-        )
-    return CheckOutcome(True, f"newest event is {lag.total_seconds() / 60:,.1f} min old", meta)
 
 
 def index_incidents(

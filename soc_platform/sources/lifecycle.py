@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 from soc_platform import faults
-from soc_platform.flow.steps import CheckOutcome
 from soc_platform.hot.store import HotStore
 from soc_platform.models import FileState, LedgerEntry, local_source
 from soc_platform.settings import Settings
@@ -270,28 +269,3 @@ def retire(
     if report.changed:
         ledger.release(token, report.changed)
     return report
-
-
-def quarantine_check(ledger: LandingLedger) -> CheckOutcome:
-    """The ``landing_quarantine_empty`` check: fails while any file is quarantined, naming
-    each with where it is and why."""
-    entries = ledger.entries([FileState.QUARANTINED, FileState.FAILED])
-    held = [f for f in entries if f.state is FileState.QUARANTINED]
-    retrying = [f for f in entries if f.state is FileState.FAILED]
-    meta: dict[str, object] = {
-        "quarantined": [
-            {"path": f.path, "moved_to": f.quarantined_to, "reason": f.last_error} for f in held
-        ],
-        "failed_retrying": len(retrying),
-    }
-    if not held:
-        return CheckOutcome(True, "no landing file is quarantined", meta)
-    names = ", ".join(f"{f.path} -> {f.quarantined_to} ({f.last_error})" for f in held[:5])
-    more = f" and {len(held) - 5} more" if len(held) > 5 else ""
-    return CheckOutcome(
-        False,
-        f"{len(held)} landing file(s) quarantined: {names}{more}. Their events may be "
-        "missing from the hot store (or the lake): fix the cause, then "
-        "soc-platform landing release PATH|--all",
-        meta,
-    )

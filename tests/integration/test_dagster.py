@@ -8,8 +8,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from assets import REBUILD_KEYS
 from soc_platform.definitions import build_definitions
+from soc_platform.flow.keys import REBUILD_KEYS
 from soc_platform.settings import Settings, load_settings
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from soc_platform import sql
+from soc_platform.flow import checks
 from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import Lake
 from soc_platform.models import FileState
@@ -190,7 +191,7 @@ def test_a_file_failing_alone_while_others_succeed_is_quarantined(
     assert "last error: hot store refused day" in (entry.last_error or "")
     assert Path(entry.quarantined_to or "").exists() and not Path(bad).exists()
     assert list_landing_files(area.root) == []
-    outcome = lifecycle.quarantine_check(ledger)
+    outcome = checks.quarantine_check(ledger)
     assert not outcome.passed and bad in outcome.description
     # the same name may land again while the old one is in quarantine
     land(area, "x/bad.jsonl")

@@ -21,7 +21,7 @@ import yaml
 from psycopg import sql
 
 from soc_platform.correlation.detection import Detection, builtin_rules_dir, default_detection
-from soc_platform.flow import steps
+from soc_platform.flow import checks
 from soc_platform.hot.buckets import event_days
 from soc_platform.hot.embedded import EmbeddedPostgres
 from soc_platform.hot.store import HotPolicy, HotStore
@@ -180,21 +180,21 @@ def test_summaries_counts_and_checks_agree(loaded: Loaded, lake: Lake) -> None:
         totals = ts.aggregate_totals(day)
         assert totals == pg.aggregate_totals(day)
         assert len(set(totals.values())) == 1
-    assert steps.check_aggregate_totals(ts, loaded.days).passed
+    assert checks.check_aggregate_totals(ts, loaded.days).passed
     n = ts.count_events(first, last)
     assert n == pg.count_events(first, last) == len(set(loaded.events["event_id"].to_pylist()))
     assert ts.count_events_by_day(loaded.days) == pg.count_events_by_day(loaded.days)
     # the lake/hot count check against a real Iceberg lake holding the same events
     lake.append_events(loaded.events)
-    check = steps.check_lake_hot_counts(ts, lake, loaded.days, retries=0)
+    check = checks.check_lake_hot_counts(ts, lake, loaded.days, retries=0)
     assert check.passed, check.description
     newest = ts.newest_event_time()
     assert newest is not None and newest == pg.newest_event_time()
     assert newest == max(loaded.events["event_time"].to_pylist())
-    assert steps.check_freshness(
+    assert checks.check_freshness(
         ts, timedelta(minutes=60), now=newest + timedelta(minutes=5)
     ).passed
-    late = steps.check_freshness(ts, timedelta(minutes=60), now=newest + timedelta(hours=2))
+    late = checks.check_freshness(ts, timedelta(minutes=60), now=newest + timedelta(hours=2))
     assert not late.passed and "120.0 min old" in late.description
     # a rule predicate runs as such against the hypertable (rules convert --report)
     lo, hi = day_start(first), day_start(last + timedelta(days=1))
