@@ -11,7 +11,6 @@ import dagster as dg
 
 from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
-from soc_platform.flow.keys import REBUILD_KEYS, RETRO_HUNT
 from soc_platform.flow.resources import (
     DetectionResource,
     HotStoreResource,
@@ -113,16 +112,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=schedules,
         resources=build_resources(settings),
     )
-
-
-def rebuild_selection() -> list[dg.AssetKey]:
-    """The assets a backfill of days materializes (hot rows, aggregates, incidents, index)."""
-    return list(REBUILD_KEYS)
-
-
-def hunt_selection() -> list[dg.AssetKey]:
-    """What a retro-hunt materializes (shadow incidents only: live ones are untouched)."""
-    return [RETRO_HUNT]
 
 
 @dg.definitions

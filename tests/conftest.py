@@ -11,10 +11,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
+from soc_platform.factory import scratch_database
 from soc_platform.hot.embedded import EmbeddedPostgres, find_pg_bin_dir, free_port
 from soc_platform.lake.iceberg import Lake, LakeConfig
 
@@ -78,14 +77,8 @@ def pg_cluster(shared_tmp: Path) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture
 def pg_dsn(pg_cluster: EmbeddedPostgres) -> Iterator[str]:
     """A fresh, empty database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield pg_cluster.dsn(name)
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(pg_cluster.dsn("postgres"), "t") as dsn:
+        yield dsn
 
 
 @pytest.fixture

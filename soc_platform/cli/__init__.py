@@ -75,10 +75,10 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 def preflight(settings: Settings) -> None:
     """Reach the hot store and the lake before starting a run, so a misconfiguration is
     reported as one clear line rather than as a failed Dagster step."""
-    from soc_platform.lake.iceberg import Lake, LakeConfig
+    from soc_platform import factory
 
     _hot(settings)
-    Lake(LakeConfig.from_settings(settings)).ensure_tables()
+    factory.lake(settings).ensure_tables()
 
 
 def run_microbatch(
@@ -160,6 +160,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     bounded size, claimed in the landing ledger like the sensor's runs."""
     from dagster import DagsterInstance
 
+    from soc_platform import factory
     from soc_platform.flow.instance import claim_run, prepare_dagster_home, reap_dead_runs
     from soc_platform.sources import lifecycle
     from soc_platform.sources.landing import list_landing_files
@@ -173,9 +174,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # stores out of reach: one line and exit status 2 before any file is claimed
     preflight(settings)
-    area = lifecycle.LandingArea.from_settings(settings)
+    area = factory.landing_area(settings)
     ledger = area.ledger(_hot(settings))
-    policy = lifecycle.policy_from_settings(settings)
+    policy = factory.retry_policy(settings)
     prepare_dagster_home(settings)
     with DagsterInstance.get() as instance:
         reap_dead_runs(instance)  # a killed run must not hold the micro-batch slot
@@ -315,36 +316,6 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
-def run_backfill(settings: Settings, start: date, end: date, verbose: bool = False) -> Any:
-    """Rebuild hot rows, aggregates, incidents and index of [start, end] from the lake, as
-    one Dagster run over that partition range (recorded in the instance like a UI
-    backfill)."""
-    from dagster import DagsterInstance
-
-    from soc_platform.definitions import build_definitions, rebuild_selection
-    from soc_platform.flow.instance import prepare_dagster_home
-
-    preflight(settings)
-    prepare_dagster_home(settings)
-    from soc_platform.flow.runreport import for_terminal
-
-    defs = build_definitions(settings)
-    job = for_terminal(defs.resolve_implicit_global_asset_job_def(), verbose)
-    level = "DEBUG" if verbose else "WARNING"
-    with DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            instance=instance,
-            asset_selection=rebuild_selection(),
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-            tags={
-                "dagster/asset_partition_range_start": start.isoformat(),
-                "dagster/asset_partition_range_end": end.isoformat(),
-                "soc/trigger": "cli-backfill",
-            },
-            raise_on_error=False,
-        )
-
-
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform.flow import keys
 
@@ -359,7 +330,12 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     today = datetime.now(UTC).date()
     if end > today:
         raise ConfigurationError(f"--end {end} is in the future (today is {today} UTC)")
-    result = run_backfill(settings, start, end, verbose=args.verbose)
+    from soc_platform.flow.runs import run_day_range
+
+    preflight(settings)
+    result = run_day_range(
+        settings, keys.REBUILD_KEYS, start, end, "cli-backfill", verbose=args.verbose
+    )
     summary: dict[str, Any] = {"run_id": result.run_id, "success": result.success}
     for mat in result.get_asset_materialization_events():
         key = mat.asset_key.to_user_string() if mat.asset_key else "?"
@@ -400,16 +376,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _hot(settings: Settings) -> Any:
-    from soc_platform.hot.embedded import EmbeddedPostgres
-    from soc_platform.hot.store import HotPolicy, HotStore
+    from soc_platform import factory
 
-    dsn = (
-        settings.pg_dsn
-        or EmbeddedPostgres(settings.pg_data_dir, settings.pg_port, settings.pg_bin_dir).start()
-    )
-    store = HotStore(dsn, policy=HotPolicy.from_settings(settings))
-    store.setup()
-    return store
+    return factory.hot_store(settings)
 
 
 def _fmt_time(value: datetime) -> str:
@@ -437,11 +406,11 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.search.backends import make_search_backend
+    from soc_platform import factory
 
     # the hot store is needed by the embedded backend only: do not start it otherwise
     hot = _hot(settings) if settings.search_backend == "embedded" else None
-    backend = make_search_backend(hot, settings.meili_url, settings.meili_api_key)
+    backend = factory.search_backend(hot, settings.meili_url, settings.meili_api_key)
     hits = backend.search(args.query, limit=args.limit)
     if args.json:
         _print(

@@ -55,10 +55,10 @@ def _as_dict(f: LedgerEntry) -> dict[str, object]:
 
 
 def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform import factory
     from soc_platform.cli import _hot
-    from soc_platform.sources.lifecycle import LandingArea
 
-    ledger = LandingArea.from_settings(settings).ledger(_hot(settings))
+    ledger = factory.landing_area(settings).ledger(_hot(settings))
     if args.landing_command == "list":
         states = [FileState(args.state)] if args.state else list(FileState)
         entries = ledger.entries(states)

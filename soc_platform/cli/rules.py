@@ -127,7 +127,8 @@ def cmd_convert(args: argparse.Namespace, settings: Settings) -> int:
 
 @contextmanager
 def _hot_for_report(args: argparse.Namespace, settings: Settings) -> Iterator[Any]:
-    from soc_platform.flow.rules import KEEP_ALL, scratch_database
+    from soc_platform.factory import scratch_database
+    from soc_platform.flow.rules import KEEP_ALL
     from soc_platform.hot.store import HotStore
 
     if args.dsn:
@@ -153,11 +154,11 @@ def _sample_events() -> Any:
 
 
 def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_platform.correlation.detection import load_detection
+    from soc_platform import factory
     from soc_platform.flow.rules import test_rules
 
     root = _rules_root(args, settings)
-    detection = load_detection(root, settings.detection_config, settings.asset_criticality)
+    detection = factory.detection(root, settings.detection_config, settings.asset_criticality)
     with throwaway_server(settings) as admin:
         results = test_rules(detection, root, admin, only=args.rule or ())
     if not results:
@@ -179,46 +180,24 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
-def run_hunt(settings: Settings, start: date, end: date, rules_dir: Path, only: list[str]) -> Any:
-    """The retro-hunt as one Dagster run over the day partitions (a backfill of the
-    ``detection/retro_hunt`` asset), recorded in the instance."""
-    from dagster import DagsterInstance
-
-    from soc_platform.definitions import build_definitions, hunt_selection
-    from soc_platform.flow.instance import prepare_dagster_home
-    from soc_platform.flow.runreport import for_terminal
-
-    prepare_dagster_home(settings)
-    defs = build_definitions(settings)
-    job = for_terminal(defs.resolve_implicit_global_asset_job_def(), verbose=False)
-    with DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            instance=instance,
-            asset_selection=hunt_selection(),
-            run_config={
-                "ops": {
-                    "detection__retro_hunt": {
-                        "config": {"rules_dir": str(rules_dir), "rules": only}
-                    }
-                },
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-            },
-            tags={
-                "dagster/asset_partition_range_start": start.isoformat(),
-                "dagster/asset_partition_range_end": end.isoformat(),
-                "soc/trigger": "cli-hunt",
-            },
-            raise_on_error=False,
-        )
-
-
 def cmd_hunt(args: argparse.Namespace, settings: Settings) -> int:
     if args.end < args.start:
         raise ConfigurationError(f"--end {args.end} is before --start {args.start}")
     if args.end > datetime.now(UTC).date():
         raise ConfigurationError(f"--end {args.end} is in the future")
     root = _rules_root(args, settings)
-    result = run_hunt(settings, args.start, args.end, root, list(args.rule or []))
+    from soc_platform.flow.keys import RETRO_HUNT
+    from soc_platform.flow.runs import run_day_range
+
+    config = {"rules_dir": str(root), "rules": list(args.rule or [])}
+    result = run_day_range(
+        settings,
+        [RETRO_HUNT],
+        args.start,
+        args.end,
+        "cli-hunt",
+        ops={"detection__retro_hunt": {"config": config}},
+    )
     if not result.success:
         from soc_platform.flow.runreport import failed_run
 

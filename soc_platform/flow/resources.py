@@ -11,11 +11,11 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
-from soc_platform.correlation.detection import Detection, load_detection
-from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform import factory
+from soc_platform.correlation.detection import Detection
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.lake.iceberg import Lake, LakeConfig
-from soc_platform.search.backends import SearchBackend, make_search_backend
+from soc_platform.search.backends import SearchBackend
 from soc_platform.sources.ledger import LandingLedger
 from soc_platform.sources.lifecycle import LandingArea
 from soc_platform.sources.planning import RetryPolicy
@@ -40,7 +40,7 @@ class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
 
     def lake(self) -> Lake:
         if self._lake is None:
-            self._lake = Lake(
+            self._lake = factory.lake(
                 LakeConfig(
                     catalog_uri=self.catalog_uri.strip(),
                     warehouse=self.warehouse.strip(),
@@ -85,19 +85,15 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
 
     def store(self) -> HotStore:
         if self._store is None:
-            dsn = _clean(self.dsn)
-            if not dsn:
-                if not self.embedded_dir:
-                    from soc_platform.errors import ConfigurationError
-
-                    raise ConfigurationError("HotStoreResource needs dsn or embedded_dir")
-                server = EmbeddedPostgres(
-                    Path(self.embedded_dir), self.embedded_port, self.pg_bin_dir
+            self._store = factory.hot_store(
+                factory.HotConfig(
+                    _clean(self.dsn),
+                    Path(self.embedded_dir) if self.embedded_dir else None,
+                    self.embedded_port,
+                    self.pg_bin_dir,
+                    self.policy(),
                 )
-                dsn = server.start()
-            store = HotStore(dsn, policy=self.policy())
-            store.setup()
-            self._store = store
+            )
         return self._store
 
 
@@ -108,7 +104,7 @@ class SearchResource(ConfigurableResource):  # type: ignore[type-arg]
     meili_api_key: str | None = None
 
     def backend(self, hot: HotStore) -> SearchBackend:
-        return make_search_backend(hot, _clean(self.meili_url), _clean(self.meili_api_key))
+        return factory.search_backend(hot, _clean(self.meili_url), _clean(self.meili_api_key))
 
 
 class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
@@ -153,7 +149,7 @@ class DetectionResource(ConfigurableResource):  # type: ignore[type-arg]
     def load(self, rules_dir: str | None = None) -> Detection:
         """Load and compile (every run: a rule change takes effect on the next batch)."""
         chosen = rules_dir or self.rules_dir
-        return load_detection(
+        return factory.detection(
             Path(chosen) if chosen else None,
             Path(self.config_path) if self.config_path else None,
             Path(self.assets_path) if self.assets_path else None,

@@ -10,9 +10,7 @@
 """
 
 import hashlib
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,11 +18,11 @@ from typing import Any
 
 import psycopg
 import yaml
-from psycopg import sql as pgsql
 
 from soc_platform.correlation.detection import Detection
 from soc_platform.correlation.ruleset import RuleProblem, RuleSet, load_rule_set
 from soc_platform.errors import RuleError
+from soc_platform.factory import scratch_database
 from soc_platform.hot.buckets import event_days
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
@@ -33,21 +31,6 @@ from soc_platform.parsing import get_parser, split_lines
 
 #: Fixtures carry fixed dates: the throwaway store keeps every day.
 KEEP_ALL = HotPolicy(retention_days=0)
-
-
-@contextmanager
-def scratch_database(admin_dsn: str) -> Iterator[str]:
-    """A new, empty database on the server of ``admin_dsn``, dropped afterwards."""
-    name = f"soc_scratch_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
-            )
 
 
 def parse_jsonl(data: bytes, source: str) -> Any:

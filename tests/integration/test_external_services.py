@@ -17,8 +17,8 @@ import pytest
 
 from soc_platform.correlation.detection import default_detection
 from soc_platform.correlation.incidents import build_incident
+from soc_platform.factory import scratch_database
 from soc_platform.flow import checks, steps
-from soc_platform.flow.rules import scratch_database
 from soc_platform.hot.store import Dialect, HotPolicy, HotStore
 from soc_platform.incidents import engine
 from soc_platform.models import Incident

@@ -8,19 +8,17 @@ server cannot take COPY). The tests read that state; the last one compresses the
 and evaluates again.
 """
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 import pytest
 import yaml
-from psycopg import sql
 
 from soc_platform.correlation.detection import Detection, builtin_rules_dir, default_detection
+from soc_platform.factory import scratch_database
 from soc_platform.flow import checks
 from soc_platform.hot.buckets import event_days
 from soc_platform.hot.embedded import EmbeddedPostgres
@@ -77,13 +75,10 @@ def loaded(pglite_server: PGliteServer, pg_cluster: EmbeddedPostgres) -> Iterato
     pglite_server.ensure_running()
     with connect(pglite_server.dsn) as conn:
         reset(conn)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with scratch_database(pg_cluster.dsn("postgres"), "t") as plain_dsn:
         keep_all = HotPolicy(retention_days=0)
         timescale = hot_store(pglite_server.dsn, keep_all)
-        plain = HotStore(pg_cluster.dsn(name), policy=keep_all)
+        plain = HotStore(plain_dsn, policy=keep_all)
         assert timescale.setup().value == "timescale" and plain.setup().value == "plain"
         events = parse_fixtures()
         assert plain.load_events(events).inserted == insert_and_refresh(timescale, events)
@@ -97,11 +92,6 @@ def loaded(pglite_server: PGliteServer, pg_cluster: EmbeddedPostgres) -> Iterato
         }
         rebuild = {k: engine.correlate_days(h, days, detection) for k, h in stores.items()}
         yield Loaded(events, days, detection, timescale, plain, batch, rebuild)
-    finally:
-        with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def test_the_rule_pack_finds_the_same_incidents_as_on_plain_postgres(loaded: Loaded) -> None:
