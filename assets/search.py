@@ -10,10 +10,10 @@ from dagster import (
 )
 
 from assets.util import day_asset, partition_days
+from soc_platform.days import day_start
 from soc_platform.flow import steps
 from soc_platform.flow.keys import INCIDENTS, INDEX
 from soc_platform.flow.resources import HotStoreResource, SearchResource
-from soc_platform.hot.store import day_start
 
 
 def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:

@@ -21,9 +21,9 @@ import yaml
 
 from soc_platform.correlation.detection import Detection
 from soc_platform.correlation.ruleset import RuleProblem, RuleSet, load_rule_set
+from soc_platform.days import event_days
 from soc_platform.errors import RuleError
 from soc_platform.factory import scratch_database
-from soc_platform.hot.buckets import event_days
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
 from soc_platform.models import Incident

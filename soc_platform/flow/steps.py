@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from soc_platform import faults
-from soc_platform.hot.buckets import event_days
+from soc_platform.days import event_days
 from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import Lake
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident

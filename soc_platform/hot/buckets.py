@@ -6,7 +6,7 @@ and day ranges for the coarser levels.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -58,16 +58,3 @@ def cap(ranges: list[Range], limit: int) -> list[Range]:
         _, i = min(gaps)
         out[i : i + 2] = [(out[i][0], max(out[i][1], out[i + 1][1]))]
     return out
-
-
-def day_range(day: date) -> Range:
-    lo = datetime.combine(day, time.min, UTC)
-    return lo, lo + DAY
-
-
-def event_days(times: pa.Array | pa.ChunkedArray) -> list[date]:
-    """The distinct UTC days of a timestamp column, sorted."""
-    if len(times) == 0:
-        return []
-    days = pc.unique(pc.cast(pc.floor_temporal(times, unit="day"), pa.date32()))
-    return sorted(d for d in days.to_pylist() if d is not None)

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,8 +28,8 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
 from soc_platform import faults
+from soc_platform.days import days_range, event_days
 from soc_platform.errors import LakeError
-from soc_platform.hot.buckets import event_days
 from soc_platform.lake.tables import first_per_key
 from soc_platform.models import DEAD_LETTER_SCHEMA, LAKE_EVENT_SCHEMA
 from soc_platform.redact import redact_text, redact_url, secrets_of, split_userinfo
@@ -100,14 +100,6 @@ class AppendResult:
     duplicates: int
     snapshot_id: int | None
     rows: pa.Table  # the rows that were new and are now in the table
-
-
-def day_bounds(days: Iterable[date]) -> tuple[datetime, datetime]:
-    """[first day 00:00 UTC, day after the last day 00:00 UTC)."""
-    ordered = sorted(days)
-    lo = datetime.combine(ordered[0], time.min, UTC)
-    hi = datetime.combine(ordered[-1] + timedelta(days=1), time.min, UTC)
-    return lo, hi
 
 
 class Lake:
@@ -199,7 +191,7 @@ class Lake:
         events = first_per_key(events.cast(LAKE_EVENT_SCHEMA), "event_id")
         # only the touched days (late events of last week do not drag in the days between)
         days = event_days(events["event_time"])
-        scope = functools.reduce(Or, (_time_window(*day_bounds([d])) for d in days))
+        scope = functools.reduce(Or, (_time_window(*days_range([d])) for d in days))
         result = self._append_new(RAW_EVENTS, events, "event_id", scope, "lake_data_written")
         return replace(result, duplicates=result.duplicates + total - events.num_rows)
 
@@ -249,7 +241,7 @@ class Lake:
 
     def read_events(self, start: date, end: date, columns: tuple[str, ...] = ("*",)) -> pa.Table:
         """Events whose event day is in [start, end] (inclusive)."""
-        window = _time_window(*day_bounds([start, end]))
+        window = _time_window(*days_range([start, end]))
         table = self.table(RAW_EVENTS)
         with self._reaching(f"reading {RAW_EVENTS}"):
             return table.scan(row_filter=window, selected_fields=columns).to_arrow()
@@ -265,7 +257,7 @@ class Lake:
         counts: dict[date, int] = {}
         with self._reaching(f"counting {RAW_EVENTS}"):
             for day in sorted(set(days)):
-                window = _time_window(*day_bounds([day]))
+                window = _time_window(*days_range([day]))
                 total = 0
                 scan = table.scan(row_filter=window, selected_fields=("event_id",))
                 for task in scan.plan_files():

@@ -119,7 +119,7 @@ class EmbeddedSearch:
 
     def ensure_index(self) -> None:
         # the search columns, indexes and vocabulary are part of the hot store's schema
-        _ = self.hot.dialect  # applies the schema once if this store has not yet
+        self.hot.ensure_setup()  # the incidents table and its search terms
 
     def upsert(self, incidents: Sequence[Incident]) -> int:
         # The incidents rows are the index (search_doc/search_tsv are written with them).

@@ -16,7 +16,8 @@ from psycopg import sql as pgsql
 
 from soc_platform import sql
 from soc_platform.flow import checks, steps
-from soc_platform.hot.store import AGGREGATES, Dialect, HotPolicy, HotStore, partition_name
+from soc_platform.hot.schema import partition_name
+from soc_platform.hot.store import AGGREGATES, Dialect, HotPolicy, HotStore
 from soc_platform.incidents import engine
 from soc_platform.lake.iceberg import Lake
 from soc_platform.parsing import get_parser, split_lines

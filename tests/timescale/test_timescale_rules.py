@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from soc_platform.correlation.detection import Detection, builtin_rules_dir, default_detection
+from soc_platform.days import event_days
 from soc_platform.factory import scratch_database
 from soc_platform.flow import checks
-from soc_platform.hot.buckets import event_days
 from soc_platform.hot.embedded import EmbeddedPostgres
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
