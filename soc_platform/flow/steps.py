@@ -116,7 +116,7 @@ def load_hot(hot: HotStore, events: pa.Table) -> HotReport:
         result.inserted,
         result.duplicates,
         event_days(kept["event_time"]),
-        hot.dialect.value,
+        hot.ensure_setup().value,
         outside_retention=result.outside_retention,
         refresh_seconds=result.refresh_seconds,
     )
@@ -140,7 +140,7 @@ def rebuild_hot_days(hot: HotStore, lake: Lake, days: Sequence[date]) -> HotRepo
         inserted,
         duplicates,
         todo,
-        hot.dialect.value,
+        hot.ensure_setup().value,
         refresh_seconds=refresh,
         skipped_days=skipped,
     )

@@ -260,3 +260,17 @@ def test_late_events_extending_a_run_supersede_its_incident(hot: HotStore) -> No
         0,
         [],
     )
+
+
+def test_dialect_is_known_only_after_setup_and_search_sets_up_explicitly(pg_dsn: str) -> None:
+    """Reading the dialect no longer runs the schema set-up behind the caller's back: it is
+    an error before ``setup()``. The operations that need the schema (and the embedded
+    search's ``ensure_index``) call ``ensure_setup()`` themselves."""
+    store = HotStore(pg_dsn)
+    with pytest.raises(HotStoreError, match="not set up"):
+        _ = store.dialect
+    with psycopg.connect(pg_dsn) as conn:  # nothing was created by asking
+        assert conn.execute("SELECT to_regclass('incidents')").fetchone() == (None,)
+    EmbeddedSearch(store).ensure_index()
+    assert store.dialect is Dialect.PLAIN
+    assert EmbeddedSearch(HotStore(pg_dsn)).search("anything") == []
