@@ -26,6 +26,22 @@ REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 PG_BIN_DIR = os.environ.get("SOC_TEST_PG_BIN_DIR") or None
 
 
+#: The marker of each suite, by the folder under tests/ its tests live in.
+SUITE_MARKERS = ("unit", "integration", "e2e", "faults", "timescale")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its suite (``pytest -m unit`` runs the fast part)."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            suite = item.path.resolve().relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if suite in SUITE_MARKERS:
+            item.add_marker(getattr(pytest.mark, suite))
+
+
 def pytest_report_header() -> str:
     binaries = find_pg_bin_dir(PG_BIN_DIR)
     source = "SOC_TEST_PG_BIN_DIR" if PG_BIN_DIR else "the default"
