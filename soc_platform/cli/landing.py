@@ -56,7 +56,7 @@ def _as_dict(f: LedgerEntry) -> dict[str, object]:
 
 def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform import factory
-    from soc_platform.cli import _hot
+    from soc_platform.cli.common import _hot
 
     ledger = factory.landing_area(settings).ledger(_hot(settings))
     if args.landing_command == "list":
