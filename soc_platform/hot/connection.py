@@ -123,13 +123,6 @@ class HotBase:
             raise HotStoreError("the hot store is not set up yet: call setup() first")
         return self._dialect
 
-    def ensure_setup(self) -> Dialect:
-        """The dialect, bringing the schema up to date first if this store has not yet."""
-        return self._dialect if self._dialect is not None else self.setup()
-
-    def setup(self, target_version: int | None = None) -> Dialect:
-        raise NotImplementedError  # Schema.setup
-
     def run_query(self, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run the named query file and return its rows as dicts."""
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -24,6 +24,10 @@ def partition_name(day: date) -> str:
 class Schema(HotBase):
     """Schema, dialect and policies."""
 
+    def ensure_setup(self) -> Dialect:
+        """The dialect, bringing the schema up to date first if this store has not yet."""
+        return self._dialect if self._dialect is not None else self.setup()
+
     def detect_dialect(self, conn: psycopg.Connection[Any]) -> Dialect:
         installed, available = conn.execute(sql.query("detect_timescaledb")).fetchone() or (
             False,
