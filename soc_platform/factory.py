@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql as pgsql
@@ -95,6 +96,15 @@ def detection(
     return load_detection(rules_dir, config_path, assets_path)
 
 
+def _with_dbname(dsn: str, name: str) -> str:
+    """``dsn`` naming database ``name``, in the same form (a URL stays a URL: SQLAlchemy,
+    the Iceberg catalog's driver, takes only URLs)."""
+    parts = urlsplit(dsn)
+    if parts.scheme in ("postgresql", "postgres"):
+        return urlunsplit(parts._replace(path=f"/{name}"))
+    return psycopg.conninfo.make_conninfo(dsn, dbname=name)
+
+
 @contextmanager
 def scratch_database(admin_dsn: str, prefix: str = "soc_scratch") -> Iterator[str]:
     """A new, empty database on the server of ``admin_dsn`` (its DSN), dropped afterwards
@@ -103,7 +113,7 @@ def scratch_database(admin_dsn: str, prefix: str = "soc_scratch") -> Iterator[st
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
     try:
-        yield psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
+        yield _with_dbname(admin_dsn, name)
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(
