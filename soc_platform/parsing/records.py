@@ -1,0 +1,255 @@
+"""Landing bytes -> blocks of records, whatever shape the shipper wrote.
+
+- gzip is recognised by its magic bytes (``1f 8b``), not by a ``.gz`` name; files of
+  several gzip members (concatenated by shippers) are read whole.
+- JSON lines (``.jsonl``, ``.ndjson``, ``.log``, WAF S3 objects): one record a line,
+  streamed in bounded memory (:class:`~soc_platform.parsing.lines.LineReader`); a
+  CloudWatch Logs export's ``<ISO time> `` prefix before each record is dropped.
+- One JSON document (``.json``): an array of records, or an object holding them in a
+  list (``{"Records": [...]}``, a CloudWatch Logs subscription envelope's ``logEvents``
+  whose ``message`` is the record).
+- Records concatenated with no newline between them (Kinesis Data Firehose objects).
+
+A document or concatenated file is read whole (Firehose objects are at most 128 MB); a
+record's offset is then its number in the file, not a line number. A record spread over
+several lines (a pretty-printed document) keeps its text with those line breaks made
+spaces, so every record is one line for the JSON readers.
+"""
+
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES
+from soc_platform.parsing.lines import LineBlock, LineReader
+
+GZIP_MAGIC = b"\x1f\x8b"
+#: Keys of an object that holds records in a list (CloudTrail-style exports, AWS SDK
+#: dumps, CloudWatch Logs subscription envelopes).
+RECORD_LISTS = ("Records", "records", "logEvents", "events", "Events", "items", "data")
+_WS = " \t\r\n"
+_CLOUDWATCH_PREFIX = re.compile(rb"^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})? +(?=\{)")
+_PEEK_BYTES = 1 << 20
+
+
+def gunzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` decompressed when they start with the gzip magic bytes, else as they are.
+
+    Raises:
+        EOFError: the compressed data ends before its end-of-stream marker.
+        zlib.error: the compressed data is corrupt.
+    """
+    it = iter(chunks)
+    head = b""
+    for chunk in it:
+        head += chunk
+        if len(head) >= 2:
+            break
+    if head[:2] != GZIP_MAGIC:
+        if head:
+            yield head
+        yield from it
+        return
+    inflater = zlib.decompressobj(wbits=31)
+    fed = False  # the current member has been given bytes
+    for chunk in _prepend(head, it):
+        data = chunk
+        while data:
+            out = inflater.decompress(data)
+            fed = True
+            if out:
+                yield out
+            if not inflater.eof:
+                break
+            data = inflater.unused_data  # the next member, if any
+            inflater = zlib.decompressobj(wbits=31)
+            fed = False
+            if not data.strip(b"\0"):  # padding after the last member
+                break
+    if fed and not inflater.eof:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def iter_record_blocks(
+    chunks: Iterable[bytes],
+    *,
+    block_bytes: int = 32 << 20,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> Iterator[LineBlock]:
+    """Blocks of records from the raw bytes of one file or object (see the module doc).
+
+    If the input cannot be read to its end, the records read before the problem are
+    yielded and then the error is raised.
+    """
+    stream = gunzip_stream(chunks)
+    head = bytearray()
+    failure: BaseException | None = None
+    whole = False  # read whole as a document
+    try:
+        for chunk in stream:
+            head += chunk
+            start = len(head) - len(head.lstrip())
+            if b"\n" in head[start:] or len(head) >= _PEEK_BYTES:
+                break
+        first = bytes(head).lstrip()
+        if first[:1] in (b"[", b"{") and _is_document(first):
+            whole = True
+            for chunk in stream:
+                head += chunk
+            stream = iter(())
+    except _READ_ERRORS as exc:
+        failure, stream = exc, iter(())
+    records = split_document(bytes(head)) if whole else None
+    if records is not None:
+        yield from _blocks_of(records, block_bytes)
+        if failure is not None:
+            raise failure
+        return
+    reader = LineReader(block_bytes, max_line_bytes)
+    try:
+        yield from map(_strip_prefixes, reader.feed(bytes(head)))
+        if failure is not None:
+            raise failure
+        for chunk in stream:
+            yield from map(_strip_prefixes, reader.feed(chunk))
+    except _READ_ERRORS:
+        yield from map(_strip_prefixes, reader.finish())
+        raise
+    yield from map(_strip_prefixes, reader.finish())
+
+
+_READ_ERRORS = (EOFError, zlib.error, OSError)
+
+
+def _is_document(first: bytes) -> bool:
+    """Whether input starting with ``first`` (whitespace stripped) must be read whole: an
+    array, a multi-line or one-line document holding a record list, or records
+    concatenated without newlines."""
+    if first[:1] == b"[":
+        return True
+    line = first.split(b"\n", 1)[0].strip()
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return True  # {...}{...}: concatenated records
+        # an object cut by a line break: a pretty-printed document (or a bad line)
+        return exc.pos >= len(line.decode("utf-8", "replace")) - 1
+    except (UnicodeDecodeError, RecursionError):
+        return False
+    return isinstance(value, dict) and _record_list(value) is not None
+
+
+def _record_list(value: dict[str, Any]) -> str | None:
+    """The key of ``value`` holding its records, when ``value`` is a container."""
+    for key in RECORD_LISTS:
+        items = value.get(key)
+        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
+            return key
+    return None
+
+
+def split_document(data: bytes) -> list[bytes] | None:
+    """The records of a JSON document or of concatenated JSON values; None when ``data``
+    does not start with a whole JSON value (it is then read as lines)."""
+    text = data.decode("utf-8", "surrogateescape")
+    decoder = json.JSONDecoder()
+    records: list[bytes] = []
+    pos = _skip(text, 0)
+    values = 0
+    while pos < len(text):
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            if values == 0:
+                return None
+            stop = text.find("\n", pos)  # keep the rest of the line as one bad record
+            stop = len(text) if stop < 0 else stop
+            records.append(_one_line(text[pos:stop]))
+            pos = _skip(text, stop)
+            continue
+        values += 1
+        records.extend(_records_of(text, pos, end, value))
+        pos = _skip(text, end)
+    return records
+
+
+def _records_of(text: str, start: int, end: int, value: Any) -> list[bytes]:
+    if isinstance(value, list):
+        return _array_items(text, start)
+    if isinstance(value, dict):
+        key = _record_list(value)
+        if key == "logEvents":  # CloudWatch Logs subscription: the record is the message
+            return [
+                _one_line(e["message"]) if isinstance(e.get("message"), str) else _dump(e)
+                for e in value[key]
+            ]
+        if key is not None:
+            found = re.compile(r'"' + re.escape(key) + r'"\s*:\s*(?=\[)').search(text, start, end)
+            if found:
+                items = _array_items(text, found.end())
+                if [json.loads(i.decode("utf-8", "surrogateescape")) for i in items] == value[key]:
+                    return items
+            return [_dump(i) for i in value[key]]
+    return [_one_line(text[start:end])]
+
+
+def _array_items(text: str, start: int) -> list[bytes]:
+    """The verbatim texts of the items of the array at ``text[start]``."""
+    decoder = json.JSONDecoder()
+    items = []
+    pos = _skip(text, start + 1)
+    while pos < len(text) and text[pos] != "]":
+        _, end = decoder.raw_decode(text, pos)
+        items.append(_one_line(text[pos:end]))
+        pos = _skip(text, end)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip(text, pos + 1)
+    return items
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WS:
+        pos += 1
+    return pos
+
+
+def _one_line(text: str) -> bytes:
+    # a line break inside a JSON value can only be whitespace between tokens
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").encode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _blocks_of(records: list[bytes], block_bytes: int) -> Iterator[LineBlock]:
+    lines: list[bytes] = []
+    offsets: list[int] = []
+    size = 0
+    for number, record in enumerate(records):
+        lines.append(record)
+        offsets.append(number)
+        size += len(record)
+        if size >= block_bytes:
+            yield LineBlock(lines, offsets)
+            lines, offsets, size = [], [], 0
+    if lines:
+        yield LineBlock(lines, offsets)
+
+
+def _strip_prefixes(block: LineBlock) -> LineBlock:
+    """Drop CloudWatch Logs export prefixes (``2024-05-01T10:00:00.000Z {...}``)."""
+    if not block.lines or not block.lines[0][:1].isdigit():
+        return block
+    lines = [_CLOUDWATCH_PREFIX.sub(b"", line, count=1) for line in block.lines]
+    return LineBlock(lines, block.offsets, block.cut)
