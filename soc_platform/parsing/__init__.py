@@ -11,8 +11,8 @@ from typing import Protocol
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.parsing import waf_json
-from soc_platform.parsing.formats import aws_waf, cloudflare, modsecurity
 from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, ParseResult
+from soc_platform.parsing.formats import aws_waf, cloudflare, modsecurity
 from soc_platform.parsing.lines import LineBlock, LineReader, split_lines
 
 

@@ -8,7 +8,7 @@ its own checks; the common checks (time, IP, status), ids, NUL handling and dead
 are done once, here.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -185,7 +185,12 @@ def build(
     table = table.cast(LAKE_EVENT_SCHEMA)
 
     order = sorted([*bad, *fails])
-    lines = [bad[i].kept if i in bad and bad[i].kept is not None else block.lines[i] for i in order]
+
+    def kept_text(i: int) -> bytes:
+        cut = bad[i].kept if i in bad else None
+        return block.lines[i] if cut is None else cut
+
+    lines = [kept_text(i) for i in order]
     dead = dead_letter_table(
         source_format=fmt,
         source_file=source_file,

@@ -28,7 +28,11 @@ from soc_platform.parsing.records import iter_record_blocks
 
 AUTO = "auto"
 #: Other names accepted for a format (``seed`` is the seed's own WAF JSON).
-ALIASES = {"seed": waf_json.FORMAT, "modsecurity_v3": modsecurity.FORMAT, "coraza": modsecurity.FORMAT}
+ALIASES = {
+    "seed": waf_json.FORMAT,
+    "modsecurity_v3": modsecurity.FORMAT,
+    "coraza": modsecurity.FORMAT,
+}
 #: Detection order: the most specific shapes first.
 RECOGNISERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     aws_waf.FORMAT: aws_waf.looks_like,

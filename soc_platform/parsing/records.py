@@ -32,6 +32,7 @@ RECORD_LISTS = ("Records", "records", "logEvents", "events", "Events", "items", 
 _WS = " \t\r\n"
 _CLOUDWATCH_PREFIX = re.compile(rb"^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})? +(?=\{)")
 _PEEK_BYTES = 1 << 20
+_INFLATE_BYTES = 64 << 10
 
 
 def gunzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -57,12 +58,14 @@ def gunzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in _prepend(head, it):
         data = chunk
         while data:
-            out = inflater.decompress(data)
+            # bounded output: a highly compressed line never inflates in one piece
+            out = inflater.decompress(data, _INFLATE_BYTES)
             fed = True
             if out:
                 yield out
             if not inflater.eof:
-                break
+                data = inflater.unconsumed_tail
+                continue
             data = inflater.unused_data  # the next member, if any
             inflater = zlib.decompressobj(wbits=31)
             fed = False
@@ -223,8 +226,11 @@ def _skip(text: str, pos: int) -> int:
 
 def _one_line(text: str) -> bytes:
     # a line break inside a JSON value can only be whitespace between tokens
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").encode(
-        "utf-8", "surrogateescape"
+    return (
+        text.replace("\r\n", " ")
+        .replace("\n", " ")
+        .replace("\r", " ")
+        .encode("utf-8", "surrogateescape")
     )
 
 

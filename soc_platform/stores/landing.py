@@ -23,14 +23,14 @@ from soc_platform.models import LandingFile
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.parsing.records import iter_record_blocks
 
-SUFFIXES = tuple(
-    ext + gz for ext in (".json", ".jsonl", ".ndjson", ".log") for gz in ("", ".gz")
-)
+SUFFIXES = tuple(ext + gz for ext in (".json", ".jsonl", ".ndjson", ".log") for gz in ("", ".gz"))
 
 
 def is_landing_name(name: str) -> bool:
     """A name the landing directory reads: a known suffix, or none at all (Firehose)."""
     return not name.startswith(".") and (name.endswith(SUFFIXES) or "." not in name)
+
+
 BLOCK_BYTES = 32 << 20
 READ_BYTES = 1 << 20
 

@@ -147,7 +147,9 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
         "_time_text": pc.cast(stamp, pa.string()),
         "_firewall": firewall,
         "_log_type": pc.coalesce(pc.struct_field(log, "p_log_type"), kind),
-        "_identity": [get("Action"), get("MatchIndex"), get("Source")],  # type: ignore[dict-item]
+        "_action_word": get("Action"),
+        "_match_index": get("MatchIndex"),
+        "_source": get("Source"),
     }
 
 
@@ -161,12 +163,6 @@ def parse(
     """Parse Cloudflare firewall events into canonical events and dead letters."""
     decoded = decode_records(block, VARIANTS, max_line_bytes=max_line_bytes)
     extracted = [_extract(t) for _, t in decoded.parts]
-    extra = [
-        pa.concat_arrays([e["_identity"][k] for e in extracted])  # type: ignore[index]
-        for k in range(3)
-    ]
-    for e in extracted:
-        e.pop("_identity")
     cols = concat_parts(extracted)
     time_text = cols.pop("_time_text")
     firewall = cols.pop("_firewall")
@@ -184,7 +180,7 @@ def parse(
             "rule_id",
             "request_id",
         )
-    ] + extra
+    ] + [cols.pop(name) for name in ("_action_word", "_match_index", "_source")]
     found = Extracted(cols, identity, time_text, "Datetime", "ClientIP")
     found.checks.append(
         (

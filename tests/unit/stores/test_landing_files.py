@@ -10,14 +10,25 @@ from soc_platform.stores.landing import iter_blocks, list_landing_files
 
 
 def test_only_complete_landing_files_are_listed(tmp_path: Path) -> None:
-    for name in ["a.jsonl", "b.jsonl.gz", "c.ndjson", ".hidden.jsonl", "d.jsonl.tmp", "e.json"]:
+    names = ["a.jsonl", "b.jsonl.gz", "c.ndjson", ".hidden.jsonl", "d.jsonl.tmp", "e.json"]
+    names += ["h.log.gz", "waf-stream-1-2026-12-01-10-00-00-abcd", "i.csv", "j.json.part"]
+    for name in names:
         (tmp_path / name).write_text("{}\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f.jsonl").write_text("{}\n")
     (tmp_path / ".staging").mkdir()
     (tmp_path / ".staging" / "g.jsonl").write_text("{}\n")
     names = [Path(f.path).relative_to(tmp_path).as_posix() for f in list_landing_files(tmp_path)]
-    assert names == ["a.jsonl", "b.jsonl.gz", "c.ndjson", "sub/f.jsonl"]
+    # .json/.log and extension-less Firehose objects too (issue 11); never temporary names
+    assert names == [
+        "a.jsonl",
+        "b.jsonl.gz",
+        "c.ndjson",
+        "e.json",
+        "h.log.gz",
+        "sub/f.jsonl",
+        "waf-stream-1-2026-12-01-10-00-00-abcd",
+    ]
     assert list_landing_files(tmp_path / "missing") == []
 
 
