@@ -139,10 +139,11 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
         pc.index_in(word, value_set=pa.array(list(ACTIONS), pa.string())),
     )
     # ALLOW with rules that only counted: detected; an unknown word: detected
+    mapped = pc.fill_null(mapped, str(Action.DETECTED))
     action = pc.if_else(
         pc.and_(pc.equal(mapped, str(Action.ALLOWED)), pc.fill_null(counted, False)),
         str(Action.DETECTED),
-        pc.fill_null(mapped, str(Action.DETECTED)),
+        mapped,
     )
     first_rule = pc.list_element(pc.if_else(counted, rule_ids, pa.scalar(["-"], rule_ids.type)), 0)
     rule_id = pc.if_else(counted, first_rule, pa.scalar(None, pa.string()))
