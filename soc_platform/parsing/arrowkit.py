@@ -108,7 +108,7 @@ def join_uri(path: pa.Array, query: pa.Array) -> pa.Array:
 
 def constant(value: object, n: int, kind: pa.DataType) -> pa.Array:
     """A column of ``n`` copies of ``value``."""
-    return pa.array([value] * n, kind) if n else pa.array([], kind)
+    return pa.repeat(pa.scalar(value, kind), n)
 
 
 def nonempty(values: pa.Array, *blank: str) -> pa.Array:

@@ -9,11 +9,13 @@ once by Python's JSON parser, the first value of each key kept, and read again; 
 text stays as written.
 """
 
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.json as pj
 
 from soc_platform.models import DeadLetterReason
 from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES
@@ -62,8 +64,11 @@ def decode_records(
     parts: list[tuple[int, pa.Table]] = []
     kept: list[int] = []
     raws: list[pa.Array] = []
-    first = read_json_rows(block, variants[0], max_line_bytes=max_line_bytes)
-    parts.append((0, first.table))
+    # the variant the file is written in goes first: reading a whole block with another
+    # one would send every record down the slow one-by-one path
+    order = _probe(block, variants)
+    first = read_json_rows(block, variants[order[0]], max_line_bytes=max_line_bytes)
+    parts.append((order[0], first.table))
     kept += first.kept
     raws.append(first.raw)
     final = {r.index: r for r in first.rejected}
@@ -75,8 +80,8 @@ def decode_records(
             fixed = {i: _dedupe(block.lines[i]) for i in todo}
             todo = [i for i in todo if fixed[i] is not None]
             lines = {i: fixed[i] or b"" for i in todo}
-        for v in range(len(variants)):
-            if not todo or (v == 0 and not attempt):
+        for rank, v in enumerate(order):
+            if not todo or (rank == 0 and not attempt):
                 continue
             sub = LineBlock([lines[i] for i in todo], todo)
             got = read_json_rows(sub, variants[v], max_line_bytes=max_line_bytes)
@@ -101,3 +106,22 @@ def decode_records(
         escaped_nul=b"\\u0000" in joined,
         rewritten=rewritten,
     )
+
+
+#: How many records decide which variant is read first.
+PROBE_RECORDS = 32
+
+
+def _probe(block: LineBlock, variants: list[pa.Schema]) -> list[int]:
+    """Variant indices, the first one that reads the block's first records first."""
+    if len(variants) == 1:
+        return [0]
+    sample = b"\n".join(block.lines[:PROBE_RECORDS])
+    for v, schema in enumerate(variants):
+        options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            pj.read_json(io.BytesIO(sample), parse_options=options)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+        return [v, *(k for k in range(len(variants)) if k != v)]
+    return list(range(len(variants)))

@@ -115,7 +115,7 @@ def test_an_existing_lake_and_database_upgrade_in_place(tmp_path: Path, pg_dsn: 
     lake = Lake(LakeConfig(catalog_uri=catalog, warehouse=warehouse))
     hot = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
     with psycopg.connect(pg_dsn) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (4,)
+        assert conn.execute("SELECT max(version) FROM soc_schema_version").fetchone() == (4,)
     hot.setup()
     assert hot.schema_version() == sql.latest_version() >= 5
 
