@@ -33,7 +33,6 @@ from _common import (
     repeat,
     to_lines,
 )
-
 from formats import GENERATORS
 
 from soc_platform.parsing import detect
@@ -74,14 +73,16 @@ def bench_formats(n: int, repeats: int) -> None:
         assert table.num_rows == n
         now = datetime.now(UTC)
         ours_t, res = repeat(
-            lambda data=data: detect.parse_bytes(data, f"bench.{fmt}", now), repeats, warmup=1
+            lambda data=data, src=f"bench.{fmt}", now=now: detect.parse_bytes(data, src, now),
+            repeats,
+            warmup=1,
         )
         assert res.events.num_rows == n, (fmt, res.dead_letter_counts())
         assert set(res.events["source_format"].to_pylist()) == {fmt}
         line(f"{fmt}: input", f"{mb(len(data)):.1f} MB ({len(data) / n:.0f} B/record)")
-        line(f"  ceiling read_json", f"{rate(n, ceil_t.median)} lines/s {ceil_t.spread()}")
-        line(f"  ours (detect + parse)", f"{rate(n, ours_t.median)} lines/s {ours_t.spread()}")
-        line(f"  ratio ours/ceiling", f"{ceil_t.median / ours_t.median:.2f}")
+        line("  ceiling read_json", f"{rate(n, ceil_t.median)} lines/s {ceil_t.spread()}")
+        line("  ours (detect + parse)", f"{rate(n, ours_t.median)} lines/s {ours_t.spread()}")
+        line("  ratio ours/ceiling", f"{ceil_t.median / ours_t.median:.2f}")
 
 
 def main() -> None:
