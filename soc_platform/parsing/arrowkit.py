@@ -117,3 +117,25 @@ def nonempty(values: pa.Array, *blank: str) -> pa.Array:
     for word in ("", *blank):
         out = pc.if_else(pc.fill_null(pc.equal(out, word), False), pa.scalar(None, out.type), out)
     return out
+
+
+#: Seconds from 1970 to 0001-01-01 and to 9999-12-31T23:59:59 (what a timestamp holds).
+_FIRST_S, _LAST_S = -62135596800, 253402300799
+
+
+def epoch_micros(values: pa.Array, per_second: int) -> pa.Array:
+    """Integers counting ``1/per_second`` s since 1970 as UTC microsecond timestamps.
+
+    Values beyond the years 1-9999 are clamped to those bounds, so they become events
+    outside the accepted times (dead letters ``out_of_range``), never an overflow.
+    """
+    from soc_platform.models import UTC_US
+
+    values = pc.cast(values, pa.int64())
+    if per_second >= 10**6:  # division cannot overflow
+        micros = pc.divide(values, per_second // 10**6)
+    else:
+        lo, hi = _FIRST_S * per_second, _LAST_S * per_second
+        clamped = pc.max_element_wise(pc.min_element_wise(values, hi), lo)
+        micros = pc.multiply(clamped, 10**6 // per_second)
+    return pc.cast(micros, UTC_US)

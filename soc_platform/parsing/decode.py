@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from soc_platform.models import DeadLetterReason
-from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES
+from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, MAX_NESTING_DEPTH
 from soc_platform.parsing.jsonl import RejectedLine, read_json_rows
 from soc_platform.parsing.lines import LineBlock
 
@@ -116,7 +116,17 @@ def _probe(block: LineBlock, variants: list[pa.Schema]) -> list[int]:
     """Variant indices, the first one that reads the block's first records first."""
     if len(variants) == 1:
         return [0]
-    sample = b"\n".join(block.lines[:PROBE_RECORDS])
+    # only lines no JSON reader chokes on (a bare ``null`` crashes Arrow's; see jsonl.py)
+    safe = [
+        line
+        for line in block.lines[: 4 * PROBE_RECORDS]
+        if line[:1] == b"{"
+        and len(line) <= DEFAULT_MAX_LINE_BYTES
+        and line.count(b"{") + line.count(b"[") <= MAX_NESTING_DEPTH
+    ][:PROBE_RECORDS]
+    if not safe:
+        return list(range(len(variants)))
+    sample = b"\n".join(safe)
     for v, schema in enumerate(variants):
         options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         try:

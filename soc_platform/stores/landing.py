@@ -27,8 +27,10 @@ SUFFIXES = tuple(ext + gz for ext in (".json", ".jsonl", ".ndjson", ".log") for 
 
 
 def is_landing_name(name: str) -> bool:
-    """A name the landing directory reads: a known suffix, or none at all (Firehose)."""
-    return not name.startswith(".") and (name.endswith(SUFFIXES) or "." not in name)
+    """A name the landing directory reads: a known suffix, or none at all (Firehose).
+    A leading ``.`` (being written) or ``_`` (markers and side files such as Spark's
+    ``_SUCCESS`` or ``generate``'s ``_truth-*.json``) is not data, as in Hadoop."""
+    return not name.startswith((".", "_")) and (name.endswith(SUFFIXES) or "." not in name)
 
 
 BLOCK_BYTES = 32 << 20

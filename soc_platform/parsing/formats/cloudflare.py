@@ -16,8 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from soc_platform.models import UTC_US, Action, DeadLetterReason
-from soc_platform.parsing.arrowkit import constant, gather_lists, join_uri, nonempty
+from soc_platform.models import Action, DeadLetterReason
+from soc_platform.parsing.arrowkit import (
+    constant,
+    epoch_micros,
+    gather_lists,
+    join_uri,
+    nonempty,
+)
 from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, ParseResult
 from soc_platform.parsing.canonical import Extracted, build, concat_parts
 from soc_platform.parsing.common import parse_timestamps
@@ -79,15 +85,21 @@ def looks_like(record: dict[str, Any]) -> bool:
 def _times(values: pa.Array) -> pa.Array:
     """``Datetime`` in any of its encodings to UTC timestamps (null where unreadable)."""
     if pa.types.is_integer(values.type):
-        v = values.to_numpy(zero_copy_only=False).astype(np.float64)
-        # magnitude tells the unit: s ~1e9, ms ~1e12, us ~1e15, ns ~1e18
-        scale = np.where(v >= 1e17, 1e-3, np.where(v >= 1e14, 1, np.where(v >= 1e11, 1e3, 1e6)))
-        mask = pc.is_null(values).to_numpy(zero_copy_only=False) | ~np.isfinite(v * scale)
-        micros = np.where(mask, 0, v * scale)
-        ints = pa.array(np.floor(micros).astype(np.int64), pa.int64(), mask=mask)
-        big = pc.greater(pc.abs(pc.fill_null(values, 0)), 10**17)
-        exact = pc.divide(values, 1000)  # nanoseconds to microseconds, without float error
-        return pc.cast(pc.if_else(big, exact, ints), pa.int64()).cast(UTC_US)
+        # the magnitude tells the unit: s ~1e9, ms ~1e12, us ~1e15, ns ~1e18
+        size = pc.abs(values)
+        return pc.if_else(
+            pc.greater_equal(size, 10**17),
+            epoch_micros(values, 10**9),
+            pc.if_else(
+                pc.greater_equal(size, 10**14),
+                epoch_micros(values, 10**6),
+                pc.if_else(
+                    pc.greater_equal(size, 10**11),
+                    epoch_micros(values, 1000),
+                    epoch_micros(values, 1),
+                ),
+            ),
+        )
     # RFC 3339; Panther's normalised form has no zone (it is UTC)
     zoneless = pc.fill_null(
         pc.match_substring_regex(values, r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?$"),
@@ -129,7 +141,7 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
         "request_uri": join_uri(path, query),
         "url_path": path,
         "url_query": query,
-        "status_code": pc.cast(get("EdgeResponseStatus"), pa.int32()),
+        "status_code": get("EdgeResponseStatus"),  # int64 until validated (100-599)
         "user_agent": get("ClientRequestUserAgent"),
         "rule_id": rule,
         "rule_msg": pc.fill_null(pc.coalesce(description, rule), ""),

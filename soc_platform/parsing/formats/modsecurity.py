@@ -16,8 +16,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from soc_platform.models import UTC_US, Action, DeadLetterReason
-from soc_platform.parsing.arrowkit import constant, flat_with_parents, gather_lists, split_uri
+from soc_platform.models import Action, DeadLetterReason
+from soc_platform.parsing.arrowkit import (
+    constant,
+    epoch_micros,
+    flat_with_parents,
+    gather_lists,
+    split_uri,
+)
 from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, ParseResult
 from soc_platform.parsing.canonical import Extracted, build, concat_parts
 from soc_platform.parsing.decode import decode_records
@@ -108,7 +114,7 @@ CORAZA_SCHEMA = pa.schema(
 #: CRS rules whose message carries the inbound anomaly score (949110 blocking
 #: evaluation, 980130/980170 reporting).
 _BLOCKING = pa.array(["949110", "959100"], pa.string())
-_SCORE = r"(?:Total (?:Inbound )?Score: |Inbound Scores: blocking=)(?P<score>\d+)"
+_SCORE = r"(?:Total (?:Inbound )?Score: |Inbound Scores: blocking=)(?P<score>\d{1,9})(?:\D|$)"
 
 
 def looks_like(record: dict[str, Any]) -> bool:
@@ -204,9 +210,9 @@ def _extract(variant: int, table: pa.Table) -> dict[str, pa.Array]:
     coraza_text = pc.struct_field(tx, "timestamp")
     nanos = pc.struct_field(tx, "unix_timestamp")
     # nanoseconds; a few Coraza builds wrote microseconds (a 16-digit number)
-    nanos_fixed = pc.if_else(pc.less(nanos, 10**17), pc.multiply(nanos, 1000), nanos)
+    micro = pc.less(pc.abs(nanos), 10**17)
     event_time = pc.coalesce(
-        pc.cast(pc.cast(nanos_fixed, pa.timestamp("ns", tz="UTC")), UTC_US, safe=False),
+        pc.if_else(micro, epoch_micros(nanos, 10**6), epoch_micros(nanos, 10**9)),
         _asctime(stamp),
         _coraza_time(coraza_text),
     )
@@ -220,7 +226,7 @@ def _extract(variant: int, table: pa.Table) -> dict[str, pa.Array]:
         "request_uri": uri,
         "url_path": path,
         "url_query": query,
-        "status_code": pc.cast(status, pa.int32()),
+        "status_code": status,  # int64 until validated (100-599)
         "user_agent": agent,
         "rule_id": pc.if_else(matched, first_id, pa.scalar(None, pa.string())),
         "rule_msg": pc.fill_null(first_name, ""),

@@ -12,6 +12,7 @@ from soc_platform.stores.landing import iter_blocks, list_landing_files
 def test_only_complete_landing_files_are_listed(tmp_path: Path) -> None:
     names = ["a.jsonl", "b.jsonl.gz", "c.ndjson", ".hidden.jsonl", "d.jsonl.tmp", "e.json"]
     names += ["h.log.gz", "waf-stream-1-2026-12-01-10-00-00-abcd", "i.csv", "j.json.part"]
+    names += ["_SUCCESS", "_truth-s7.json"]
     for name in names:
         (tmp_path / name).write_text("{}\n")
     (tmp_path / "sub").mkdir()
