@@ -35,8 +35,9 @@ SCALARS = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12)
     | st.sampled_from(
-        ["", "-", "null", "X.X.X.X", "::ffff:1.2.3.4", "2026-03-10T12:00:00Z", "9999-12-31T23:59:59Z",
-         "Mon Mar  9 12:00:00 2026", "2026/03/09 12:00:00", "\x00", "?", "BLOCK", "block"]
+        ["", "-", "null", "X.X.X.X", "::ffff:1.2.3.4", "2026-03-10T12:00:00Z",
+         "9999-12-31T23:59:59Z", "Mon Mar  9 12:00:00 2026", "2026/03/09 12:00:00", "\x00",
+         "?", "BLOCK", "block"]
     )
 )  # fmt: skip
 VALUES = st.recursive(
