@@ -160,10 +160,14 @@ def build(
             fails[decoded.kept[row]] = (str(reason), detail(row))
 
     keep = pc.indices_nonzero(valid)
-    ids = event_ids(fmt, [pc.take(f, keep) for f in found.identity])
-    events: dict[str, pa.Array] = {name: pc.take(col, keep) for name, col in cols.items()}
-    events["client_ip"] = pc.take(client_ip, keep)
     m = len(keep)
+
+    def kept(col: pa.Array) -> pa.Array:
+        return col if m == n else pc.take(col, keep)  # the usual case: every row valid
+
+    ids = event_ids(fmt, [kept(f) for f in found.identity])
+    events: dict[str, pa.Array] = {name: kept(col) for name, col in cols.items()}
+    events["client_ip"] = kept(client_ip)
     events.update(
         {
             "event_id": ids,
@@ -173,7 +177,7 @@ def build(
                 [block.offsets[decoded.kept[i]] for i in keep.to_pylist()], pa.int64()
             ),
             "ingested_at": constant(ingested_at, m, LAKE_EVENT_SCHEMA.field("ingested_at").type),
-            "raw": pc.take(decoded.raw, keep),
+            "raw": kept(decoded.raw),
         }
     )
     table = pa.table(complete_columns(events, m)).select(LAKE_EVENT_SCHEMA.names)

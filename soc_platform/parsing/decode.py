@@ -97,13 +97,13 @@ def decode_records(
             done = {todo[k] for k in got.kept}
             todo = [i for i in todo if i not in done]
     rejected = sorted(final.values(), key=lambda r: r.index)
-    joined = b"".join(block.lines)
+    nul = first.escaped_nul  # over the whole block: the retried records included
     return Decoded(
         parts,
         kept,
         pa.concat_arrays(raws) if raws else pa.array([], pa.string()),
         rejected,
-        escaped_nul=b"\\u0000" in joined,
+        escaped_nul=nul,
         rewritten=rewritten,
     )
 
