@@ -29,6 +29,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 #: Keys of an object that holds records in a list (CloudTrail-style exports, AWS SDK
 #: dumps, CloudWatch Logs subscription envelopes).
 RECORD_LISTS = ("Records", "records", "logEvents", "events", "Events", "items", "data")
+_CONTAINER_KEYS = ("Records", "records", "logEvents")
 _WS = " \t\r\n"
 _CLOUDWATCH_PREFIX = re.compile(rb"^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})? +(?=\{)")
 _PEEK_BYTES = 1 << 20
@@ -151,11 +152,17 @@ def _is_document(first: bytes) -> bool:
 
 
 def _record_list(value: dict[str, Any]) -> str | None:
-    """The key of ``value`` holding its records, when ``value`` is a container."""
+    """The key of ``value`` holding its records, when ``value`` is a container (a record
+    with a ``data`` or ``events`` list of its own is not: the generic names count only in
+    an object of at most three keys, and a non-empty list)."""
     for key in RECORD_LISTS:
+        if key not in _CONTAINER_KEYS and len(value) > 3:
+            continue
         items = value.get(key)
-        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
-            return key
+        generic = key not in _CONTAINER_KEYS
+        if isinstance(items, list) and (items or not generic):
+            if all(isinstance(i, dict) for i in items):
+                return key
     return None
 
 

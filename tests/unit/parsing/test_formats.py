@@ -455,3 +455,14 @@ def test_every_parser_returns_the_lake_schema_for_empty_input() -> None:
         result = get_parser(fmt)(split_lines(b""), "f", INGESTED)
         assert result.events.schema == LAKE_EVENT_SCHEMA and result.events.num_rows == 0
         assert isinstance(result.dead_letters, pa.Table)
+
+
+def test_a_record_with_a_data_list_is_not_a_container() -> None:
+    lines = [b'{"id": 1, "kind": "x", "user": "a", "data": [{"k": 1}]}', b'{"id": 2, "data": []}']
+    assert records_of(b"\n".join(lines)) == lines
+    assert records_of(b'{"data": [{"k": 1}, {"k": 2}]}') == [b'{"k": 1}', b'{"k": 2}']
+    assert records_of(b'{"id": 2, "data": []}\n{"id": 3}') == [
+        b'{"id": 2, "data": []}',
+        b'{"id": 3}',
+    ]
+    assert records_of(b'{"Records": []}') == []
