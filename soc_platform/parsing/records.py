@@ -50,13 +50,17 @@ def gunzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
         if len(head) >= 2:
             break
     if head[:2] != GZIP_MAGIC:
-        if head:
-            yield head
+        box = [head]
+        del head
+        if box[0]:
+            yield box.pop()  # the frame keeps no reference to it
         yield from it
         return
     inflater = zlib.decompressobj(wbits=31)
     fed = False  # the current member has been given bytes
-    for chunk in _prepend(head, it):
+    box = [head]
+    del head
+    for chunk in _prepend(box.pop(), it):
         data = chunk
         while data:
             # bounded output: a highly compressed line never inflates in one piece
@@ -77,7 +81,10 @@ def gunzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
+    # a paused generator holds its locals: yield the chunk without keeping it
+    box = [first]
+    del first
+    yield box.pop()
     yield from rest
 
 
@@ -93,24 +100,28 @@ def iter_record_blocks(
     yielded and then the error is raised.
     """
     stream = gunzip_stream(chunks)
-    head = bytearray()
+    head: list[bytes] = []  # the chunks read to decide the layout, kept apart (memory)
     failure: BaseException | None = None
     whole = False  # read whole as a document
     try:
+        size = 0
+        first = b""  # the first line, from its first non-blank byte, up to the peek
         for chunk in stream:
-            head += chunk
-            start = len(head) - len(head.lstrip())
-            if b"\n" in head[start:] or len(head) >= _PEEK_BYTES:
+            head.append(chunk)
+            size += len(chunk)
+            first = (first + chunk).lstrip() if not first else first + chunk
+            cut = first.find(b"\n")
+            if cut >= 0 or size >= _PEEK_BYTES:
+                first = first[: cut + 1] if cut >= 0 else first[:_PEEK_BYTES]
                 break
-        first = bytes(head).lstrip()
-        if first[:1] in (b"[", b"{") and _is_document(first):
-            whole = True
-            for chunk in stream:
-                head += chunk
+        whole = first[:1] in (b"[", b"{") and _is_document(first)
+        first = b""  # not held while the file is read
+        if whole:
+            head.extend(stream)
             stream = iter(())
     except _READ_ERRORS as exc:
         failure, stream = exc, iter(())
-    records = split_document(bytes(head)) if whole else None
+    records = split_document(b"".join(head)) if whole else None
     if records is not None:
         yield from _blocks_of(records, block_bytes)
         if failure is not None:
@@ -118,7 +129,8 @@ def iter_record_blocks(
         return
     reader = LineReader(block_bytes, max_line_bytes)
     try:
-        yield from map(_strip_prefixes, reader.feed(bytes(head)))
+        while head:
+            yield from map(_strip_prefixes, reader.feed(head.pop(0)))
         if failure is not None:
             raise failure
         for chunk in stream:
@@ -133,19 +145,21 @@ _READ_ERRORS = (EOFError, zlib.error, OSError)
 
 
 def _is_document(first: bytes) -> bool:
-    """Whether input starting with ``first`` (whitespace stripped) must be read whole: an
-    array, a multi-line or one-line document holding a record list, or records
-    concatenated without newlines."""
+    """Whether input whose first line is ``first`` (from its first non-blank byte, with
+    its line break if one was read) must be read whole: an array, a multi-line or
+    one-line document holding a record list, or records concatenated without newlines."""
     if first[:1] == b"[":
         return True
-    line = first.split(b"\n", 1)[0].strip()
+    line = first.strip()
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
             return True  # {...}{...}: concatenated records
-        # an object cut by a line break: a pretty-printed document (or a bad line)
-        return exc.pos >= len(line.decode("utf-8", "replace")) - 1
+        # an object cut by a line break: a pretty-printed document (or a bad line); a
+        # first line longer than the peek is a long record, read as a line (bounded)
+        cut = b"\n" in first
+        return cut and exc.pos >= len(line.decode("utf-8", "replace")) - 1
     except (UnicodeDecodeError, RecursionError):
         return False
     return isinstance(value, dict) and _record_list(value) is not None

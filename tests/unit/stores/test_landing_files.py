@@ -146,3 +146,22 @@ def test_retiring_deletes_or_archives_and_the_archive_is_pruned(tmp_path: Path) 
     assert prune_archive(archive, 7, date(2026, 3, 9)) == ["2026-03-01"]
     assert sorted(p.name for p in archive.iterdir()) == ["2026-03-08", "notes"]
     assert prune_archive(archive, 0, date(2030, 1, 1)) == []  # 0: kept for ever
+
+
+def test_a_long_first_line_is_still_read_in_bounded_memory(tmp_path: Path) -> None:
+    """A file whose first line is longer than the layout peek (1 MiB) is JSON lines, not
+    a document to read whole."""
+    import tracemalloc
+
+    huge = b'{"request_uri":"' + b"A" * (32 << 20) + b'", "x": 1}'
+    path = tmp_path / "big.log"
+    path.write_bytes(huge + b"\n" + b'{"n":2}\n')
+    tracemalloc.start()
+    try:
+        blocks = list(iter_blocks(path, block_bytes=1 << 20, max_line_bytes=1 << 20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, f"peak {peak:,} bytes while reading a 32 MiB first line"
+    lines = [line for b in blocks for line in b.lines]
+    assert len(lines) == 2 and lines[1] == b'{"n":2}'
