@@ -110,14 +110,16 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
     path = pc.struct_field(req, "uri")
     args = pc.struct_field(req, "args")
 
-    # every matched rule: the terminating one, then each rule group's terminating and
-    # counted rules, then the web ACL's counted rules (AWS's own order of evaluation)
+    # every matched rule: the terminating one, then each rule group's terminating,
+    # counted and excluded rules, then the web ACL's counted rules (AWS's own order)
     term = nonempty(col["terminatingRuleId"], "Default_Action")
     groups, gparents = flat_with_parents(col["ruleGroupList"])
     g_term = pc.struct_field(pc.struct_field(groups, "terminatingRule"), "ruleId")
     g_non, g_non_parents = flat_with_parents(
         pc.struct_field(groups, "nonTerminatingMatchingRules"), gparents
     )
+    # excluded rules are rule-group rules set to count (AWS lists them when they match)
+    g_ex, g_ex_parents = flat_with_parents(pc.struct_field(groups, "excludedRules"), gparents)
     top_non, top_parents = flat_with_parents(col["nonTerminatingMatchingRules"])
     rows = np.arange(n, dtype=np.int64)
     rule_ids = gather_lists(
@@ -126,6 +128,7 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
             (rows, term),
             (gparents, g_term),
             (g_non_parents, pc.struct_field(g_non, "ruleId")),
+            (g_ex_parents, pc.struct_field(g_ex, "ruleId")),
             (top_parents, pc.struct_field(top_non, "ruleId")),
         ],
         distinct=True,

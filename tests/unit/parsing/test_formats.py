@@ -93,6 +93,7 @@ def test_aws_waf_record_maps_every_field() -> None:
         "AWS-AWSManagedRulesSQLiRuleSet",
         "SQLi_QUERYARGUMENTS",
         "SQLi_BODY",
+        "X",  # an excluded rule: matched, set to count
         "count-bots",
     ]
     assert event["labels"] == ["awswaf:managed:aws:sql-database:SQLi_QueryArguments"]
