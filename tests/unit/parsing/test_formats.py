@@ -467,3 +467,12 @@ def test_a_record_with_a_data_list_is_not_a_container() -> None:
         b'{"id": 3}',
     ]
     assert records_of(b'{"Records": []}') == []
+
+
+def test_modsecurity_repeated_host_header_keeps_the_first_and_the_raw_text() -> None:
+    line = modsec(CRS).replace(
+        b'"host": "app.example"', b'"host": "a.example", "host": "b.example"'
+    )
+    (event,), dead = rows("modsecurity", line)
+    assert dead == [] and event["host"] == "a.example"
+    assert event["raw"].encode() == line.strip()  # as written, both keys
