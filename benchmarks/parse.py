@@ -33,7 +33,7 @@ from _common import (
     repeat,
     to_lines,
 )
-from formats import GENERATORS
+from _formats import GENERATORS
 
 from soc_platform.parsing import detect
 from soc_platform.parsing.formats import aws_waf, cloudflare, modsecurity
@@ -97,7 +97,7 @@ def main() -> None:
         help="also time the dirty input with one bad-line kind at a time (slow)",
     )
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--format-lines", type=int, default=100_000, help="records per WAF format")
+    ap.add_argument("--format-lines", type=int, default=50_000, help="records per WAF format")
     ap.add_argument("--only-formats", action="store_true", help="only the WAF formats")
     args = ap.parse_args()
     if not args.only_formats:
