@@ -2,10 +2,11 @@
 
 The lake and the hot database are created and filled by the code BEFORE the change (the
 parent of the commit that added migration 0005, extracted with ``git archive`` and run in
-a subprocess); then today's code evolves them: the lake gains the new columns by Iceberg
-schema evolution (the old snapshot and its rows stay readable), the database by migration
-0005, re-ingesting the old file adds nothing (seed event ids are unchanged), and new rows,
-from an extension-less gzip Firehose object of AWS WAF records, carry the new fields.
+a subprocess, with that code's module paths); then today's code evolves them: the lake
+gains the new columns by Iceberg schema evolution (the old snapshot and its rows stay
+readable), the database by migration 0005, re-ingesting the old file adds nothing (seed
+event ids are unchanged), and new rows, from an extension-less gzip Firehose object of
+AWS WAF records, carry the new fields.
 """
 
 import gzip
@@ -21,9 +22,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soc_platform import pipeline, sql
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.lake import RAW_EVENTS, Lake, LakeConfig
+from soc_platform import sql
+from soc_platform.flow import steps
+from soc_platform.hot.policy import HotPolicy
+from soc_platform.hot.store import HotStore
+from soc_platform.lake.iceberg import RAW_EVENTS, Lake, LakeConfig
 from tests.helpers import sqli_burst, to_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +122,7 @@ def test_an_existing_lake_and_database_upgrade_in_place(tmp_path: Path, pg_dsn: 
     hot.setup()
     assert hot.schema_version() == sql.latest_version() >= 5
 
-    again = pipeline.ingest_files(lake, [str(seed)])  # auto-detected as the seed format
+    again = steps.ingest_files(lake, [str(seed)])  # auto-detected as the seed format
     assert (again.parsed, again.appended, again.duplicates) == (12, 0, 12)
     assert sorted(again.events["event_id"].to_pylist()) == old["ids"]
 
@@ -127,10 +130,10 @@ def test_an_existing_lake_and_database_upgrade_in_place(tmp_path: Path, pg_dsn: 
     firehose.write_bytes(
         gzip.compress(b"".join(json.dumps(aws_record(i)).encode() for i in range(3)))
     )
-    new = pipeline.ingest_files(lake, [str(firehose)])
+    new = steps.ingest_files(lake, [str(firehose)])
     assert (new.appended, new.dead_letters, new.files_failed) == (3, 0, {})
-    pipeline.load_hot(hot, new.events)
-    pipeline.load_hot(hot, again.events)  # old rows again: nothing changes
+    steps.load_hot(hot, new.events)
+    steps.load_hot(hot, again.events)  # old rows again: nothing changes
 
     table = lake.table(RAW_EVENTS)
     names = table.schema().column_names
