@@ -23,6 +23,7 @@ from soc_platform.errors import ConfigurationError, SocPlatformError
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.parsing.base import TOO_LARGE_KEEP_BYTES
 from soc_platform.parsing.lines import CutLine, line_digest
+from soc_platform.settings import Settings
 
 T = TypeVar("T")
 
@@ -225,3 +226,18 @@ def lag(config: NatsSource) -> Lag:
         return _lag(await js.consumer_info(config.stream, config.consumer))
 
     return _run(config, "read the consumer's state", work)
+
+
+def source_from_settings(settings: Settings) -> NatsSource:
+    """The NATS source of ``settings`` (``SOC_NATS_URL`` must be set)."""
+    if not settings.nats_url:
+        raise ConfigurationError("the NATS source is not configured: set SOC_NATS_URL")
+    return NatsSource(
+        url=settings.nats_url,
+        stream=settings.nats_stream,
+        subject=settings.nats_subject,
+        consumer=settings.nats_consumer,
+        batch=settings.nats_batch,
+        wait_seconds=float(settings.nats_wait_seconds),
+        ack_wait_seconds=float(settings.nats_ack_wait_seconds),
+    )

@@ -20,6 +20,7 @@ from typing import Any
 from soc_platform.errors import ConfigurationError, SocPlatformError
 from soc_platform.models import LandingFile
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
+from soc_platform.settings import Settings
 from soc_platform.sources.streams import iter_stream_blocks
 from soc_platform.stores.hot import HotStore
 from soc_platform.stores.ledger import LandingLedger
@@ -215,3 +216,23 @@ def _missing(exc: Exception) -> bool:
     if not isinstance(response, dict):
         return False
     return str(response.get("Error", {}).get("Code")) in _MISSING
+
+
+def area_from_settings(settings: Settings) -> S3Area:
+    """The S3 source of ``settings`` (``SOC_S3_BUCKET`` must be set)."""
+    if not settings.s3_bucket:
+        raise ConfigurationError(
+            "the S3 source is not configured: set SOC_S3_BUCKET (and SOC_S3_PREFIX, "
+            "SOC_S3_ENDPOINT for MinIO)"
+        )
+    return S3Area(
+        S3Source(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint=settings.s3_endpoint,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            region=settings.s3_region,
+            done=settings.landing_done,
+        )
+    )
