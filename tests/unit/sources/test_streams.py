@@ -27,7 +27,8 @@ class Trickle(io.RawIOBase):
 
 
 def _lines(body: io.RawIOBase | io.BytesIO) -> list[tuple[int, bytes]]:
-    return [(o, line) for b in iter_stream_blocks(body) for o, line in zip(b.offsets, b.lines)]
+    blocks = iter_stream_blocks(body)
+    return [(o, line) for b in blocks for o, line in zip(b.offsets, b.lines, strict=True)]
 
 
 EXPECTED = [(0, b'{"a":1}'), (1, b'{"a":2}'), (3, b'{"a":3}')]
