@@ -93,13 +93,22 @@ def _run(config: NatsSource, action: str, work: Callable[[Any], Awaitable[T]]) -
     import nats
     from nats.errors import Error as NatsError
 
+    async def quiet(exc: Exception) -> None:
+        """nats-py prints each failed attempt's traceback by default; the error raised
+        below says it once."""
+
     async def main() -> T:
         try:
-            nc = await nats.connect(
-                config.url,
-                connect_timeout=config.connect_timeout,
-                allow_reconnect=False,
-                max_reconnect_attempts=0,
+            nc = await asyncio.wait_for(
+                nats.connect(
+                    config.url,
+                    connect_timeout=config.connect_timeout,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=1,  # 0 would be "forever"
+                    reconnect_time_wait=0.2,
+                    error_cb=quiet,
+                ),
+                3 * config.connect_timeout,
             )
         except (OSError, NatsError, TimeoutError) as exc:
             raise NatsSourceError(
