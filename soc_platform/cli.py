@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from soc_platform import cli_landing, cli_rules
+from soc_platform import cli_lake, cli_landing, cli_rules
 from soc_platform.errors import (
     ConfigurationError,
     DependencyError,
@@ -718,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
+    cli_lake.add_parser(sub)
     return parser
 
 
@@ -733,6 +734,7 @@ COMMANDS = {
     "status": cmd_status,
     "stop": cmd_stop,
     "landing": cli_landing.cmd_landing,
+    "lake": cli_lake.cmd_lake,
 }
 
 
