@@ -31,13 +31,17 @@ def lake_info(settings: Settings) -> dict[str, Any]:
     for name in (RAW_EVENTS, DEAD_LETTER):
         table = lake.table(name)
         snapshot = table.current_snapshot()
-        summary = dict(snapshot.summary or {}) if snapshot is not None else {}
+        summary = snapshot.summary if snapshot is not None else None
+
+        def total(key: str, summary: Any = summary) -> int:
+            return int(summary.get(key) or 0) if summary is not None else 0
+
         tables[f"{config.namespace}.{name}"] = {
             "metadata_location": table.metadata_location,
             "location": table.location(),
             "snapshot_id": snapshot.snapshot_id if snapshot is not None else None,
-            "records": int(summary.get("total-records") or 0),
-            "data_files": int(summary.get("total-data-files") or 0),
+            "records": total("total-records"),
+            "data_files": total("total-data-files"),
         }
     return {
         "catalog": redact_url(config.catalog_uri),
