@@ -229,6 +229,7 @@ def test_archive_mode_moves_objects_and_a_truncated_one_is_quarantined(
     instance: dg.DagsterInstance,
     pg_dsn: str,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """SOC_LANDING_DONE=archive: a processed object moves under processed/DAY/ (same key
     after it); an object whose gzip is cut off keeps the lines before the cut and moves to
@@ -266,6 +267,15 @@ def test_archive_mode_moves_objects_and_a_truncated_one_is_quarantined(
     assert {(d["source_file"], d["source_offset"], d["reason"]) for d in dead} >= {
         (f"s3://{bucket}/{good}", 6, "invalid_json")
     }
+
+    # the operator releases it: back under its key, out of the ledger
+    assert cli.main(["landing", "list", "--source", "s3"]) == 0
+    listed = capsys.readouterr().out
+    assert "quarantined" in listed and cut in listed
+    assert cli.main(["landing", "release", "--source", "s3", f"quarantine/{cut}"]) == 0
+    assert keys(client, bucket, "quarantine/") == [] and keys(client, bucket, PREFIX) == [cut]
+    assert cli.main(["landing", "list", "--source", "s3", "--state", "quarantined"]) == 0
+    assert "no quarantined landing files" in capsys.readouterr().out
 
 
 def test_run_source_s3_from_the_command_line(
