@@ -23,6 +23,7 @@ from soc_platform.errors import ConfigurationError, SocPlatformError
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.parsing.base import TOO_LARGE_KEEP_BYTES
 from soc_platform.parsing.lines import CutLine, line_digest
+from soc_platform.redact import redact_url
 from soc_platform.settings import Settings
 
 T = TypeVar("T")
@@ -112,14 +113,14 @@ def _run(config: NatsSource, action: str, work: Callable[[Any], Awaitable[T]]) -
             )
         except (OSError, NatsError, TimeoutError) as exc:
             raise NatsSourceError(
-                f"cannot reach NATS at {config.url} to {action}: {type(exc).__name__}: "
+                f"cannot reach NATS at {redact_url(config.url)} to {action}: {type(exc).__name__}: "
                 f"{exc} (check SOC_NATS_URL; is nats-server running with JetStream, -js?)"
             ) from exc
         try:
             return await work(nc)
         except NatsError as exc:
             raise NatsSourceError(
-                f"NATS at {config.url} refused to {action}: {type(exc).__name__}: {exc}"
+                f"NATS at {redact_url(config.url)} refused to {action}: {type(exc).__name__}: {exc}"
             ) from exc
         finally:
             await nc.close()
