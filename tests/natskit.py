@@ -87,7 +87,8 @@ def publish(url: str, subject: str, payloads: list[bytes], stream: str = "WAF") 
             await js.stream_info(stream)
         except NotFoundError:
             await js.add_stream(name=stream, subjects=["waf.>"])
-        await asyncio.gather(*(js.publish(subject, p) for p in payloads))
+        for i in range(0, len(payloads), 1000):  # bounded in flight
+            await asyncio.gather(*(js.publish(subject, p) for p in payloads[i : i + 1000]))
         await nc.close()
 
     asyncio.run(main())

@@ -198,7 +198,9 @@ def fetch(config: NatsSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> F
                 break
             try:
                 got = await sub.fetch(config.batch - len(msgs), timeout=remaining)
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):
+                # nats-py raises the bare asyncio one when its deadline passes between
+                # its no-wait probe and the lingering request: nothing came either way
                 break
             msgs.extend(got)
             if got and got[-1].metadata.num_pending == 0:

@@ -172,3 +172,17 @@ def test_unreachable_server_is_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("soc-platform: error: cannot reach NATS at nats://127.0.0.1:")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_fetch_whose_wait_runs_out_returns_what_it_has(server: NatsServer) -> None:
+    """nats-py's fetch raises a bare asyncio.TimeoutError (not its own) when the wait
+    runs out between its no-wait probe and its lingering pull request; a micro-batch must
+    take that as "nothing more", not fail. Short waits on a drained consumer hit it."""
+    publish(server.url, "waf.x", payloads(3))
+    got = 0
+    for wait in (0.21, 0.23, 0.25, 0.27, 0.3) * 8:
+        config = nats_source.NatsSource(url=server.url, wait_seconds=wait, batch=10)
+        fetched = nats_source.fetch(config)
+        nats_source.confirm(config, fetched.receipts, {})
+        got += len(fetched.receipts)
+    assert got == 3
