@@ -101,7 +101,11 @@ def bench_nats(messages: int, batch: int) -> None:
         async def raw() -> int:
             nc = await nats.connect(server.url)
             js = nc.jetstream()
-            sub = await js.pull_subscribe("waf.>", durable="ceiling", stream="WAF")
+            from nats.js.api import ConsumerConfig
+
+            # as ours: room for a whole batch awaiting acks (the default is 1000)
+            config = ConsumerConfig(max_ack_pending=4 * batch)
+            sub = await js.pull_subscribe("waf.>", durable="ceiling", stream="WAF", config=config)
             total = 0
             while True:
                 try:

@@ -27,6 +27,9 @@ from soc_platform.redact import redact_url
 from soc_platform.settings import Settings
 
 T = TypeVar("T")
+#: Messages per pull request, and the least time one is given to arrive.
+PULL_MESSAGES = 1000
+PULL_SECONDS = 2.0
 
 
 class NatsSourceError(SocPlatformError):
@@ -196,9 +199,14 @@ def fetch(config: NatsSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> F
             remaining = deadline - loop.time()
             if remaining < 0.2:
                 break
+            # Pull requests of at most PULL_MESSAGES, each given the time to arrive whole:
+            # nats-py returns what came when its timeout passes, while the server goes on
+            # sending the rest of the request to an inbox about to close; those messages
+            # would wait for ack_wait to be redelivered.
+            want = min(PULL_MESSAGES, config.batch - len(msgs))
             try:
-                got = await sub.fetch(config.batch - len(msgs), timeout=remaining)
-            except (TimeoutError, nats.errors.TimeoutError):
+                got = await sub.fetch(want, timeout=max(remaining, PULL_SECONDS))
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 # nats-py raises the bare asyncio one when its deadline passes between
                 # its no-wait probe and the lingering request: nothing came either way
                 break

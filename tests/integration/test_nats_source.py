@@ -186,3 +186,18 @@ def test_a_fetch_whose_wait_runs_out_returns_what_it_has(server: NatsServer) -> 
         nats_source.confirm(config, fetched.receipts, {})
         got += len(fetched.receipts)
     assert got == 3
+
+
+def test_a_batch_bigger_than_what_arrives_in_the_wait_is_not_stranded(server: NatsServer) -> None:
+    """A micro-batch of many messages takes longer to arrive than SOC_NATS_WAIT_SECONDS:
+    none may be left delivered-but-unreturned (they would wait ack_wait, 10 min by
+    default, to come back); every message is fetched, then acknowledged."""
+    publish(server.url, "waf.big", payloads(6000))
+    config = nats_source.NatsSource(url=server.url, batch=6000, wait_seconds=1.0)
+    got = 0
+    for _ in range(3):
+        fetched = nats_source.fetch(config)
+        nats_source.confirm(config, fetched.receipts, {})
+        got += len(fetched.receipts)
+    lag = nats_source.lag(config)
+    assert (got, lag.num_pending, lag.num_ack_pending) == (6000, 0, 0)
