@@ -186,8 +186,6 @@ def _block(msgs: Sequence[Any], max_line_bytes: int) -> tuple[LineBlock, int]:
 
 def fetch(config: NatsSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Fetched:
     """Fetch one micro-batch (not acknowledged: see :func:`confirm`)."""
-    import nats.errors
-
     async def work(nc: Any) -> Fetched:
         js = nc.jetstream()
         await _ensure(js, config)
@@ -206,9 +204,9 @@ def fetch(config: NatsSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> F
             want = min(PULL_MESSAGES, config.batch - len(msgs))
             try:
                 got = await sub.fetch(want, timeout=max(remaining, PULL_SECONDS))
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                # nats-py raises the bare asyncio one when its deadline passes between
-                # its no-wait probe and the lingering request: nothing came either way
+            except TimeoutError:  # nats.errors.TimeoutError, or the bare one nats-py
+                # raises when its deadline passes between its no-wait probe and the
+                # lingering request: nothing came either way
                 break
             msgs.extend(got)
             if got and got[-1].metadata.num_pending == 0:
