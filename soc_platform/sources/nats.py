@@ -186,6 +186,7 @@ def _block(msgs: Sequence[Any], max_line_bytes: int) -> tuple[LineBlock, int]:
 
 def fetch(config: NatsSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Fetched:
     """Fetch one micro-batch (not acknowledged: see :func:`confirm`)."""
+
     async def work(nc: Any) -> Fetched:
         js = nc.jetstream()
         await _ensure(js, config)
