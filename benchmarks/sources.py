@@ -21,9 +21,9 @@ from pathlib import Path
 
 from _common import generate_events, header, line, rate, timed, to_lines
 
+from soc_platform.hot.embedded import free_port
 from soc_platform.sources import nats as nats_source
 from soc_platform.sources.s3 import S3Area, S3Source
-from soc_platform.stores.pgserver import free_port
 from tests.natskit import nats_server, publish
 
 

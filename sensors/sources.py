@@ -27,13 +27,15 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from sensors.microbatch import RUN_TAGS, microbatch_run_request
-from soc_platform import faults, lifecycle, pipeline
+from soc_platform import faults
 from soc_platform.errors import ConfigurationError
-from soc_platform.instance import claim_run
-from soc_platform.planning import next_cursor, skip_reason
-from soc_platform.resources import HotStoreResource, LakeResource, LandingResource
-from soc_platform.resources_sources import NatsSourceResource, S3SourceResource
+from soc_platform.flow import steps
+from soc_platform.flow.instance import claim_run
+from soc_platform.flow.resources import HotStoreResource, LakeResource, LandingResource
+from soc_platform.flow.source_resources import NatsSourceResource, S3SourceResource
+from soc_platform.sources import lifecycle
 from soc_platform.sources import nats as nats_source
+from soc_platform.sources.planning import next_cursor, skip_reason
 
 SOURCES = ("local", "s3", "nats")
 _UNFINISHED = [
@@ -61,14 +63,14 @@ def read_batch(
     landing: LandingResource,
     s3: S3SourceResource,
     nats: NatsSourceResource,
-) -> pipeline.IngestReport:
+) -> steps.IngestReport:
     """The micro-batch's first step for any source: read, parse, append to the lake."""
     limit = landing.max_line_bytes
     if source == "local":
-        report = pipeline.ingest_files(lake.lake(), files, source_format, max_line_bytes=limit)
+        report = steps.ingest_files(lake.lake(), files, source_format, max_line_bytes=limit)
     elif source == "s3":
         area = s3.area()
-        report = pipeline.ingest_files(
+        report = steps.ingest_files(
             lake.lake(),
             files,
             source_format,
@@ -80,7 +82,7 @@ def read_batch(
         config = nats.source()
         fetched = nats_source.fetch(config, limit)
         blocks = [fetched.block] if fetched.block.lines else []
-        report = pipeline.ingest_files(
+        report = steps.ingest_files(
             lake.lake(),
             [config.source_file],
             source_format,
@@ -101,7 +103,7 @@ def read_batch(
 
 
 def confirm_messages(
-    context: OpExecutionContext, ingest: pipeline.IngestReport, nats: NatsSourceResource
+    context: OpExecutionContext, ingest: steps.IngestReport, nats: NatsSourceResource
 ) -> None:
     """NATS: the batch is committed; acknowledge its messages (dead letters terminated)."""
     dead = ingest.dead_letter_offsets

@@ -9,17 +9,17 @@ from typing import overload
 
 import dagster as dg
 
-from assets import REBUILD_KEYS, build_asset_checks, build_assets
+from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
-from soc_platform.redact import has_credentials
-from soc_platform.resources import (
+from soc_platform.flow.resources import (
     DetectionResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
     SearchResource,
 )
-from soc_platform.resources_sources import NatsSourceResource, S3SourceResource
+from soc_platform.flow.source_resources import NatsSourceResource, S3SourceResource
+from soc_platform.redact import has_credentials
 from soc_platform.settings import Settings, load_settings
 
 
@@ -136,16 +136,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=schedules,
         resources=build_resources(settings),
     )
-
-
-def rebuild_selection() -> list[dg.AssetKey]:
-    """The assets a backfill of days materializes (hot rows, aggregates, incidents, index)."""
-    return list(REBUILD_KEYS)
-
-
-def hunt_selection() -> list[dg.AssetKey]:
-    """What a retro-hunt materializes (shadow incidents only: live ones are untouched)."""
-    return [dg.AssetKey(["detection", "retro_hunt"])]
 
 
 @dg.definitions

@@ -1,3 +1,3 @@
-"""Where raw bytes come from besides the landing directory: an S3/MinIO prefix
-(:mod:`.s3`) and a NATS JetStream consumer (:mod:`.nats`). I/O only; parsing stays in
-``parsing``, the batch lifecycle in ``lifecycle`` and the Dagster wiring in ``sensors``."""
+"""Where input lands and comes from: the landing directory, its ledger, the lifecycle and
+planning of landing files, synthetic traffic for demos and tests; an S3/MinIO prefix
+(:mod:`.s3`) and a NATS JetStream consumer (:mod:`.nats`)."""

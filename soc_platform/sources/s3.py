@@ -18,12 +18,12 @@ from functools import cached_property
 from typing import Any
 
 from soc_platform.errors import ConfigurationError, SocPlatformError
+from soc_platform.hot.store import HotStore
 from soc_platform.models import LandingFile
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.settings import Settings
+from soc_platform.sources.ledger import LandingLedger
 from soc_platform.sources.streams import iter_stream_blocks
-from soc_platform.stores.hot import HotStore
-from soc_platform.stores.ledger import LandingLedger
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
 

@@ -60,7 +60,7 @@ def iter_stream_blocks(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[LineBlock]:
     """Read a (possibly gzipped) stream in blocks of whole lines with bounded memory, as
-    ``stores.landing.iter_blocks`` reads a file: when the content cannot be read to its
+    ``sources.landing.iter_blocks`` reads a file: when the content cannot be read to its
     end (a truncated gzip), what was read is yielded, the cut-off line included, and the
     error is raised."""
 

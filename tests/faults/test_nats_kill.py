@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.lake.iceberg import Lake, LakeConfig
 from soc_platform.settings import load_settings
 from soc_platform.sources import nats as nats_source
-from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.pgserver import EmbeddedPostgres
 from tests.faults import faultkit
 from tests.faults.conftest import new_database
 from tests.helpers import waf_event

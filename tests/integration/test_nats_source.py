@@ -14,9 +14,9 @@ import pytest
 
 from soc_platform import cli
 from soc_platform.definitions import build_definitions
+from soc_platform.lake.iceberg import Lake, LakeConfig
 from soc_platform.settings import Settings, load_settings
 from soc_platform.sources import nats as nats_source
-from soc_platform.stores.lake import Lake, LakeConfig
 from tests.helpers import waf_event
 from tests.natskit import NatsServer, nats_server, publish
 
@@ -164,7 +164,7 @@ def test_run_source_nats_from_the_command_line(
 def test_unreachable_server_is_one_clear_line(
     work_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from soc_platform.stores.pgserver import free_port
+    from soc_platform.hot.embedded import free_port
 
     monkeypatch.setenv("SOC_DATA_DIR", str(work_dir))
     monkeypatch.setenv("SOC_NATS_URL", f"nats://127.0.0.1:{free_port()}")

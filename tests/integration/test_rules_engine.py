@@ -14,16 +14,22 @@ import pyarrow as pa
 import pytest
 from psycopg.rows import dict_row
 
-from soc_platform import engine, rulework
 from soc_platform.correlation.config import parse_detection_config
+from soc_platform.correlation.detection import (
+    Detection,
+    builtin_rules_dir,
+    default_detection,
+    load_detection,
+)
 from soc_platform.correlation.incidents import Context, incident_id
 from soc_platform.correlation.runs import find_runs
 from soc_platform.correlation.windows import day_windows
-from soc_platform.detection import Detection, builtin_rules_dir, default_detection, load_detection
+from soc_platform.flow import rules as rulework
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.pgserver import EmbeddedPostgres
-from soc_platform.synth import generate
+from soc_platform.sources.synth import generate
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
 DAY = date(2026, 3, 10)

@@ -20,8 +20,8 @@ import pytest
 
 from soc_platform import cli
 from soc_platform.definitions import build_definitions
+from soc_platform.lake.iceberg import Lake, LakeConfig
 from soc_platform.settings import Settings, load_settings
-from soc_platform.stores.lake import Lake, LakeConfig
 from tests.helpers import to_jsonl, waf_event
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -52,7 +52,7 @@ def s3(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "moto":
         from moto.server import ThreadedMotoServer
 
-        from soc_platform.stores.pgserver import free_port
+        from soc_platform.hot.embedded import free_port
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         port = free_port()
@@ -299,7 +299,7 @@ def test_run_source_s3_from_the_command_line(
 def test_unreachable_bucket_is_one_clear_line(
     work_dir: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from soc_platform.stores.pgserver import free_port
+    from soc_platform.hot.embedded import free_port
 
     monkeypatch.setenv("SOC_DATA_DIR", str(work_dir))
     monkeypatch.setenv("SOC_PG_DSN", pg_dsn)
