@@ -26,6 +26,7 @@ SMALL = {
     # one landed file: the latency path runs the real daemon and sensor (about 75 s)
     "correlation.py": ["--rows", "20000", "--days", "2", "--repeats", "1", "--latency-files", "1"],
     "search.py": ["--incidents", "300", "--queries", "5"],
+    "sources.py": ["--objects", "3", "--lines", "500", "--messages", "2000", "--batch", "500"],
     "landing.py": [
         "--base-events",
         "20000",
