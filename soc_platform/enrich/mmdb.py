@@ -12,7 +12,7 @@ from typing import Any
 
 import maxminddb
 
-from soc_platform.enrich.records import NOTHING, IpInfo, as_of, country_of, lookup_address
+from soc_platform.enrich.records import NOTHING, IpInfo, as_of, country_of, lookup_key
 from soc_platform.errors import ConfigurationError
 from soc_platform.settings import GEOIP_OFF, Settings
 
@@ -47,10 +47,10 @@ class MmdbLookup:
         self._readers = list(opened.values())
 
     def lookup(self, ip: str) -> IpInfo:
-        address = lookup_address(ip, global_only=False)
-        if address is None:
+        key = lookup_key(ip)
+        if key is None:
             return NOTHING
-        public = address.is_global
+        address, public = key
         asn_record: Any = None
         if self._asn is not None and (public or not self.asn_global_only):
             asn_record = self._asn.get(address)

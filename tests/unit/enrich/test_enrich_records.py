@@ -1,6 +1,9 @@
+import ipaddress
+import random
+
 import pytest
 
-from soc_platform.enrich.records import as_of, country_of, lookup_address
+from soc_platform.enrich.records import as_of, country_of, lookup_address, lookup_key
 
 
 @pytest.mark.parametrize(
@@ -61,3 +64,35 @@ def test_as_of_every_layout(record: object, expected: tuple[int | None, str | No
 )
 def test_country_of_every_layout(record: object, expected: str | None) -> None:
     assert country_of(record) == expected
+
+
+def _random_addresses(n: int) -> list[str]:
+    rng = random.Random(11)
+    out = []
+    for net in SPECIAL_SAMPLES:
+        network = ipaddress.ip_network(net)
+        out += [str(network.network_address), str(network.broadcast_address)]
+        out += [str(network.network_address - 1), str(network.broadcast_address + 1)]
+    out += [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(n)]
+    out += [f"::ffff:{ipaddress.IPv4Address(rng.getrandbits(32))}" for _ in range(n // 10)]
+    out += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(n // 10)]
+    out += ["2001:4860:4860::8888", "fe80::1", "ff02::1", "::1", "::", "2001:db8::5"]
+    out += ["1.2.3", "1.2.3.4.5", "01.2.3.4", "256.1.1.1", "1.2.3.-4", " 1.2.3.4", "1.2.3.4 "]
+    return out
+
+
+SPECIAL_SAMPLES = ["10.0.0.0/8", "100.64.0.0/10", "192.0.2.0/24", "203.0.113.0/24", "224.0.0.0/4"]
+
+
+def test_fast_path_agrees_with_ipaddress() -> None:
+    for text in _random_addresses(20_000):
+        slow = lookup_address(text, global_only=False)
+        fast = lookup_key(text)
+        if slow is None:
+            assert fast is None, text
+            continue
+        assert fast is not None, text
+        assert fast[0] == str(slow), text
+        assert fast[1] == (lookup_address(text, global_only=True) is not None), text
+        if isinstance(slow, ipaddress.IPv4Address) and not slow.is_multicast:
+            assert fast[1] == slow.is_global, text  # the IANA registry, as Python reads it
