@@ -22,7 +22,7 @@ from _common import header, line, parsed_events, rate, repeat, temp_dir
 
 from soc_platform.correlation.assets_map import AssetCriticality
 from soc_platform.enrich import enrich_events
-from soc_platform.enrich.mmdb import open_ip_lookup
+from soc_platform.enrich.mmdb import lookup_of
 from soc_platform.settings import load_settings
 
 ASSETS = AssetCriticality(
@@ -59,7 +59,7 @@ def main() -> None:
     events = parsed_events(args.events, seed=args.seed)
     with temp_dir("enrich") as tmp:
         settings = load_settings({"SOC_DATA_DIR": str(tmp)})
-        db = open_ip_lookup(settings)
+        db = lookup_of(settings)
         assert db is not None
         with db:
             for label, table in (

@@ -116,21 +116,23 @@ def embedded_database(name: str, data_dir: Path) -> Path:
     return target
 
 
-def open_ip_lookup(settings: Settings) -> MmdbLookup | None:
-    """The IP databases the settings name (``SOC_GEOIP_ASN_DB``, ``SOC_GEOIP_COUNTRY_DB``;
-    unset: the embedded DB-IP Lite files; ``off``: none). None when both are off.
+def open_ip_lookup(
+    asn: Path | str | None, country: Path | str | None, data_dir: Path
+) -> MmdbLookup | None:
+    """The IP databases a deployment names (``SOC_GEOIP_ASN_DB``, ``SOC_GEOIP_COUNTRY_DB``:
+    a path; None, unset: the embedded DB-IP Lite file, decompressed under ``data_dir``;
+    ``"off"``: none). None when both are off.
 
     Raises:
         ConfigurationError: a configured file is not a readable MMDB file.
     """
-    asn, country = settings.geoip_asn_db, settings.geoip_country_db
     if asn == GEOIP_OFF and country == GEOIP_OFF:
         return None
 
     def path(value: Path | str | None, name: str) -> Path | None:
         if value == GEOIP_OFF:
             return None
-        return embedded_database(name, settings.data_dir) if value is None else Path(value)
+        return embedded_database(name, data_dir) if value is None else Path(value)
 
     return MmdbLookup(
         path(asn, EMBEDDED_ASN),
@@ -140,3 +142,8 @@ def open_ip_lookup(settings: Settings) -> MmdbLookup | None:
         country_global_only=country is None,
         names=("SOC_GEOIP_ASN_DB", "SOC_GEOIP_COUNTRY_DB"),
     )
+
+
+def lookup_of(settings: Settings) -> MmdbLookup | None:
+    """:func:`open_ip_lookup` with the databases ``settings`` name."""
+    return open_ip_lookup(settings.geoip_asn_db, settings.geoip_country_db, settings.data_dir)

@@ -10,7 +10,7 @@ from soc_platform.enrich.mmdb import (
     EMBEDDED_ASN,
     MmdbLookup,
     embedded_database,
-    open_ip_lookup,
+    lookup_of,
 )
 from soc_platform.errors import ConfigurationError
 from soc_platform.settings import load_settings
@@ -56,9 +56,7 @@ def test_a_file_that_is_not_mmdb_is_one_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "GeoLite2-ASN.tar.gz"
     junk.write_bytes(b"\x1f\x8b not an mmdb at all" * 10)
     with pytest.raises(ConfigurationError, match=r"SOC_GEOIP_ASN_DB .*GeoLite2-ASN\.tar\.gz"):
-        open_ip_lookup(
-            load_settings({"SOC_DATA_DIR": str(tmp_path), "SOC_GEOIP_ASN_DB": str(junk)})
-        )
+        lookup_of(load_settings({"SOC_DATA_DIR": str(tmp_path), "SOC_GEOIP_ASN_DB": str(junk)}))
 
 
 def test_settings_name_the_files_or_turn_them_off(tmp_path: Path) -> None:
@@ -70,17 +68,17 @@ def test_settings_name_the_files_or_turn_them_off(tmp_path: Path) -> None:
     }
     settings = load_settings(env)
     assert settings.geoip_asn_db == asn and settings.geoip_country_db == "off"
-    with open_ip_lookup(settings) as db:  # type: ignore[union-attr]
+    with lookup_of(settings) as db:  # type: ignore[union-attr]
         # a configured database answers for every range it holds (one's own networks)
         assert db.lookup("198.51.100.7") == IpInfo(64500, "Example Net A", None)
-    assert open_ip_lookup(load_settings({**env, "SOC_GEOIP_ASN_DB": "OFF"})) is None
+    assert lookup_of(load_settings({**env, "SOC_GEOIP_ASN_DB": "OFF"})) is None
     with pytest.raises(ConfigurationError, match=r"SOC_GEOIP_COUNTRY_DB=.*no such file"):
         load_settings({**env, "SOC_GEOIP_COUNTRY_DB": str(tmp_path / "missing.mmdb")})
 
 
 def test_embedded_databases_answer_offline(tmp_path: Path) -> None:
     settings = load_settings({"SOC_DATA_DIR": str(tmp_path)})
-    with open_ip_lookup(settings) as db:  # type: ignore[union-attr]
+    with lookup_of(settings) as db:  # type: ignore[union-attr]
         assert db.lookup("8.8.8.8") == IpInfo(15169, "Google LLC", "US")
         assert db.lookup("::ffff:8.8.8.8") == IpInfo(15169, "Google LLC", "US")
         assert db.lookup("2001:4860:4860::8888")[0] == 15169
