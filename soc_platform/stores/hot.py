@@ -40,9 +40,15 @@ class Dialect(StrEnum):
 
 #: The aggregate levels, finest first: each is refreshed from the one before it.
 AGGREGATES = ("waf_events_1m", "waf_events_1h", "waf_events_daily_summary")
-_LEVEL_WIDTH = dict(zip(AGGREGATES, (buckets.MINUTE, buckets.HOUR, buckets.DAY), strict=True))
+#: By AS, country, rule and action (enrichment), from waf_events; kept like waf_events_1m.
+GEO_1M = "waf_events_geo_1m"
+_LEVEL_WIDTH = {
+    **dict(zip(AGGREGATES, (buckets.MINUTE, buckets.HOUR, buckets.DAY), strict=True)),
+    GEO_1M: buckets.MINUTE,
+}
 _LEVEL_TIME_COLUMN = {
     "waf_events_1m": "bucket",
+    GEO_1M: "bucket",
     "waf_events_1h": "bucket",
     "waf_events_daily_ips": "day",  # plain dialect only
     "waf_events_daily_summary": "day",
@@ -337,6 +343,7 @@ class HotStore:
             ("waf_events", "compression", p.compress_after_days),
             ("waf_events", "retention", p.retention_days),
             *((name, "retention", days) for name, days in p.agg_retention_days),
+            (GEO_1M, "retention", dict(p.agg_retention_days)["waf_events_1m"]),
         ]
         changed = []
         for relation, policy, days in wanted:
@@ -575,6 +582,7 @@ class HotStore:
         # hashing the one-minute groups (up to one per event) beats the planner's sort
         conn.execute(sql.query("refresh_work_mem"), {"sort": "off"})
         run("refresh_waf_events_1m", minutes)
+        run(f"refresh_{GEO_1M}", minutes)
         faults.check("aggregates_level")  # the minute level refreshed, the coarser not
         conn.execute(sql.query("refresh_work_mem"), {"sort": "on"})
         if not whole_days:
@@ -591,7 +599,7 @@ class HotStore:
         """TimescaleDB: refresh each continuous aggregate for the touched buckets, finest
         first (each level reads the one below). Outside any transaction, as required."""
         with self.connect(autocommit=True) as conn:
-            for level in AGGREGATES:
+            for level in (*AGGREGATES, GEO_1M):
                 ranges = buckets.cap(
                     buckets.widen(minutes, _LEVEL_WIDTH[level]), MAX_CAGG_REFRESHES
                 )
@@ -687,7 +695,8 @@ class HotStore:
                     {"before": day_start(first)},
                 )
                 pruned["waf_events_daily_ips"] = cur.rowcount
-            for level, days in self.policy.agg_retention_days:
+            minute_days = dict(self.policy.agg_retention_days)["waf_events_1m"]
+            for level, days in (*self.policy.agg_retention_days, (GEO_1M, minute_days)):
                 if not days or first is None:
                     continue  # kept forever, or raw events are (re-summarising needs them)
                 before = min(today - timedelta(days=days), first)
