@@ -26,7 +26,7 @@ BY_GROUP = """
     FROM waf_events GROUP BY 1, 2, 3, 4"""
 GEO_BY_GROUP = f"""
     SELECT source_as_number, source_country, rule_id, action, sum(event_count)::bigint
-    FROM {GEO_1M} GROUP BY 1, 2, 3, 4"""  # noqa: S608 (a constant)
+    FROM {GEO_1M} GROUP BY 1, 2, 3, 4"""
 
 
 def groups(dsn: str, query: str) -> set[tuple[Any, ...]]:

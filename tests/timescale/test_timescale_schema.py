@@ -149,6 +149,11 @@ def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> 
             "start_offset": timedelta(days=4),
             "end_offset": timedelta(days=1),
         },
+        (refresh, "waf_events_geo_1m"): {  # migration 0006
+            "schedule": timedelta(minutes=5),
+            "start_offset": timedelta(days=2),
+            "end_offset": timedelta(minutes=1),
+        },
         # the settings' policies (SOC_HOT_COMPRESS_AFTER_DAYS, *_RETENTION_DAYS)
         ("policy_compression", "waf_events"): {
             "schedule": timedelta(hours=12),
@@ -165,6 +170,10 @@ def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> 
         ("policy_retention", "waf_events_1h"): {
             "schedule": timedelta(days=1),
             "drop_after": timedelta(days=730),
+        },
+        ("policy_retention", "waf_events_geo_1m"): {  # kept like waf_events_1m
+            "schedule": timedelta(days=1),
+            "drop_after": timedelta(days=180),
         },
     }
 
