@@ -45,6 +45,7 @@ from soc_platform.instance import CLAIM_TAG, claim_run
 from soc_platform.planning import next_cursor, skip_reason
 from soc_platform.resources import (
     DetectionResource,
+    EnrichmentResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
@@ -106,14 +107,17 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         config: MicrobatchConfig,
         lake: LakeResource,
         landing: LandingResource,
+        enrichment: EnrichmentResource,
     ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
         faults.check("ingest", config.files)
-        report = pipeline.ingest_files(
-            lake.lake(),
-            config.files,
-            config.source_format,
-            max_line_bytes=landing.max_line_bytes,
-        )
+        with enrichment.open() as enricher:
+            report = pipeline.ingest_files(
+                lake.lake(),
+                config.files,
+                config.source_format,
+                max_line_bytes=landing.max_line_bytes,
+                enrich=enricher,
+            )
         faults.check("lake_commit", config.files)
         meta: dict[str, Any] = {
             "files": report.files,

@@ -14,6 +14,7 @@ from sensors import build_sensors_and_jobs
 from soc_platform.redact import has_credentials
 from soc_platform.resources import (
     DetectionResource,
+    EnrichmentResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
@@ -82,6 +83,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
             retry_base_seconds=settings.landing_retry_base_seconds,
             retry_max_seconds=settings.landing_retry_max_seconds,
             quarantine_after=settings.landing_quarantine_after,
+        ),
+        "enrichment": EnrichmentResource(
+            data_dir=str(settings.data_dir),
+            asn_db=str(settings.geoip_asn_db) if settings.geoip_asn_db else None,
+            country_db=str(settings.geoip_country_db) if settings.geoip_country_db else None,
+            assets_path=str(settings.asset_criticality) if settings.asset_criticality else None,
         ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
