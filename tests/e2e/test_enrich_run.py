@@ -69,7 +69,7 @@ def test_run_loads_enriched_events_and_answers_the_seed_question(
         hot = {r["ip"]: r for r in cur.fetchall()}
     assert {ip: (r["source_as_number"], r["source_country"]) for ip, r in hot.items()} == {
         "10.1.2.3": (None, None),
-        "192.0.2.9": (64502, "JP"),  # looked up as IPv4
+        "::ffff:192.0.2.9": (64502, "JP"),  # stored as given, looked up as IPv4
         "198.51.100.200": (64500, "NL"),
         "2001:db8::5": (64503, "SE"),
     }, hot
@@ -77,7 +77,7 @@ def test_run_loads_enriched_events_and_answers_the_seed_question(
     assert hot["198.51.100.200"]["n"] == 12
     assert hot["198.51.100.200"]["host_criticality"] == "critical"
     assert hot["2001:db8::5"]["host_criticality"] == "low"
-    assert hot["192.0.2.9"]["host_criticality"] is None  # www.example.org: not in the map
+    assert hot["::ffff:192.0.2.9"]["host_criticality"] is None  # www.example.org: not in the map
 
     lake = lake_of(Path(env["SOC_DATA_DIR"])).table("raw_waf_events")
     rows = lake.scan(selected_fields=("client_ip", "source_as_number", "source_country"))
