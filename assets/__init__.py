@@ -2,14 +2,13 @@
 
 from dagster import (
     AssetChecksDefinition,
-    AssetKey,
     AssetsDefinition,
     AssetSpec,
     DailyPartitionsDefinition,
 )
 
 from assets.detection import build_detection_assets
-from assets.hot import AGGREGATE_KEYS, HOT, build_hot_assets, hot_freshness
+from assets.hot import build_hot_assets, build_hot_checks
 from assets.lake import build_lake_checks, build_lake_specs
 from assets.search import build_search_assets
 
@@ -27,13 +26,4 @@ def build_assets(
 
 def build_asset_checks() -> list[AssetChecksDefinition]:
     """Checks run by their own jobs (the others run with their asset)."""
-    return [hot_freshness, *build_lake_checks()]
-
-
-#: What a backfill (reprocessing days from the lake) materializes, in dependency order.
-REBUILD_KEYS = [
-    HOT,
-    *AGGREGATE_KEYS,
-    AssetKey(["detection", "incidents"]),
-    AssetKey(["search", "incident_index"]),
-]
+    return [*build_hot_checks(), *build_lake_checks()]

@@ -15,7 +15,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     Config,
     DailyPartitionsDefinition,
@@ -24,14 +23,12 @@ from dagster import (
 )
 
 from assets.util import day_asset, partition_days
-from soc_platform import engine, rulework
-from soc_platform.correlation.ruleset import RuleSet
 from soc_platform.errors import RuleError
-from soc_platform.resources import DetectionResource, HotStoreResource
-
-INCIDENTS = AssetKey(["detection", "incidents"])
-RETRO_HUNT = AssetKey(["detection", "retro_hunt"])
-RULES_CHECK = "rule_set_loads"
+from soc_platform.flow import rules as rulework
+from soc_platform.flow.checks import rule_set_check
+from soc_platform.flow.keys import HOT, INCIDENTS, RETRO_HUNT, RULES_CHECK, check_result
+from soc_platform.flow.resources import DetectionResource, HotStoreResource
+from soc_platform.incidents import engine
 
 
 class RetroHuntConfig(Config):
@@ -44,8 +41,8 @@ class RetroHuntConfig(Config):
 
 def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
     @day_asset(
-        "detection/incidents",
-        "hot/waf_events",
+        INCIDENTS,
+        HOT,
         partitions,
         "postgres",
         "Incidents of the Sigma rule set (deterministic ids: rule, group, first window) in the "
@@ -64,7 +61,8 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
         days = partition_days(context)
         loaded = detection.load()
         report = engine.correlate_days(hot.store(), days, loaded)
-        yield rule_set_check(loaded.rules, report.rule_errors)
+        outcome = rule_set_check(loaded.rules, report.rule_errors)
+        yield check_result(outcome, RULES_CHECK, AssetCheckSeverity.WARN)
         yield MaterializeResult(
             metadata={
                 "days": len(days),
@@ -79,8 +77,8 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
         )
 
     @day_asset(
-        "detection/retro_hunt",
-        "hot/waf_events",
+        RETRO_HUNT,
+        HOT,
         partitions,
         "postgres",
         "Retro-hunt: candidate rules over past days of the hot store; incidents in "
@@ -127,30 +125,3 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
         )
 
     return [incidents, retro_hunt]
-
-
-def rule_set_check(rule_set: RuleSet, run_errors: dict[str, str] | None = None) -> AssetCheckResult:
-    """Load, conversion and query problems of the rule set (WARN: the other rules still
-    run)."""
-    problems = [str(p) for p in rule_set.problems] + [
-        f"{name}: run: {why}" for name, why in sorted((run_errors or {}).items())
-    ]
-    return AssetCheckResult(
-        check_name=RULES_CHECK,
-        asset_key=INCIDENTS,
-        passed=not problems,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"{len(rule_set.rules)} rule(s) running"
-            if not problems
-            else f"{len(problems)} rule problem(s); first: {problems[0]}"
-        ),
-        metadata={
-            "rules_dir": rule_set.root,
-            "rules_running": len(rule_set.rules) - len(run_errors or {}),
-            "loaded": rule_set.loaded,
-            "converted": rule_set.converted,
-            "disabled": MetadataValue.json(rule_set.disabled),
-            "problems": MetadataValue.json(problems),
-        },
-    )

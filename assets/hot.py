@@ -14,51 +14,38 @@ from datetime import timedelta
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     DailyPartitionsDefinition,
     MaterializeResult,
-    MetadataValue,
     asset_check,
     multi_asset,
 )
 
 from assets.util import day_asset, partition_days
-from soc_platform import pipeline
-from soc_platform.resources import HotStoreResource, LakeResource
-
-HOT = AssetKey(["hot", "waf_events"])
-AGGREGATE_KEYS = [
-    AssetKey(["hot", "waf_events_1m"]),
-    AssetKey(["hot", "waf_events_1h"]),
-    AssetKey(["hot", "waf_events_daily_summary"]),
-]
-COUNTS_CHECK = "lake_hot_counts_match"
-TOTALS_CHECK = "aggregate_totals_match"
-FRESHNESS_CHECK = "hot_freshness"
-
-
-def check_result(outcome: pipeline.CheckOutcome, **kwargs: object) -> AssetCheckResult:
-    return AssetCheckResult(
-        passed=outcome.passed,
-        description=outcome.description,
-        metadata={
-            k: MetadataValue.json(v) if isinstance(v, dict | list) else v
-            for k, v in outcome.metadata.items()
-        },
-        **kwargs,  # type: ignore[arg-type]
-    )
+from soc_platform.flow import checks, steps
+from soc_platform.flow.keys import (
+    AGGREGATE_KEYS,
+    COUNTS_CHECK,
+    FRESHNESS_CHECK,
+    HOT,
+    RAW,
+    SUMMARY,
+    TOTALS_CHECK,
+    check_result,
+)
+from soc_platform.flow.resources import HotStoreResource, LakeResource
 
 
 def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
     @day_asset(
-        "hot/waf_events",
-        "lake/raw_waf_events",
+        HOT,
+        RAW,
         partitions,
         "postgres",
         "Parsed WAF events in PostgreSQL (hypertable with 1-day chunks under "
@@ -76,7 +63,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
     def waf_events(context: AssetExecutionContext, hot: HotStoreResource, lake: LakeResource):  # type: ignore[no-untyped-def]
         days = partition_days(context)
         store = hot.store()
-        report = pipeline.rebuild_hot_days(store, lake.lake(), days)
+        report = steps.rebuild_hot_days(store, lake.lake(), days)
         if report.skipped_days:
             context.log.warning(
                 f"{len(report.skipped_days)} day(s) are older than the hot retention "
@@ -92,8 +79,8 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                 "dialect": report.dialect,
             }
         )
-        outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
-        yield check_result(outcome, check_name=COUNTS_CHECK)
+        outcome = checks.check_lake_hot_counts(store, lake.lake(), report.days)
+        yield check_result(outcome, COUNTS_CHECK, AssetCheckSeverity.ERROR)
 
     @multi_asset(
         specs=[
@@ -120,7 +107,7 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
         check_specs=[
             AssetCheckSpec(
                 TOTALS_CHECK,
-                asset=AGGREGATE_KEYS[-1],
+                asset=SUMMARY,
                 description="Every aggregate level's event total equals waf_events' for the "
                 "refreshed days.",
             )
@@ -138,24 +125,33 @@ def build_hot_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                 metadata={"days": len(days), "refresh_s": round(took, 3)}
                 | (
                     {"summary_rows": len(rows), "events": sum(int(r["event_count"]) for r in rows)}
-                    if key == AGGREGATE_KEYS[-1]
+                    if key == SUMMARY
                     else {}
                 ),
             )
         yield check_result(
-            pipeline.check_aggregate_totals(store, store.retained_days(days)),
-            asset_key=AGGREGATE_KEYS[-1],
-            check_name=TOTALS_CHECK,
+            checks.check_aggregate_totals(store, store.retained_days(days)),
+            TOTALS_CHECK,
+            AssetCheckSeverity.ERROR,
+            asset_key=SUMMARY,
         )
 
     return [waf_events, waf_events_aggregates]
 
 
-@asset_check(
-    asset=HOT,
-    name=FRESHNESS_CHECK,
-    description="The newest event in the hot table is no older than SOC_FRESHNESS_LAG_MINUTES.",
-)
-def hot_freshness(context: AssetCheckExecutionContext, hot: HotStoreResource) -> AssetCheckResult:
-    outcome = pipeline.check_freshness(hot.store(), timedelta(minutes=hot.freshness_lag_minutes))
-    return check_result(outcome, severity=AssetCheckSeverity.WARN)
+def build_hot_checks() -> list[AssetChecksDefinition]:
+    """Checks run by their own job (``hot_freshness_job``)."""
+
+    @asset_check(
+        asset=HOT,
+        name=FRESHNESS_CHECK,
+        description="The newest event in the hot table is no older than SOC_FRESHNESS_LAG_MINUTES.",
+    )
+    def hot_freshness(
+        context: AssetCheckExecutionContext, hot: HotStoreResource
+    ) -> AssetCheckResult:
+        lag = timedelta(minutes=hot.freshness_lag_minutes)
+        outcome = checks.check_freshness(hot.store(), lag)
+        return check_result(outcome, FRESHNESS_CHECK, AssetCheckSeverity.WARN)
+
+    return [hot_freshness]

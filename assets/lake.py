@@ -6,18 +6,14 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
-    AssetKey,
     AssetSpec,
     DailyPartitionsDefinition,
     asset_check,
 )
 
-from assets.hot import check_result
-from soc_platform import lifecycle
-from soc_platform.resources import HotStoreResource, LandingResource
-
-RAW = AssetKey(["lake", "raw_waf_events"])
-QUARANTINE_CHECK = "landing_quarantine_empty"
+from soc_platform.flow.checks import quarantine_check
+from soc_platform.flow.keys import DEAD, QUARANTINE_CHECK, RAW, check_result
+from soc_platform.flow.resources import HotStoreResource, LandingResource
 
 
 def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
@@ -35,7 +31,7 @@ def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
             metadata={"table": "soc.raw_waf_events"},
         ),
         AssetSpec(
-            key=AssetKey(["lake", "dead_letter"]),
+            key=DEAD,
             group_name="lake",
             description=(
                 "Input lines that did not become events (invalid JSON, missing fields, bad IP "
@@ -55,8 +51,8 @@ def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
     "micro-batch and right after the sensor quarantines a file.",
 )
 def landing_quarantine_empty(hot: HotStoreResource, landing: LandingResource) -> AssetCheckResult:
-    outcome = lifecycle.quarantine_check(landing.ledger(hot))
-    return check_result(outcome, severity=AssetCheckSeverity.ERROR)
+    outcome = quarantine_check(landing.ledger(hot))
+    return check_result(outcome, QUARANTINE_CHECK, AssetCheckSeverity.ERROR)
 
 
 def build_lake_checks() -> list[AssetChecksDefinition]:

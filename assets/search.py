@@ -10,15 +10,16 @@ from dagster import (
 )
 
 from assets.util import day_asset, partition_days
-from soc_platform import pipeline
-from soc_platform.resources import HotStoreResource, SearchResource
-from soc_platform.stores.hot import day_start
+from soc_platform.days import day_start
+from soc_platform.flow import steps
+from soc_platform.flow.keys import INCIDENTS, INDEX
+from soc_platform.flow.resources import HotStoreResource, SearchResource
 
 
 def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
     @day_asset(
-        "search/incident_index",
-        "detection/incidents",
+        INDEX,
+        INCIDENTS,
         partitions,
         "meilisearch",
         "Incidents searchable by free text (Meilisearch index `incidents`, or "
@@ -32,7 +33,7 @@ def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDef
         start, end = day_start(days[0]), day_start(days[-1]) + timedelta(days=1)
         found = store.list_incidents(start=start, end=end, limit=1_000_000)
         backend = search.backend(store)
-        count = pipeline.index_incidents(backend, found)
+        count = steps.index_incidents(backend, found)
         pruned = backend.prune(start, end, [i.id for i in found])
         return MaterializeResult(
             metadata={"indexed": count, "pruned": pruned, "backend": backend.name}

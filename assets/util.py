@@ -24,8 +24,8 @@ def partition_days(context: AssetExecutionContext) -> list[date]:
 
 
 def day_asset(
-    key: str,
-    upstream: str,
+    key: AssetKey,
+    upstream: AssetKey,
     partitions: DailyPartitionsDefinition,
     kind: str,
     description: str,
@@ -33,11 +33,10 @@ def day_asset(
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """``@asset`` for a layer asset partitioned by event day: group from the key's first
     part, one upstream, backfills of a day range in a single run."""
-    path = key.split("/")
     return asset(
-        key=AssetKey(path),
-        deps=[AssetKey(upstream.split("/"))],
-        group_name=path[0],
+        key=key,
+        deps=[upstream],
+        group_name=key.path[0],
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         kinds={kind},

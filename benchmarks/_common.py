@@ -30,11 +30,11 @@ if str(ROOT) not in sys.path:
 
 import pyarrow as pa  # noqa: E402
 
-from soc_platform import synth  # noqa: E402
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from soc_platform.parsing import get_parser, split_lines  # noqa: E402
 from soc_platform.parsing.base import ParseResult  # noqa: E402
 from soc_platform.settings import load_settings  # noqa: E402
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port  # noqa: E402
+from soc_platform.sources import synth  # noqa: E402
 
 #: A fixed UTC midnight, so every run generates the same instants (and the same days).
 DAY_END = datetime(2026, 3, 2, tzinfo=UTC)

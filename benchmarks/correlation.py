@@ -34,11 +34,11 @@ import psycopg
 from _common import header, line, percentile, pg_cluster, pg_version, temp_dir, timed
 from hot_query import END, GENERATE
 
-from soc_platform import engine
-from soc_platform.detection import default_detection
+from soc_platform.correlation.detection import default_detection
+from soc_platform.hot.embedded import free_port
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.pgserver import free_port
 
 KEEP = HotPolicy(retention_days=0)
 REPO = Path(__file__).resolve().parents[1]
@@ -165,10 +165,10 @@ def latency(args: argparse.Namespace) -> None:
             DAGSTER_HOME=str(tmp / "dagster"),
             TMPDIR=str(tmp),
         )
-        from soc_platform.instance import prepare_dagster_home
+        from soc_platform.flow.instance import prepare_dagster_home
+        from soc_platform.hot.embedded import EmbeddedPostgres
+        from soc_platform.search.backends import make_search_backend
         from soc_platform.settings import load_settings
-        from soc_platform.stores.pgserver import EmbeddedPostgres
-        from soc_platform.stores.search import make_search_backend
 
         settings = load_settings(env)
         prepare_dagster_home(settings)

@@ -41,11 +41,12 @@ from _common import (
 from psycopg.copy import Copy, FileWriter
 from psycopg.sql import SQL, Identifier
 
-from soc_platform.buckets import MINUTE, event_days, floor
+from soc_platform.days import event_days
+from soc_platform.flow.checks import check_aggregate_totals
+from soc_platform.hot.arrow_copy import to_copy_csv
+from soc_platform.hot.buckets import MINUTE, floor
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.models import EVENT_SCHEMA
-from soc_platform.pipeline import check_aggregate_totals
-from soc_platform.stores.arrow_copy import to_copy_csv
-from soc_platform.stores.hot import HotPolicy, HotStore
 
 KEEP = HotPolicy(retention_days=0)  # the generated day is in the past: keep it
 

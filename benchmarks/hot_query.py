@@ -36,9 +36,9 @@ from _common import header, line, percentile, pg_cluster, pg_version, timed
 from psycopg import sql as pgsql
 
 from soc_platform import sql
-from soc_platform.buckets import DAY, floor
-from soc_platform.detection import default_detection
-from soc_platform.stores.hot import HotPolicy, HotStore
+from soc_platform.correlation.detection import default_detection
+from soc_platform.hot.buckets import DAY, floor
+from soc_platform.hot.store import HotPolicy, HotStore
 
 KEEP = HotPolicy(retention_days=0)
 END = datetime.fromisoformat("2026-03-08T00:00:00+00:00")

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 from _common import Timing, header, line, mb, parsed_events, rate, repeat, temp_dir, timed
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
-from soc_platform.buckets import event_days
-from soc_platform.stores.lake import RAW_EVENTS, Lake, LakeConfig, day_bounds
+from soc_platform.days import days_range, event_days
+from soc_platform.lake.iceberg import RAW_EVENTS, Lake, LakeConfig
 
 
 def main() -> None:
@@ -88,7 +88,7 @@ def main() -> None:
         # Where the re-append's time goes: the scan of existing ids (same day-window filter
         # as Lake.append_events) vs. the anti-join.
         table = lake.table(RAW_EVENTS)
-        lo, hi = day_bounds(event_days(events["event_time"]))
+        lo, hi = days_range(event_days(events["event_time"]))
         window = And(
             GreaterThanOrEqual("event_time", lo.isoformat()), LessThan("event_time", hi.isoformat())
         )

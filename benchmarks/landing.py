@@ -38,7 +38,7 @@ from typing import Any
 
 from _common import create_database, header, line, pg_cluster, pg_version, temp_dir
 
-from soc_platform import synth
+from soc_platform.sources import synth
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,12 +21,12 @@ from _common import DAY_END, header, line, percentile, pg_cluster, pg_version, r
 from psycopg import sql as pgsql
 
 from soc_platform import sql
+from soc_platform.correlation.detection import default_detection
 from soc_platform.correlation.incidents import build_incident, search_text
-from soc_platform.detection import default_detection
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.models import Incident
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.search import EmbeddedSearch, query_terms
-from soc_platform.synth import HOSTS, LFI_RULES, SQLI_RULES, XSS_RULES
+from soc_platform.search.backends import EmbeddedSearch, query_terms
+from soc_platform.sources.synth import HOSTS, LFI_RULES, SQLI_RULES, XSS_RULES
 
 # Three rules of the built-in pack, to give the incident texts some variety.
 PACK = default_detection()

@@ -14,9 +14,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from assets.lake import QUARANTINE_CHECK, RAW
 from sensors.maintenance import build_maintenance
 from sensors.microbatch import build_microbatch_job, build_microbatch_sensor
+from soc_platform.flow.keys import QUARANTINE_CHECK, RAW
 
 
 def build_sensors_and_jobs(

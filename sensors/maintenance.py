@@ -24,9 +24,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from assets.hot import FRESHNESS_CHECK, HOT
-from soc_platform.resources import HotStoreResource, LandingResource
-from soc_platform.stores.landing import prune_archive
+from soc_platform.flow.keys import FRESHNESS_CHECK, HOT
+from soc_platform.flow.resources import HotStoreResource, LandingResource
+from soc_platform.sources.landing import prune_archive
 
 
 @op

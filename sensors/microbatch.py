@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from dagster import (
-    AssetCheckEvaluation,
     AssetCheckSeverity,
     AssetKey,
     AssetMaterialization,
@@ -37,13 +36,22 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from assets.detection import RULES_CHECK, rule_set_check
-from assets.hot import AGGREGATE_KEYS, COUNTS_CHECK, HOT
-from assets.lake import QUARANTINE_CHECK
-from soc_platform import engine, faults, lifecycle, pipeline
-from soc_platform.instance import CLAIM_TAG, claim_run
-from soc_platform.planning import next_cursor, skip_reason
-from soc_platform.resources import (
+from soc_platform import faults
+from soc_platform.flow import checks, steps
+from soc_platform.flow.instance import CLAIM_TAG, claim_run
+from soc_platform.flow.keys import (
+    AGGREGATE_KEYS,
+    COUNTS_CHECK,
+    DEAD,
+    HOT,
+    INCIDENTS,
+    INDEX,
+    QUARANTINE_CHECK,
+    RAW,
+    RULES_CHECK,
+    check_evaluation,
+)
+from soc_platform.flow.resources import (
     DetectionResource,
     EnrichmentResource,
     HotStoreResource,
@@ -51,11 +59,10 @@ from soc_platform.resources import (
     LandingResource,
     SearchResource,
 )
+from soc_platform.incidents import engine
+from soc_platform.sources import lifecycle
+from soc_platform.sources.planning import next_cursor, skip_reason
 
-RAW = AssetKey(["lake", "raw_waf_events"])
-DEAD = AssetKey(["lake", "dead_letter"])
-INCIDENTS = AssetKey(["detection", "incidents"])
-INDEX = AssetKey(["search", "incident_index"])
 #: Tags of every micro-batch run. Dagster does not retry them (``dagster/max_retries``
 #: 0): the sensor owns retries, per file, with backoff and bisection; two stacked retry
 #: mechanisms would re-run a bad batch whole before it is halved. A run still running
@@ -101,17 +108,17 @@ def _partition_events(
 def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition:
     """The job the sensor launches (and ``soc-platform run`` executes in process)."""
 
-    @op(out=Out(pipeline.IngestReport, io_manager_key="mem_io"))
+    @op(out=Out(steps.IngestReport, io_manager_key="mem_io"))
     def ingest_landing_files(
         context: OpExecutionContext,
         config: MicrobatchConfig,
         lake: LakeResource,
         landing: LandingResource,
         enrichment: EnrichmentResource,
-    ) -> Iterator[AssetMaterialization | Output[pipeline.IngestReport]]:
+    ) -> Iterator[AssetMaterialization | Output[steps.IngestReport]]:
         faults.check("ingest", config.files)
         with enrichment.open() as enricher:
-            report = pipeline.ingest_files(
+            report = steps.ingest_files(
                 lake.lake(),
                 config.files,
                 config.source_format,
@@ -150,16 +157,16 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             },
         )
 
-    @op(ins={"ingest": In(pipeline.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
+    @op(ins={"ingest": In(steps.IngestReport, input_manager_key="mem_io")}, out=Out(Nothing))
     def load_hot_store(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         hot: HotStoreResource,
         lake: LakeResource,
     ) -> Iterator[AssetMaterialization]:
         store = hot.store()
         faults.check("hot_copy", _run_files(context))
-        report = pipeline.load_hot(store, ingest.events)
+        report = steps.load_hot(store, ingest.events)
         faults.check("aggregates", _run_files(context))
         meta = {
             "rows_inserted": report.inserted,
@@ -175,19 +182,9 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 f"({store.policy.retention_days} days): stored in the lake only"
             )
         # blocking: correlation must not run over days the hot store holds only partly
-        outcome = pipeline.check_lake_hot_counts(store, lake.lake(), report.days)
+        outcome = checks.check_lake_hot_counts(store, lake.lake(), report.days)
         context.log_event(
-            AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
-                asset_key=HOT,
-                check_name=COUNTS_CHECK,
-                passed=outcome.passed,
-                description=outcome.description,
-                metadata={
-                    k: MetadataValue.json(v) if isinstance(v, dict) else v
-                    for k, v in outcome.metadata.items()
-                },
-                severity=AssetCheckSeverity.ERROR,
-            )
+            check_evaluation(outcome, HOT, COUNTS_CHECK, AssetCheckSeverity.ERROR)  # type: ignore[arg-type]  # accepted at run time
         )
         # (events logged with log_event are emitted with the next yielded event)
         yield from _partition_events(context, partitions, HOT, report.days, meta)
@@ -200,14 +197,14 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(
         ins={
-            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "ingest": In(steps.IngestReport, input_manager_key="mem_io"),
             "after_load": In(Nothing),
         },
         out=Out(engine.CorrelationReport, io_manager_key="mem_io"),
     )
     def correlate_incidents(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         hot: HotStoreResource,
         detection: DetectionResource,
     ) -> Iterator[AssetMaterialization | Output[engine.CorrelationReport]]:
@@ -219,16 +216,9 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         for name, why in report.rule_errors.items():
             context.log.error(f"rule {name} failed in PostgreSQL, skipped: {why}")
         # the rule set's check, every batch: a broken rule shows within a minute
-        check = rule_set_check(loaded.rules, report.rule_errors)
+        check = checks.rule_set_check(loaded.rules, report.rule_errors)
         context.log_event(
-            AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
-                asset_key=INCIDENTS,
-                check_name=RULES_CHECK,
-                passed=check.passed,
-                description=check.description,
-                metadata=check.metadata,
-                severity=check.severity,
-            )
+            check_evaluation(check, INCIDENTS, RULES_CHECK, AssetCheckSeverity.WARN)  # type: ignore[arg-type]  # accepted at run time
         )
         meta: dict[str, Any] = {
             "rules": len(loaded.rules.rules),
@@ -247,21 +237,21 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(
         ins={
-            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "ingest": In(steps.IngestReport, input_manager_key="mem_io"),
             "correlation": In(engine.CorrelationReport, input_manager_key="mem_io"),
         },
         out=Out(Nothing),
     )
     def index_incidents(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         correlation: engine.CorrelationReport,
         hot: HotStoreResource,
         search: SearchResource,
     ) -> Iterator[AssetMaterialization]:
         faults.check("index", _run_files(context))
         backend = search.backend(hot.store())
-        count = pipeline.index_incidents(backend, correlation.incidents, correlation.superseded)
+        count = steps.index_incidents(backend, correlation.incidents, correlation.superseded)
         context.log.info(f"indexed {count} incidents in the {backend.name} backend")
         yield from _partition_events(
             context, partitions, INDEX, ingest.days, {"indexed": count, "backend": backend.name}
@@ -269,14 +259,14 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
 
     @op(
         ins={
-            "ingest": In(pipeline.IngestReport, input_manager_key="mem_io"),
+            "ingest": In(steps.IngestReport, input_manager_key="mem_io"),
             "after_index": In(Nothing),
         },
         out=Out(Nothing),
     )
     def retire_landing_files(
         context: OpExecutionContext,
-        ingest: pipeline.IngestReport,
+        ingest: steps.IngestReport,
         hot: HotStoreResource,
         landing: LandingResource,
     ) -> None:
@@ -299,19 +289,9 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             f"{len(report.quarantined)} quarantined, {len(report.changed)} changed, "
             f"{len(report.vanished)} already gone"
         )
-        outcome = lifecycle.quarantine_check(ledger)
+        outcome = checks.quarantine_check(ledger)
         context.log_event(
-            AssetCheckEvaluation(  # type: ignore[arg-type]  # accepted at run time
-                asset_key=RAW,
-                check_name=QUARANTINE_CHECK,
-                passed=outcome.passed,
-                description=outcome.description,
-                metadata={
-                    k: MetadataValue.json(v) if isinstance(v, dict | list) else v
-                    for k, v in outcome.metadata.items()
-                },
-                severity=AssetCheckSeverity.ERROR,
-            )
+            check_evaluation(outcome, RAW, QUARANTINE_CHECK, AssetCheckSeverity.ERROR)  # type: ignore[arg-type]  # accepted at run time
         )
         context.add_output_metadata(
             {

@@ -9,10 +9,9 @@ from typing import overload
 
 import dagster as dg
 
-from assets import REBUILD_KEYS, build_asset_checks, build_assets
+from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
-from soc_platform.redact import has_credentials
-from soc_platform.resources import (
+from soc_platform.flow.resources import (
     DetectionResource,
     EnrichmentResource,
     HotStoreResource,
@@ -20,6 +19,7 @@ from soc_platform.resources import (
     LandingResource,
     SearchResource,
 )
+from soc_platform.redact import has_credentials
 from soc_platform.settings import Settings, load_settings
 
 
@@ -119,16 +119,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=schedules,
         resources=build_resources(settings),
     )
-
-
-def rebuild_selection() -> list[dg.AssetKey]:
-    """The assets a backfill of days materializes (hot rows, aggregates, incidents, index)."""
-    return list(REBUILD_KEYS)
-
-
-def hunt_selection() -> list[dg.AssetKey]:
-    """What a retro-hunt materializes (shadow incidents only: live ones are untouched)."""
-    return [dg.AssetKey(["detection", "retro_hunt"])]
 
 
 @dg.definitions

@@ -17,6 +17,10 @@ class HotStoreError(SocPlatformError):
     """The hot store (PostgreSQL / TimescaleDB) cannot be reached or used."""
 
 
+class RuleQueryError(HotStoreError):
+    """PostgreSQL refused the SQL compiled from a rule."""
+
+
 class LakeError(SocPlatformError):
     """The Iceberg lake cannot be reached or written."""
 

@@ -11,12 +11,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from soc_platform.stores.lake import Lake, LakeConfig
-from soc_platform.stores.pgserver import EmbeddedPostgres, find_pg_bin_dir, free_port
+from soc_platform.factory import scratch_database
+from soc_platform.hot.embedded import EmbeddedPostgres, find_pg_bin_dir, free_port
+from soc_platform.lake.iceberg import Lake, LakeConfig
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -25,6 +24,22 @@ REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 #: /usr/lib/postgresql/15/bin) to run the suite on other binaries. A developer's own
 #: SOC_PG_BIN_DIR is not used, as no SOC_ setting is.
 PG_BIN_DIR = os.environ.get("SOC_TEST_PG_BIN_DIR") or None
+
+
+#: The marker of each suite, by the folder under tests/ its tests live in.
+SUITE_MARKERS = ("unit", "integration", "e2e", "faults", "timescale")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its suite (``pytest -m unit`` runs the fast part)."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            suite = item.path.resolve().relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if suite in SUITE_MARKERS:
+            item.add_marker(getattr(pytest.mark, suite))
 
 
 def pytest_report_header() -> str:
@@ -78,14 +93,8 @@ def pg_cluster(shared_tmp: Path) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture
 def pg_dsn(pg_cluster: EmbeddedPostgres) -> Iterator[str]:
     """A fresh, empty database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield pg_cluster.dsn(name)
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(pg_cluster.dsn("postgres"), "t") as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -35,9 +35,8 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule, SigmaRuleBase
 
+from soc_platform.correlation.scoring import LEVELS
 from soc_platform.correlation.sigma.backend import PostgresBackend
-
-LEVELS = ("informational", "low", "medium", "high", "critical")
 
 _OPS = {
     SigmaCorrelationConditionOperator.LT: "<",

@@ -7,10 +7,12 @@ Windows are ``width`` long and start every ``hop`` (aligned to the Unix epoch): 
 """
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from soc_platform.days import day_range
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -72,8 +74,7 @@ def day_windows(
     hop = hop or width
     out: list[datetime] = []
     for day in sorted(set(days)):
-        lo = datetime.combine(day, time.min, UTC)
-        hi = lo + timedelta(days=1)
+        lo, hi = day_range(day)
         cur = window_start(lo, hop)
         while cur < hi:
             out.append(cur)

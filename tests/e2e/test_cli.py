@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soc_platform.stores.lake import DEAD_LETTER, Lake, LakeConfig
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port
+from soc_platform.lake.iceberg import DEAD_LETTER, Lake, LakeConfig
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soc_platform.stores.pgserver import (
+from soc_platform.hot.embedded import (
     WHEEL_PACKAGE,
     EmbeddedPostgres,
     find_pg_bin_dir,
@@ -130,7 +130,7 @@ def test_root_without_a_postgres_user_creates_soc_postgres(work_dir: Path) -> No
         import json, os, pwd
         from pathlib import Path
         import psycopg
-        from soc_platform.stores.pgserver import EmbeddedPostgres
+        from soc_platform.hot.embedded import EmbeddedPostgres
         root = Path({str(root)!r})
         server = EmbeddedPostgres(root, {free_port()})
         try:

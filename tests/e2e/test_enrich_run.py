@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from soc_platform.stores.hot import HotStore
+from soc_platform.hot.store import HotStore
 from tests.e2e.test_cli import lake_of
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 from tests.mmdb_fixtures import asn_db, country_db

@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soc_platform.stores.hot import HotStore, partition_name
+from soc_platform.hot.schema import partition_name
+from soc_platform.hot.store import HotStore
 from tests.helpers import to_jsonl, waf_event
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]

@@ -31,8 +31,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from soc_platform.instance import EMBEDDED_INSTANCE_YAML
-from soc_platform.stores.pgserver import free_port
+from soc_platform.flow.instance import EMBEDDED_INSTANCE_YAML
+from soc_platform.hot.embedded import free_port
 from tests.helpers import to_jsonl, waf_event
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soc_platform.stores.lake import RAW_EVENTS, Lake, LakeConfig
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port
+from soc_platform.lake.iceberg import RAW_EVENTS, Lake, LakeConfig
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 STORED = re.compile(

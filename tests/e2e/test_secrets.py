@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 

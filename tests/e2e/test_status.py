@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 

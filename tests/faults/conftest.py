@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.hot.embedded import EmbeddedPostgres
 from tests.faults import faultkit
 
 

@@ -18,10 +18,10 @@ from typing import Any
 import dagster as dg
 import psycopg
 
+from soc_platform.hot.store import HotStore
+from soc_platform.lake.iceberg import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
+from soc_platform.search.backends import EmbeddedSearch
 from soc_platform.settings import load_settings
-from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
-from soc_platform.stores.search import EmbeddedSearch
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 EVENTS = 2500

@@ -25,7 +25,7 @@ from typing import TypeVar
 import dagster as dg
 import pytest
 
-from soc_platform.stores.pgserver import free_port
+from soc_platform.hot.embedded import free_port
 from tests.faults import faultkit
 from tests.faults.conftest import Case, make_case
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from soc_platform.lake.iceberg import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from soc_platform.settings import load_settings
-from soc_platform.stores.lake import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from tests.faults import faultkit
 from tests.faults.conftest import make_case
 from tests.integration.test_hostile_corpus import CORPUS, write_corpus

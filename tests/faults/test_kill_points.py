@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from soc_platform import faults
-from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.hot.embedded import EmbeddedPostgres
 from tests.faults import faultkit
 from tests.faults.conftest import make_case, new_database
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from soc_platform.stores.pgserver import EmbeddedPostgres, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port
 from tests.faults import faultkit
 from tests.faults.conftest import make_case
 

@@ -1,7 +1,6 @@
 """Helpers of the Sigma integration tests: a database per test module, events through the
 real parser and hot load, rule sets from inline YAML."""
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -9,28 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from soc_platform.correlation.ruleset import RuleSet, load_rule_set
+from soc_platform.factory import scratch_database
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.pgserver import EmbeddedPostgres
 from tests.helpers import to_jsonl
 
 
 @contextmanager
 def module_database(cluster: EmbeddedPostgres) -> Iterator[str]:
     """A fresh database for a whole test module (dropped afterwards): its DSN."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield cluster.dsn(name)
-    finally:
-        with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_database(cluster.dsn("postgres"), "t") as dsn:
+        yield dsn
 
 
 def load_events(dsn: str, events: list[dict[str, Any]], t0: datetime) -> HotStore:

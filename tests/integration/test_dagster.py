@@ -8,8 +8,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from assets import REBUILD_KEYS
 from soc_platform.definitions import build_definitions
+from soc_platform.flow.keys import REBUILD_KEYS
 from soc_platform.settings import Settings, load_settings
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
@@ -201,12 +201,12 @@ def test_dagster_cli_validates_the_workspace(work_dir: Path) -> None:
 def test_a_run_after_a_crash_between_lake_and_hot_completes_the_hot_load(
     defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
 ) -> None:
-    from soc_platform import pipeline
-    from soc_platform.stores.lake import Lake, LakeConfig
+    from soc_platform.flow import steps
+    from soc_platform.lake.iceberg import Lake, LakeConfig
 
     path = land(settings, "crash.jsonl", sqli_burst(NOW.replace(second=1), "192.168.2.2", n=10))
     lake = Lake(LakeConfig.from_settings(settings))
-    assert pipeline.ingest_files(lake, [path]).appended == 10  # the crashed run got this far
+    assert steps.ingest_files(lake, [path]).appended == 10  # the crashed run got this far
     result = run_microbatch(defs, instance, [path])  # the retry
     assert result.output_for_node("ingest_landing_files").appended == 0
     with psycopg.connect(pg_dsn) as conn:
@@ -269,7 +269,7 @@ def test_retro_hunt_is_a_backfill_with_a_shadow_diff(
 ) -> None:
     """A candidate rule (the SQLi burst at 5 events) over yesterday, as a single-run
     backfill of detection/retro_hunt: its metadata holds the diff, live incidents stay."""
-    from soc_platform.detection import builtin_rules_dir
+    from soc_platform.correlation.detection import builtin_rules_dir
 
     start = YESTERDAY.replace(hour=9, minute=0, second=1)
     path = land(
@@ -319,7 +319,7 @@ def test_rule_set_problems_fail_the_rule_check(
     work_dir: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance
 ) -> None:
     """A rule set with a broken rule: the good rules still run, the check names the bad one."""
-    from soc_platform.detection import builtin_rules_dir
+    from soc_platform.correlation.detection import builtin_rules_dir
 
     rules = work_dir / "rules"
     rules.mkdir()

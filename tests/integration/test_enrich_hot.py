@@ -13,8 +13,8 @@ import pytest
 from soc_platform.correlation.assets_map import AssetCriticality
 from soc_platform.enrich import enrich_events
 from soc_platform.enrich.mmdb import MmdbLookup
+from soc_platform.hot.store import GEO_1M, HotPolicy, HotStore
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import GEO_1M, HotPolicy, HotStore
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 from tests.mmdb_fixtures import asn_db, country_db
 

@@ -15,15 +15,16 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from soc_platform import engine, pipeline
+from soc_platform.correlation.detection import default_detection
 from soc_platform.correlation.incidents import build_incident
-from soc_platform.detection import default_detection
+from soc_platform.factory import scratch_database
+from soc_platform.flow import checks, steps
+from soc_platform.hot.store import Dialect, HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.rulework import scratch_database
+from soc_platform.search.backends import MeilisearchSearch
 from soc_platform.sql import latest_version
-from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
-from soc_platform.stores.search import MeilisearchSearch
 from tests.helpers import sqli_burst, to_jsonl
 from tests.integration import test_hot_tier
 
@@ -127,14 +128,14 @@ def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str)
     events = get_parser("waf_json")(
         split_lines(to_jsonl(sqli_burst(T0, "192.168.5.5", n=10)).encode()), "t", T0
     ).events
-    report = pipeline.load_hot(hot, events)
+    report = steps.load_hot(hot, events)
     assert report.inserted == 10 and report.dialect == "timescale"
     assert hot.load_events(events).inserted == 0
     rows = hot.daily_summary(T0.date(), T0.date())
     assert [(r["rule_id"], r["event_count"], r["distinct_ips"]) for r in rows] == [
         ("942100", 10, 1)
     ]
-    assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
+    assert checks.check_aggregate_totals(hot, [T0.date()]).passed
     assert one(
         timescale_dsn,
         "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'waf_events'",
@@ -144,7 +145,7 @@ def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str)
     # a rebuild of the day from a smaller "lake" replaces rows and aggregates
     result = hot.replace_day(T0.date(), lambda: events.slice(0, 4))
     assert result.inserted == 4
-    assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
+    assert checks.check_aggregate_totals(hot, [T0.date()]).passed
     assert hot.count_events(T0.date(), T0.date()) == 4
     # compressed chunks take late rows and rebuilds too
     one(timescale_dsn, "SELECT compress_chunk(c) FROM show_chunks('waf_events') AS c")
@@ -152,7 +153,7 @@ def test_timescale_loads_refresh_aggregates_and_rebuild_days(timescale_dsn: str)
         split_lines(to_jsonl(sqli_burst(T0, "192.168.5.6", n=3)).encode()), "t", T0
     ).events
     assert hot.load_events(late).inserted == 3
-    assert pipeline.check_aggregate_totals(hot, [T0.date()]).passed
+    assert checks.check_aggregate_totals(hot, [T0.date()]).passed
 
 
 @pytest.mark.timescale

@@ -13,8 +13,8 @@ from psycopg import sql
 
 from soc_platform.correlation.sigma.backend import CI_COLLATION
 from soc_platform.errors import HotStoreError
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
 
 KEEP = HotPolicy(retention_days=0)
 

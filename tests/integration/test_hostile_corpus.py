@@ -16,10 +16,10 @@ import psycopg
 import pyarrow.compute as pc
 import pytest
 
-from soc_platform import pipeline
+from soc_platform.flow import steps
+from soc_platform.hot.store import Dialect, HotStore
+from soc_platform.lake.iceberg import DEAD_LETTER, Lake
 from soc_platform.parsing.lines import line_digest
-from soc_platform.stores.hot import Dialect, HotStore
-from soc_platform.stores.lake import DEAD_LETTER, Lake
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 T = NOW - timedelta(hours=1)
@@ -144,7 +144,7 @@ def test_hostile_corpus_through_ingest_and_hot_load(
     paths = write_corpus(work_dir)
     # crash_lines.jsonl first: reserialised.jsonl re-sends two of its events
     order = sorted(paths, key=lambda n: n != "crash_lines.jsonl")
-    report = pipeline.ingest_files(lake, [str(paths[n]) for n in order])
+    report = steps.ingest_files(lake, [str(paths[n]) for n in order])
 
     expected = [outcome for lines in CORPUS.values() for _, outcome in lines]
     reasons = [o for o in expected if o not in ("event", "duplicate")]
@@ -190,7 +190,7 @@ def test_hostile_corpus_through_ingest_and_hot_load(
     assert bom["raw"].to_pylist()[0] == (BOM + good(10)).decode()
 
     # the hot store and the lake hold the same parsed values, NUL event included
-    load = pipeline.load_hot(hot, report.events)
+    load = steps.load_hot(hot, report.events)
     assert load.inserted == expected.count("event")
     with psycopg.connect(pg_dsn) as conn:
         hot_rows = dict(
@@ -208,6 +208,6 @@ def test_hostile_corpus_through_ingest_and_hot_load(
     assert "\\u0000" in nul_raw[0].as_py()  # the lake's raw line is verbatim
 
     # the same files again: nothing new, nothing fails
-    again = pipeline.ingest_files(lake, [str(paths[n]) for n in order])
+    again = steps.ingest_files(lake, [str(paths[n]) for n in order])
     assert (again.appended, again.dead_letters_new) == (0, 0)
     assert again.dead_letter_reasons == report.dead_letter_reasons

@@ -6,12 +6,13 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from soc_platform import engine, pipeline
-from soc_platform.detection import default_detection
+from soc_platform.correlation.detection import default_detection
 from soc_platform.errors import HotStoreError
+from soc_platform.flow import steps
+from soc_platform.hot.store import Dialect, HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import Dialect, HotPolicy, HotStore
-from soc_platform.stores.search import EmbeddedSearch
+from soc_platform.search.backends import EmbeddedSearch
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
 T0 = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
@@ -131,7 +132,7 @@ def test_sqli_burst_rule_and_search(hot: HotStore) -> None:
         for i in range(20)
     ]
     events = parse(burst + slow + xss)
-    pipeline.load_hot(hot, events)
+    steps.load_hot(hot, events)
     report = engine.correlate(hot, events["event_time"], SQLI, now=T0)
     assert [(i.client_ip, i.event_count) for i in report.incidents] == [("192.168.7.21", 12)]
     inc = report.incidents[0]
@@ -174,7 +175,7 @@ def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
         for i in range(10)
     ]
     events = parse(by_tag + by_msg)
-    pipeline.load_hot(hot, events)
+    steps.load_hot(hot, events)
     report = engine.correlate(hot, events["event_time"], SQLI, now=T0)
     assert sorted(i.client_ip for i in report.incidents) == ["10.1.1.1", "10.1.1.2"]
     detected = next(i for i in report.incidents if i.client_ip == "10.1.1.2")
@@ -183,12 +184,12 @@ def test_sqli_recognised_by_tag_or_message_alone(hot: HotStore) -> None:
 
 def test_late_events_complete_a_past_window(hot: HotStore) -> None:
     first = parse(sqli_burst(T0, "192.168.3.3", n=6))
-    pipeline.load_hot(hot, first)
+    steps.load_hot(hot, first)
     assert (
         engine.correlate(hot, first["event_time"], SQLI, now=T0 + timedelta(days=1)).incidents == []
     )
     late = parse(sqli_burst(T0 + timedelta(seconds=40), "192.168.3.3", n=6, spacing_s=3))
-    pipeline.load_hot(hot, late)
+    steps.load_hot(hot, late)
     report = engine.correlate(hot, late["event_time"], SQLI, now=T0 + timedelta(days=1))
     assert [i.event_count for i in report.incidents] == [12]
 
@@ -219,7 +220,7 @@ def test_burst_straddling_a_window_boundary_is_one_incident(hot: HotStore) -> No
     # 6 + 6 events around 12:05: no fixed 5-minute window holds 10, the hopping ones do
     start = datetime(2026, 3, 10, 12, 4, 0, tzinfo=UTC)
     events = parse(sqli_burst(start, "192.168.8.8", n=12, spacing_s=10))
-    pipeline.load_hot(hot, events)
+    steps.load_hot(hot, events)
     report = engine.correlate(hot, events["event_time"], SQLI, now=start)
     assert [(i.client_ip, i.event_count) for i in report.incidents] == [("192.168.8.8", 12)]
     inc = report.incidents[0]
@@ -230,7 +231,7 @@ def test_burst_straddling_a_window_boundary_is_one_incident(hot: HotStore) -> No
 def test_a_long_attack_is_one_incident_not_one_per_window(hot: HotStore) -> None:
     start = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
     events = parse(sqli_burst(start, "192.168.8.9", n=60, spacing_s=15))  # 15 minutes
-    pipeline.load_hot(hot, events)
+    steps.load_hot(hot, events)
     report = engine.correlate(hot, events["event_time"], SQLI, now=start)
     assert [i.event_count for i in report.incidents] == [60]
     assert "60 SQL injection attempts from 192.168.8.9 within 15 minutes" in (
@@ -241,14 +242,14 @@ def test_a_long_attack_is_one_incident_not_one_per_window(hot: HotStore) -> None
 def test_late_events_extending_a_run_supersede_its_incident(hot: HotStore) -> None:
     later = datetime(2026, 3, 10, 12, 10, 0, tzinfo=UTC)
     first = parse(sqli_burst(later, "192.168.9.1", n=10, spacing_s=5))
-    pipeline.load_hot(hot, first)
+    steps.load_hot(hot, first)
     before = engine.correlate(hot, first["event_time"], SQLI, now=later)
     (old,) = before.incidents
 
     late = parse(
         sqli_burst(later - timedelta(minutes=4, seconds=30), "192.168.9.1", n=10, spacing_s=2)
     )
-    pipeline.load_hot(hot, late)
+    steps.load_hot(hot, late)
     after = engine.correlate(hot, late["event_time"], SQLI, now=later)
     (merged,) = after.incidents
     assert merged.id != old.id and merged.event_count == 20
@@ -261,3 +262,17 @@ def test_late_events_extending_a_run_supersede_its_incident(hot: HotStore) -> No
         0,
         [],
     )
+
+
+def test_dialect_is_known_only_after_setup_and_search_sets_up_explicitly(pg_dsn: str) -> None:
+    """Reading the dialect no longer runs the schema set-up behind the caller's back: it is
+    an error before ``setup()``. The operations that need the schema (and the embedded
+    search's ``ensure_index``) call ``ensure_setup()`` themselves."""
+    store = HotStore(pg_dsn)
+    with pytest.raises(HotStoreError, match="not set up"):
+        _ = store.dialect
+    with psycopg.connect(pg_dsn) as conn:  # nothing was created by asking
+        assert conn.execute("SELECT to_regclass('incidents')").fetchone() == (None,)
+    EmbeddedSearch(store).ensure_index()
+    assert store.dialect is Dialect.PLAIN
+    assert EmbeddedSearch(HotStore(pg_dsn)).search("anything") == []

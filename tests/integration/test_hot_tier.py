@@ -14,11 +14,14 @@ import pyarrow as pa
 import pytest
 from psycopg import sql as pgsql
 
-from soc_platform import engine, pipeline, sql
+from soc_platform import sql
+from soc_platform.flow import checks, steps
+from soc_platform.hot.schema import partition_name
+from soc_platform.hot.store import AGGREGATES, Dialect, HotPolicy, HotStore
+from soc_platform.incidents import engine
+from soc_platform.lake.iceberg import Lake
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import AGGREGATES, Dialect, HotPolicy, HotStore, partition_name
-from soc_platform.stores.lake import Lake
-from soc_platform.synth import generate
+from soc_platform.sources.synth import generate
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
 TODAY = datetime.now(UTC).date()
@@ -110,7 +113,7 @@ def test_schema_1_deployment_upgrades_without_data_loss(pg_dsn: str) -> None:
     assert new.setup() is Dialect.PLAIN
     assert new.schema_version() == sql.latest_version()
     assert new.count_events(NOON.date(), NOON.date()) == 7
-    assert pipeline.check_aggregate_totals(new, [NOON.date()]).passed
+    assert checks.check_aggregate_totals(new, [NOON.date()]).passed
     assert sorted(
         (r["rule_id"] or "", r["event_count"], r["distinct_ips"])
         for r in new.daily_summary(NOON.date(), NOON.date())
@@ -135,7 +138,7 @@ def test_aggregates_follow_loads_at_every_level(hot: HotStore, pg_dsn: str) -> N
     ]
     # a late event in an already summarised minute updates that bucket
     hot.load_events(parse([waf_event(NOON + timedelta(seconds=5), "192.168.1.10")]))
-    assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed
+    assert checks.check_aggregate_totals(hot, [NOON.date()]).passed
     assert rows(pg_dsn, "SELECT sum(event_count) FROM waf_events_daily_summary") == [(7,)]
     # loading the same events again changes nothing, at any level
     before = aggregates_snapshot(pg_dsn)
@@ -154,12 +157,12 @@ def test_refresh_touches_only_the_loaded_buckets(hot: HotStore, pg_dsn: str) -> 
     assert rows(pg_dsn, "SELECT event_count FROM waf_events_1m WHERE bucket = %s", (NOON,)) == [
         (99,)
     ]
-    outcome = pipeline.check_aggregate_totals(hot, [NOON.date()])
+    outcome = checks.check_aggregate_totals(hot, [NOON.date()])
     assert not outcome.passed
     assert "waf_events_1m 101" in outcome.description and "waf_events 3" in outcome.description
     # refreshing the day repairs it
     hot.refresh_days([NOON.date()])
-    assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed
+    assert checks.check_aggregate_totals(hot, [NOON.date()]).passed
 
 
 def test_refresh_of_one_minute_reads_only_that_minute(hot: HotStore, pg_dsn: str) -> None:
@@ -205,8 +208,8 @@ def test_backfill_of_a_generated_day_from_the_lake_alone_is_exact_twice(
     events, _ = generate(events=3000, minutes=600, seed=11, end=NOON + timedelta(hours=6))
     path = work_dir / "gen.jsonl"
     path.write_text(to_jsonl(events))
-    ingest = pipeline.ingest_files(lake, [str(path)])
-    pipeline.load_hot(hot, ingest.events)
+    ingest = steps.ingest_files(lake, [str(path)])
+    steps.load_hot(hot, ingest.events)
     engine.correlate_days(hot, ingest.days)
     live = snapshot(pg_dsn)
     assert len(live["waf_events"]) == len(events)
@@ -218,12 +221,12 @@ def test_backfill_of_a_generated_day_from_the_lake_alone_is_exact_twice(
             "TRUNCATE waf_events, waf_events_1m, waf_events_1h, waf_events_daily_summary, incidents"
         )
     for _ in range(2):
-        report = pipeline.rebuild_hot_days(hot, lake, [day])
+        report = steps.rebuild_hot_days(hot, lake, [day])
         assert report.inserted == len(events)
         engine.correlate_days(hot, [day])
         assert snapshot(pg_dsn) == live
-        assert pipeline.check_lake_hot_counts(hot, lake, [day], retries=0).passed
-        assert pipeline.check_aggregate_totals(hot, [day]).passed
+        assert checks.check_lake_hot_counts(hot, lake, [day], retries=0).passed
+        assert checks.check_aggregate_totals(hot, [day]).passed
 
 
 def test_rebuild_drops_rows_aggregates_and_incidents_the_lake_does_not_have(
@@ -233,7 +236,7 @@ def test_rebuild_drops_rows_aggregates_and_incidents_the_lake_does_not_have(
     hot.load_events(burst)  # in the hot store but never in the lake
     engine.correlate_days(hot, [NOON.date()])
     assert rows(pg_dsn, "SELECT count(*) FROM incidents") == [(1,)]
-    pipeline.rebuild_hot_days(hot, lake, [NOON.date()])
+    steps.rebuild_hot_days(hot, lake, [NOON.date()])
     report = engine.correlate_days(hot, [NOON.date()])
     assert report.superseded and not report.incidents
     snap = snapshot(pg_dsn)
@@ -271,7 +274,7 @@ def test_a_live_load_during_a_rebuild_of_its_day_is_not_lost(hot: HotStore, pg_d
         ("198.51.100.1",),
         ("198.51.100.2",),
     ]
-    assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed
+    assert checks.check_aggregate_totals(hot, [NOON.date()]).passed
 
 
 def test_readers_never_see_a_half_rebuilt_day(hot: HotStore, pg_dsn: str) -> None:
@@ -356,27 +359,27 @@ def test_lake_hot_count_check_fails_when_the_hot_store_lost_rows(
 ) -> None:
     path = work_dir / "a.jsonl"
     path.write_text(to_jsonl([waf_event(NOON + timedelta(seconds=i)) for i in range(5)]))
-    ingest = pipeline.ingest_files(lake, [str(path)])
-    pipeline.load_hot(hot, ingest.events)
-    assert pipeline.check_lake_hot_counts(hot, lake, [NOON.date()], retries=0).passed
+    ingest = steps.ingest_files(lake, [str(path)])
+    steps.load_hot(hot, ingest.events)
+    assert checks.check_lake_hot_counts(hot, lake, [NOON.date()], retries=0).passed
     with psycopg.connect(pg_dsn) as conn:
         conn.execute(
             "DELETE FROM waf_events WHERE event_id IN (SELECT event_id FROM waf_events LIMIT 2)"
         )
-    outcome = pipeline.check_lake_hot_counts(hot, lake, [NOON.date()], retries=1, wait_s=0.01)
+    outcome = checks.check_lake_hot_counts(hot, lake, [NOON.date()], retries=1, wait_s=0.01)
     assert not outcome.passed
     assert outcome.metadata["mismatched_days"] == {NOON.date().isoformat(): {"lake": 5, "hot": 3}}
     assert "backfill" in outcome.description
 
 
 def test_freshness_check(hot: HotStore) -> None:
-    assert not pipeline.check_freshness(hot, timedelta(minutes=60)).passed  # empty
+    assert not checks.check_freshness(hot, timedelta(minutes=60)).passed  # empty
     now = datetime.now(UTC)
     hot.load_events(parse([waf_event(now - timedelta(hours=3))]))
-    stale = pipeline.check_freshness(hot, timedelta(minutes=60), now=now)
+    stale = checks.check_freshness(hot, timedelta(minutes=60), now=now)
     assert not stale.passed and "180.0 min old" in stale.description
     hot.load_events(parse([waf_event(now - timedelta(minutes=5))]))
-    assert pipeline.check_freshness(hot, timedelta(minutes=60), now=now).passed
+    assert checks.check_freshness(hot, timedelta(minutes=60), now=now).passed
 
 
 def expected_daily(dsn: str) -> list[tuple[Any, ...]]:
@@ -432,7 +435,7 @@ def test_loads_keep_the_daily_level_exact_without_rereading_the_day(
     assert rows(
         pg_dsn, "SELECT count(*) FROM waf_events_daily_ips WHERE client_ip = %s", (ips[0],)
     ) == [(0,)]
-    assert pipeline.check_aggregate_totals(hot, [NOON.date()]).passed
+    assert checks.check_aggregate_totals(hot, [NOON.date()]).passed
 
 
 def test_backfilling_days_past_retention_keeps_their_summaries_and_incidents(
@@ -457,7 +460,7 @@ def test_backfilling_days_past_retention_keeps_their_summaries_and_incidents(
     assert before["incidents"] and before["waf_events_daily_summary"]
 
     days = [old_day + timedelta(days=i) for i in range(41)]
-    report = pipeline.rebuild_hot_days(hot, lake, days)
+    report = steps.rebuild_hot_days(hot, lake, days)
     assert old_day in report.skipped_days and old_day not in report.days
     hot.refresh_days(days)
     assert not engine.correlate_days(hot, days).superseded

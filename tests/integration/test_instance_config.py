@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soc_platform.stores.pgserver import DB_USER, EmbeddedPostgres
+from soc_platform.hot.embedded import DB_USER, EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ telemetry:
 def test_existing_embedded_homes_get_run_monitoring(
     work_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from soc_platform.instance import EMBEDDED_INSTANCE_YAML, prepare_dagster_home
+    from soc_platform.flow.instance import EMBEDDED_INSTANCE_YAML, prepare_dagster_home
     from soc_platform.settings import load_settings
 
     settings = load_settings({"SOC_DATA_DIR": str(work_dir / "data")})
@@ -97,8 +97,8 @@ def test_existing_embedded_homes_get_run_monitoring(
 SLOW_RUN = """
 import os, time
 import dagster as dg
-from soc_platform.instance import HOST_TAG, PID_STARTED_TAG, PID_TAG
-from soc_platform.stores.processes import host_name, own_start
+from soc_platform.flow.instance import HOST_TAG, PID_STARTED_TAG, PID_TAG
+from soc_platform.sources.processes import host_name, own_start
 
 @dg.op
 def slow() -> None:
@@ -126,7 +126,7 @@ def test_the_worker_health_check_sees_a_killed_process(work_dir: Path) -> None:
 
     from dagster._core.launcher import WorkerStatus
 
-    from soc_platform.instance import prepare_dagster_home, reap_dead_runs
+    from soc_platform.flow.instance import prepare_dagster_home, reap_dead_runs
     from soc_platform.settings import load_settings
 
     home = prepare_dagster_home(load_settings({"SOC_DATA_DIR": str(work_dir)}))

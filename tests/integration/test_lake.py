@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 from pyiceberg.transforms import DayTransform
 
-from soc_platform import pipeline
+from soc_platform.flow import steps
+from soc_platform.lake.iceberg import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from soc_platform.models import LAKE_EVENT_SCHEMA
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.lake import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from tests.helpers import to_jsonl, waf_event
 
 T0 = datetime(2026, 3, 10, 23, 59, 0, tzinfo=UTC)
@@ -78,7 +78,7 @@ def test_dead_letters_keep_line_source_offset_reason(lake: Lake) -> None:
 def s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    from soc_platform.stores.pgserver import free_port
+    from soc_platform.hot.embedded import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
@@ -114,7 +114,7 @@ def test_s3_warehouse_through_moto(s3_endpoint: str, work_dir: Path) -> None:
         path = work_dir / f"in{i}.jsonl"
         path.write_text(to_jsonl([waf_event(T0 + timedelta(seconds=i)), waf_event(T0)]))
         paths.append(str(path))
-    report = pipeline.ingest_files(lake, paths)
+    report = steps.ingest_files(lake, paths)
     assert (report.appended, report.duplicates) == (2, 2)
     assert lake.read_events(T0.date(), T0.date()).num_rows == 2
     files = lake.table(RAW_EVENTS).inspect.files().to_pylist()
@@ -152,7 +152,7 @@ def test_truncated_gzip_and_vanished_files_do_not_fail_the_batch(
     truncated = work_dir / "cut.jsonl.gz"
     truncated.write_bytes(full[: len(full) // 2])
     gone = str(work_dir / "gone.jsonl")
-    report = pipeline.ingest_files(lake, [str(good), str(truncated), gone])
+    report = steps.ingest_files(lake, [str(good), str(truncated), gone])
     assert set(report.files_failed) == {str(truncated), gone}
     assert "EOFError" in report.files_failed[str(truncated)]
     assert "FileNotFoundError" in report.files_failed[gone]

@@ -10,14 +10,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soc_platform import lifecycle, sql
+from soc_platform import sql
+from soc_platform.flow import checks
+from soc_platform.hot.store import HotStore
+from soc_platform.lake.iceberg import Lake
 from soc_platform.models import FileState
-from soc_platform.planning import RetryPolicy, RunOutcome
-from soc_platform.stores.hot import HotStore
-from soc_platform.stores.lake import Lake
-from soc_platform.stores.landing import list_landing_files
-from soc_platform.stores.ledger import Holder, LandingLedger
-from soc_platform.stores.processes import host_name, is_alive, own_start, process_start
+from soc_platform.sources import lifecycle
+from soc_platform.sources.landing import list_landing_files
+from soc_platform.sources.ledger import Holder, LandingLedger
+from soc_platform.sources.planning import RetryPolicy, RunOutcome
+from soc_platform.sources.processes import host_name, is_alive, own_start, process_start
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 POLICY = RetryPolicy(base_seconds=0, max_seconds=0, quarantine_after=2)
@@ -189,7 +191,7 @@ def test_a_file_failing_alone_while_others_succeed_is_quarantined(
     assert "last error: hot store refused day" in (entry.last_error or "")
     assert Path(entry.quarantined_to or "").exists() and not Path(bad).exists()
     assert list_landing_files(area.root) == []
-    outcome = lifecycle.quarantine_check(ledger)
+    outcome = checks.quarantine_check(ledger)
     assert not outcome.passed and bad in outcome.description
     # the same name may land again while the old one is in quarantine
     land(area, "x/bad.jsonl")
@@ -226,7 +228,7 @@ def test_a_retired_file_can_be_rebuilt_from_the_lake(lake: Lake, work_dir: Path)
     raw_waf_events and the rest in dead_letter, by source_file and source_offset."""
     from pyiceberg.expressions import EqualTo
 
-    from soc_platform import pipeline
+    from soc_platform.flow import steps
     from tests.helpers import to_jsonl, waf_event
 
     path = work_dir / "shipped.jsonl"
@@ -234,7 +236,7 @@ def test_a_retired_file_can_be_rebuilt_from_the_lake(lake: Lake, work_dir: Path)
     lines = good.splitlines()
     original = [*lines[:2], "{not json", '{"client_ip": "x"}', *lines[2:]]
     path.write_text("\n".join(original) + "\n")
-    assert pipeline.ingest_files(lake, [str(path)]).parsed == 5
+    assert steps.ingest_files(lake, [str(path)]).parsed == 5
     path.unlink()  # retired
 
     src = EqualTo("source_file", str(path))

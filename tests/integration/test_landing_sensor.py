@@ -14,9 +14,10 @@ import psycopg
 import pytest
 
 from soc_platform.definitions import build_definitions
+from soc_platform.hot.schema import partition_name
+from soc_platform.hot.store import HotStore
 from soc_platform.settings import Settings, load_settings
-from soc_platform.stores.hot import HotStore, partition_name
-from soc_platform.stores.landing import list_landing_files
+from soc_platform.sources.landing import list_landing_files
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 
 NOW = datetime.now(UTC).replace(microsecond=0)

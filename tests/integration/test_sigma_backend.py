@@ -20,8 +20,8 @@ from sigma.collection import SigmaCollection
 from soc_platform.correlation.ruleset import RuleSet, load_rule_set
 from soc_platform.correlation.sigma.backend import PostgresBackend
 from soc_platform.correlation.sigma.pipeline import waf_pipeline
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
 from tests.helpers import to_jsonl, waf_event
 
 T0 = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)

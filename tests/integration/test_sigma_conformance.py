@@ -20,12 +20,12 @@ import pytest
 import yaml
 from sigma.collection import SigmaCollection
 
-from soc_platform.cli_rules import _sample_events
+from soc_platform.cli.rules import _sample_events
 from soc_platform.correlation.compiler import CompiledRule, compile_collection
 from soc_platform.correlation.ruleset import RuleSet, load_rule_set
 from soc_platform.correlation.sigma.backend import PostgresBackend
-from soc_platform.rulework import KEEP_ALL, convert_report
-from soc_platform.stores.hot import HotStore
+from soc_platform.flow.rules import KEEP_ALL, convert_report
+from soc_platform.hot.store import HotStore
 
 REALDATA = (Path(__file__).parents[2] / ".." / "shared" / "realdata").resolve()
 SIGMA_WEB = REALDATA / "sigma_web"

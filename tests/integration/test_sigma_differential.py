@@ -51,10 +51,10 @@ from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
+from soc_platform.hot.arrow_copy import to_copy_csv
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.arrow_copy import to_copy_csv
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.pgserver import EmbeddedPostgres
 from tests.helpers import to_jsonl
 from tests.integration.sigma_support import compile_rules, module_database
 

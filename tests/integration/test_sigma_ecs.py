@@ -9,14 +9,14 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from soc_platform import engine
 from soc_platform.correlation.assets_map import AssetCriticality
 from soc_platform.correlation.config import DetectionConfig
+from soc_platform.correlation.detection import Detection
 from soc_platform.correlation.incidents import Context
 from soc_platform.correlation.ruleset import load_rule_set
-from soc_platform.detection import Detection
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
 from tests.conftest import REALDATA
 from tests.helpers import to_jsonl, waf_event
 

@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from soc_platform.stores.hot import HotStore
-from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotStore
 from tests.helpers import waf_event
 from tests.integration.sigma_support import (
     compile_rules,

@@ -11,17 +11,16 @@ not generated (they mean other things in Python).
 """
 
 import re
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from psycopg import sql
 
 from soc_platform.correlation.sigma.regex import to_postgres
-from soc_platform.stores.pgserver import EmbeddedPostgres
+from soc_platform.factory import scratch_database
+from soc_platform.hot.embedded import EmbeddedPostgres
 
 # no Kelvin sign, long s or Turkish i: Python's re folds [a-z] onto them under IGNORECASE
 # by rules of its own; no NUL (PostgreSQL text cannot hold it)
@@ -33,13 +32,11 @@ ASCII_MODE = re.compile(r"\\[dDwWsSbB]")
 
 @pytest.fixture(scope="module")
 def conn(pg_cluster: EmbeddedPostgres) -> Iterator[psycopg.Connection]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(pg_cluster.dsn(name), autocommit=True) as c:
+    with (
+        scratch_database(pg_cluster.dsn("postgres"), "t") as dsn,
+        psycopg.connect(dsn, autocommit=True) as c,
+    ):
         yield c
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _class_member(draw: st.DrawFn) -> str:

@@ -21,10 +21,10 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from soc_platform import buckets
+from soc_platform.hot import buckets
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.lake.tables import first_per_key
 from soc_platform.models import EVENT_SCHEMA
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.tables import first_per_key
 
 SERVER_DIR = Path(__file__).resolve().parent
 READY_TIMEOUT_S = 180.0  # a first start runs initdb in WASM: 10-20 s, more on a loaded machine

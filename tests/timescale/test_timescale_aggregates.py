@@ -8,9 +8,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from soc_platform import pipeline
+from soc_platform.flow import checks
+from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 from tests.timescale.pglite import connect, hot_store, insert_and_refresh, insert_events
 
@@ -107,7 +107,7 @@ def test_refresh_covers_exactly_the_touched_buckets(tsdb_dsn: str) -> None:
         (at(DAY, 0, 0), "942100", 7, 1),
         (at(nxt, 0, 0), "930100", 1, 1),
     ]
-    assert pipeline.check_aggregate_totals(hot, [DAY, nxt]).passed
+    assert checks.check_aggregate_totals(hot, [DAY, nxt]).passed
 
     # a writer that bypasses the loader (no refresh) at 11:30; then a load at 12:00
     bypass = parse([waf_event(at(DAY, 11, 30, 5), "198.51.100.3", rule_id=942100)])
@@ -124,7 +124,7 @@ def test_refresh_covers_exactly_the_touched_buckets(tsdb_dsn: str) -> None:
         "waf_events_1h": 8,
         "waf_events_daily_summary": 8,
     }
-    check = pipeline.check_aggregate_totals(hot, [DAY, nxt])
+    check = checks.check_aggregate_totals(hot, [DAY, nxt])
     assert not check.passed and "2026-03-10" in check.description
     assert check.metadata["mismatched_days"] == {"2026-03-10": hot.aggregate_totals(DAY)}
 
@@ -174,7 +174,7 @@ def test_late_rows_land_in_a_compressed_chunk(tsdb_dsn: str) -> None:
     assert hot.count_events(old, old) == 15
     totals(hot, old, 15)
     totals(hot, recent, 4)
-    assert pipeline.check_aggregate_totals(hot, [old, recent]).passed
+    assert checks.check_aggregate_totals(hot, [old, recent]).passed
     assert buckets_of(tsdb_dsn, "waf_events_1m")[at(old, 9, 0)] == 6 + 1  # 09:00:30-55 + late
     assert [
         (r["rule_id"], r["event_count"], r["distinct_ips"]) for r in hot.daily_summary(old, old)
@@ -229,7 +229,7 @@ def test_retention_drops_old_chunks_and_aggregates_outlive_them(tsdb_dsn: str) -
     assert hot.retained_days([ancient, old, recent]) == [recent]
     hot.refresh_days([ancient, old, recent])
     assert hot.aggregate_totals(old)["waf_events_1m"] == 6
-    assert pipeline.check_aggregate_totals(hot, [recent]).passed
+    assert checks.check_aggregate_totals(hot, [recent]).passed
 
     report = hot.maintain()
     assert (report.dialect, report.policies_changed, report.failed_jobs) == ("timescale", [], [])

@@ -8,28 +8,27 @@ server cannot take COPY). The tests read that state; the last one compresses the
 and evaluates again.
 """
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 import pytest
 import yaml
-from psycopg import sql
 
-from soc_platform import engine, pipeline
-from soc_platform.buckets import event_days
-from soc_platform.detection import Detection, builtin_rules_dir, default_detection
-from soc_platform.engine import CorrelationReport
+from soc_platform.correlation.detection import Detection, builtin_rules_dir, default_detection
+from soc_platform.days import event_days
+from soc_platform.factory import scratch_database
+from soc_platform.flow import checks
+from soc_platform.hot.embedded import EmbeddedPostgres
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
+from soc_platform.incidents.engine import CorrelationReport
+from soc_platform.lake.iceberg import Lake
 from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
-from soc_platform.stores.lake import Lake
-from soc_platform.stores.pgserver import EmbeddedPostgres
-from soc_platform.stores.search import EmbeddedSearch
+from soc_platform.search.backends import EmbeddedSearch
 from tests.timescale.pglite import PGliteServer, connect, hot_store, insert_and_refresh, reset
 
 pytestmark = pytest.mark.timescale
@@ -76,13 +75,10 @@ def loaded(pglite_server: PGliteServer, pg_cluster: EmbeddedPostgres) -> Iterato
     pglite_server.ensure_running()
     with connect(pglite_server.dsn) as conn:
         reset(conn)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with scratch_database(pg_cluster.dsn("postgres"), "t") as plain_dsn:
         keep_all = HotPolicy(retention_days=0)
         timescale = hot_store(pglite_server.dsn, keep_all)
-        plain = HotStore(pg_cluster.dsn(name), policy=keep_all)
+        plain = HotStore(plain_dsn, policy=keep_all)
         assert timescale.setup().value == "timescale" and plain.setup().value == "plain"
         events = parse_fixtures()
         assert plain.load_events(events).inserted == insert_and_refresh(timescale, events)
@@ -96,11 +92,6 @@ def loaded(pglite_server: PGliteServer, pg_cluster: EmbeddedPostgres) -> Iterato
         }
         rebuild = {k: engine.correlate_days(h, days, detection) for k, h in stores.items()}
         yield Loaded(events, days, detection, timescale, plain, batch, rebuild)
-    finally:
-        with psycopg.connect(pg_cluster.dsn("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def test_the_rule_pack_finds_the_same_incidents_as_on_plain_postgres(loaded: Loaded) -> None:
@@ -179,21 +170,21 @@ def test_summaries_counts_and_checks_agree(loaded: Loaded, lake: Lake) -> None:
         totals = ts.aggregate_totals(day)
         assert totals == pg.aggregate_totals(day)
         assert len(set(totals.values())) == 1
-    assert pipeline.check_aggregate_totals(ts, loaded.days).passed
+    assert checks.check_aggregate_totals(ts, loaded.days).passed
     n = ts.count_events(first, last)
     assert n == pg.count_events(first, last) == len(set(loaded.events["event_id"].to_pylist()))
     assert ts.count_events_by_day(loaded.days) == pg.count_events_by_day(loaded.days)
     # the lake/hot count check against a real Iceberg lake holding the same events
     lake.append_events(loaded.events)
-    check = pipeline.check_lake_hot_counts(ts, lake, loaded.days, retries=0)
+    check = checks.check_lake_hot_counts(ts, lake, loaded.days, retries=0)
     assert check.passed, check.description
     newest = ts.newest_event_time()
     assert newest is not None and newest == pg.newest_event_time()
     assert newest == max(loaded.events["event_time"].to_pylist())
-    assert pipeline.check_freshness(
+    assert checks.check_freshness(
         ts, timedelta(minutes=60), now=newest + timedelta(minutes=5)
     ).passed
-    late = pipeline.check_freshness(ts, timedelta(minutes=60), now=newest + timedelta(hours=2))
+    late = checks.check_freshness(ts, timedelta(minutes=60), now=newest + timedelta(hours=2))
     assert not late.passed and "120.0 min old" in late.description
     # a rule predicate runs as such against the hypertable (rules convert --report)
     lo, hi = day_start(first), day_start(last + timedelta(days=1))

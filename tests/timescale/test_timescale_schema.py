@@ -7,9 +7,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from soc_platform.hot.store import Dialect, HotPolicy
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.sql import latest_version
-from soc_platform.stores.hot import Dialect, HotPolicy
 from tests.helpers import sqli_burst, to_jsonl
 from tests.timescale.pglite import connect, hot_store, insert_events
 

@@ -13,11 +13,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from soc_platform import engine
-from soc_platform.detection import default_detection
+from soc_platform.correlation.detection import default_detection
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
 from soc_platform.models import Incident
 from soc_platform.parsing import get_parser, split_lines
-from soc_platform.stores.hot import HotPolicy, HotStore
 from tests.helpers import sqli_burst, to_jsonl
 from tests.timescale.pglite import SESSION_TIME_ZONE, hot_store, insert_and_refresh
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from soc_platform.correlation.assets_map import AssetCriticality
 from soc_platform.correlation.config import DetectionConfig, parse_detection_config
+from soc_platform.correlation.detection import default_detection
 from soc_platform.correlation.incidents import (
     Context,
     build_incident,
@@ -20,7 +21,6 @@ from soc_platform.correlation.incidents import (
     incident_id,
     search_text,
 )
-from soc_platform.detection import default_detection
 from soc_platform.models import Incident
 
 W = datetime(2024, 5, 1, 10, 5, tzinfo=UTC)

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from soc_platform import buckets
+from soc_platform import days as utc_days
 from soc_platform.correlation import windows
+from soc_platform.hot import buckets
 from soc_platform.models import DeadLetterReason
 from soc_platform.parsing import LineReader, split_lines
 from soc_platform.parsing.base import (
@@ -32,7 +33,6 @@ from soc_platform.parsing.base import (
 )
 from soc_platform.parsing.jsonl import nesting_depth
 from soc_platform.parsing.waf_json import parse
-from soc_platform.stores.lake import day_bounds
 
 INGESTED = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 REASONS = {str(r) for r in DeadLetterReason}
@@ -277,9 +277,9 @@ def check_result(result: ParseResult, lines: list[bytes], max_line_bytes: int) -
             assert dead["raw"] == line.decode("utf-8", "replace")
     # what the stores and the correlation do with event times must not overflow
     times = events["event_time"]
-    days = buckets.event_days(times)
+    days = utc_days.event_days(times)
     if days:
-        day_bounds(days)
+        utc_days.days_range(days)
         minutes = buckets.touched_minutes(times)
         for width in (buckets.MINUTE, buckets.HOUR, buckets.DAY):
             buckets.widen(buckets.to_ranges(minutes, buckets.MINUTE), width)
@@ -470,14 +470,14 @@ def test_downstream_arithmetic_at_the_latest_accepted_time() -> None:
     """The largest event time the parser lets through, whatever the ingestion time."""
     last = LATEST_EVENT_TIME
     times = pa.array([last, last - timedelta(microseconds=1)], pa.timestamp("us", tz="UTC"))
-    days = buckets.event_days(times)
+    days = utc_days.event_days(times)
     assert days == [date(9998, 12, 31), date(9999, 1, 1)]
-    assert day_bounds(days)[1] == datetime(9999, 1, 2, tzinfo=UTC)
+    assert utc_days.days_range(days)[1] == datetime(9999, 1, 2, tzinfo=UTC)
     ranges = buckets.to_ranges(buckets.touched_minutes(times), buckets.MINUTE)
     assert buckets.widen(ranges, buckets.DAY)[-1][1] == datetime(9999, 1, 2, tzinfo=UTC)
     assert windows.touched_windows(times, timedelta(days=1))[-1] == last
     assert windows.day_windows(days, timedelta(days=1))[-1] == last
-    assert buckets.day_range(days[-1])[1] == datetime(9999, 1, 2, tzinfo=UTC)
+    assert utc_days.day_range(days[-1])[1] == datetime(9999, 1, 2, tzinfo=UTC)
 
 
 def test_too_large_dead_letter_id_covers_the_whole_line_not_the_limit() -> None:

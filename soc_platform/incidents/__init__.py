@@ -1,0 +1,1 @@
+"""Incidents: the correlation algorithm run over the hot store, and the incidents tables."""

@@ -1,0 +1,271 @@
+"""The incident tables of the hot store's database, and the rule queries over its events:
+the ``incidents`` table (the system of record; its search document and terms for the
+embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping between an
+:class:`~soc_platform.models.Incident` and a row."""
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from soc_platform import sql
+from soc_platform.days import day_start
+from soc_platform.errors import RuleQueryError
+from soc_platform.hot.connection import HotBase
+from soc_platform.models import Incident
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    changed: int  # incidents inserted or updated
+    superseded: list[str]  # ids deleted because a merged incident replaces them
+
+
+def incident_row(inc: Incident) -> dict[str, Any]:
+    """The columns of an incident's row (``incidents``; ``shadow_incidents`` takes some)."""
+    return {
+        "id": inc.id,
+        "type": inc.type,
+        "rule": inc.rule,
+        "severity": inc.severity,
+        "client_ip": inc.client_ip,
+        "targets": list(inc.targets),
+        "start_time": inc.start_time,
+        "end_time": inc.end_time,
+        "window_start": inc.window_start,
+        "window_end": inc.window_end,
+        "event_count": inc.event_count,
+        "blocked_count": inc.blocked_count,
+        "rule_ids": list(inc.rule_ids),
+        "description": inc.description,
+        "attack_techniques": list(inc.attack_techniques),
+        "group_key": inc.group_key,
+        "group_fields": Jsonb(dict(inc.group)),
+        "sources": list(inc.sources),
+        "source_count": inc.source_count,
+        "target_count": inc.target_count,
+        "score": inc.score,
+        "score_reasons": list(inc.score_reasons),
+        "status": inc.status,
+        "suppression": inc.suppression,
+        "suppressed_count": inc.suppressed_count,
+        "rule_title": inc.rule_title,
+        "rule_version": inc.rule_version,
+        "attack_tactics": list(inc.attack_tactics),
+    }
+
+
+def incident_from_row(row: dict[str, Any]) -> Incident:
+    return Incident(
+        id=row["id"],
+        type=row["type"],
+        rule=row["rule"],
+        severity=row["severity"],
+        client_ip=row["client_ip"],
+        targets=list(row["targets"]),
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        event_count=int(row["event_count"]),
+        blocked_count=int(row["blocked_count"]),
+        rule_ids=list(row["rule_ids"]),
+        description=row["description"],
+        attack_techniques=list(row["attack_techniques"]),
+        updated_at=row.get("updated_at"),
+        group_key=row["group_key"],
+        group=dict(row["group_fields"]),
+        sources=list(row["sources"]),
+        source_count=int(row["source_count"]),
+        target_count=int(row["target_count"]),
+        score=int(row["score"]),
+        score_reasons=list(row["score_reasons"]),
+        status=row["status"],
+        suppression=row["suppression"],
+        suppressed_count=int(row["suppressed_count"]),
+        rule_title=row["rule_title"],
+        rule_version=row["rule_version"],
+        attack_tactics=list(row["attack_tactics"]),
+    )
+
+
+class IncidentTables(HotBase):
+    """Rule queries, the correlation lock, incidents and shadow incidents."""
+
+    def match_rule(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a compiled rule's window query (``CompiledRule.query()``: SQL the Sigma backend
+        compiled from a rule file, rendered into sql/rules/match_windows.sql)."""
+        try:
+            if self._reader is not None:
+                with self._reader.cursor(row_factory=dict_row) as cur:
+                    cur.execute(pgsql.SQL(query), params)
+                    return list(cur.fetchall())
+            with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(pgsql.SQL(query), params)
+                return list(cur.fetchall())
+        except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as e:
+            # SQL compiled from a rule that PostgreSQL refuses (e.g. a regular expression it
+            # cannot compile): the rule's problem, not the store's
+            raise RuleQueryError(str(e).strip().splitlines()[0]) from e
+
+    @contextmanager
+    def correlation_lock(self) -> Iterator[None]:
+        """Hold the correlation lock (a session advisory lock): evaluations and the
+        incident writes that follow them run one at a time across processes."""
+        with self.connect(autocommit=True) as conn:
+            conn.execute(sql.query("lock_correlation"))
+            try:
+                yield
+            finally:
+                conn.execute(sql.query("unlock_correlation"))
+
+    def count_matches(self, predicate: str, start: datetime, end: datetime) -> int:
+        """How many events in [start, end) a compiled predicate matches: proves a converted
+        rule runs against the hot table (``rules convert --report``)."""
+        query = sql.query("count_rule_matches").format(
+            predicate=pgsql.SQL(predicate),
+            lo=pgsql.Literal(start),
+            hi=pgsql.Literal(end),
+        )
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(query)
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+    def incident_spans(
+        self, rule: str, group_keys: Iterable[str], start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, datetime]]:
+        """(group, first window start, last window end) of a rule's stored incidents of
+        those groups whose windows reach into [start, end)."""
+        rows = self.run_query(
+            "incident_spans",
+            {"rule": rule, "groups": sorted(set(group_keys)), "lo": start, "hi": end},
+        )
+        return [(r["group_key"], r["window_start"], r["window_end"]) for r in rows]
+
+    def replace_shadow_incidents(
+        self, hunt: str, days: Sequence[date], incidents: Sequence[Incident]
+    ) -> None:
+        """Store a retro-hunt's incidents of ``days`` (replacing an earlier run of them)."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql.query("delete_shadow_days"), {"hunt": hunt, "days": sorted(set(days))})
+            cur.executemany(
+                sql.query("insert_shadow_incident"),
+                [
+                    {"hunt": hunt, "day": i.window_start.astimezone(UTC).date(), **incident_row(i)}
+                    for i in incidents
+                ],
+            )
+
+    def shadow_diff(
+        self, hunt: str, rules: Sequence[str], days: Sequence[date]
+    ) -> list[dict[str, Any]]:
+        """A retro-hunt against the live incidents of the same rules and days: one row per
+        incident that is ``added``, ``removed`` or ``changed`` (event count, end, severity)."""
+        return self.run_query(
+            "shadow_diff", {"hunt": hunt, "rules": list(rules), "days": sorted(set(days))}
+        )
+
+    def upsert_incidents(
+        self,
+        incidents: Sequence[Incident],
+        search_docs: Sequence[str],
+        *,
+        retire: tuple[Sequence[str], Sequence[date]] | None = None,
+        last_starts: Sequence[datetime] | None = None,
+        retire_windows: Sequence[tuple[str, Sequence[datetime]]] = (),
+    ) -> UpsertResult:
+        """Insert or update incidents by id, and delete those they supersede (same rule and
+        group, first window inside the incident's run), in one transaction.
+
+        ``retire`` = (rules, days): those whole days were re-evaluated for those rules, so
+        their incidents starting there that were not found again are deleted too.
+        ``retire_windows`` = (rule, window starts) evaluated for every group: the rule's
+        incidents whose first window is one of them and that were not found again no longer
+        fire there (a condition that can stop holding, or data replaced) and are deleted.
+        ``last_starts``: each incident's last window start (default: its window end).
+        """
+        if not incidents and retire is None and not any(w for _, w in retire_windows):
+            return UpsertResult(0, [])
+        params = [
+            {**incident_row(inc), "search_doc": doc}
+            for inc, doc in zip(incidents, search_docs, strict=True)
+        ]
+        with self.connect() as conn, conn.cursor() as cur:
+            retired: set[str] = set()
+            if retire is not None:
+                rules, days = retire
+                lo, hi = day_start(min(days)), day_start(max(days) + timedelta(days=1))
+                cur.execute(
+                    sql.query("retire_incidents"),
+                    {
+                        "rules": list(rules),
+                        "days": sorted(set(days)),
+                        "lo": lo,
+                        "hi": hi,
+                        "ids": [i.id for i in incidents],
+                    },
+                )
+                retired = {row[0] for row in cur.fetchall()}
+            for rule, windows in retire_windows:
+                if windows:
+                    cur.execute(
+                        sql.query("retire_incident_windows"),
+                        {"rule": rule, "windows": list(windows), "ids": [i.id for i in incidents]},
+                    )
+                    retired |= {row[0] for row in cur.fetchall()}
+            if not incidents:
+                return UpsertResult(0, sorted(retired))
+            cur.execute(
+                sql.query("supersede_incidents"),
+                {
+                    "rules": [i.rule for i in incidents],
+                    "group_keys": [i.group_key for i in incidents],
+                    "window_starts": [i.window_start for i in incidents],
+                    "last_starts": list(last_starts)
+                    if last_starts is not None
+                    else [i.window_end for i in incidents],
+                    "ids": [i.id for i in incidents],
+                },
+            )
+            superseded = sorted(retired | {row[0] for row in cur.fetchall()})
+            cur.executemany(sql.query("upsert_incident"), params, returning=False)
+            changed = int(cur.rowcount)
+            cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
+            return UpsertResult(changed, superseded)
+
+    def list_incidents(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Incident]:
+        rows = self.run_query(
+            "list_incidents",
+            {
+                "ids": list(ids) if ids is not None else None,
+                "lo": start,
+                "hi": end,
+                "limit": limit,
+            },
+        )
+        return [incident_from_row(r) for r in rows]
+
+    def search_incidents(
+        self,
+        terms: Sequence[str],
+        *,
+        type_: str | None = None,
+        client_ip: str | None = None,
+        limit: int = 20,
+    ) -> list[Incident]:
+        params = {"terms": list(terms), "type": type_, "client_ip": client_ip, "limit": limit}
+        return [incident_from_row(r) for r in self.run_query("search_incidents", params)]

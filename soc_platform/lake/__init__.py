@@ -1,0 +1,1 @@
+"""The raw lake: Apache Iceberg tables of parsed events and dead letters (pyiceberg)."""

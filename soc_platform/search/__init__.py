@@ -1,0 +1,1 @@
+"""The incident index: Meilisearch, or the embedded search over the incidents table."""
