@@ -14,6 +14,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from soc_platform.hot.store import HotStore
+from soc_platform.models import EVENT_SCHEMA
 from tests.e2e.test_cli import lake_of
 from tests.helpers import sqli_burst, to_jsonl, waf_event
 from tests.mmdb_fixtures import asn_db, country_db
@@ -41,6 +42,10 @@ def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.skipif(
+    "source_as_number" not in EVENT_SCHEMA.names,
+    reason="the event schema has no enrichment columns yet (wp/formats' canonical event)",
+)
 def test_run_loads_enriched_events_and_answers_the_seed_question(
     env: dict[str, str], pg_dsn: str
 ) -> None:
