@@ -69,6 +69,12 @@ def test_geo_aggregate_follows_loads_late_events_and_rebuilds(
 ) -> None:
     hot.load_events(enriched(traffic(), lookup))
     assert groups(hot.dsn, GEO_BY_GROUP) == groups(hot.dsn, BY_GROUP)
+    assert {(g[0], g[1]) for g in groups(hot.dsn, GEO_BY_GROUP)} == {
+        (64500, "NL"),
+        (64503, "SE"),
+        (64502, "JP"),
+        (None, None),  # 10.9.8.7
+    }
     # a late event in an already summarised minute
     late = sqli_burst(NOON + timedelta(seconds=5), "198.51.100.21", n=1)
     hot.load_events(enriched(late, lookup))

@@ -53,6 +53,7 @@ def test_geo_aggregate_follows_loads(tsdb_dsn: str, tmp_path: Path) -> None:
     events += [waf_event(NOON + timedelta(seconds=s), "2001:db8::9") for s in range(0, 200, 20)]
     insert_and_refresh(hot, enriched(events, lookup))
     assert groups(tsdb_dsn, GEO_BY_GROUP) == groups(tsdb_dsn, BY_GROUP)
+    assert {(g[0], g[1]) for g in groups(tsdb_dsn, GEO_BY_GROUP)} == {(64500, "NL"), (64503, "SE")}
     late = sqli_burst(NOON + timedelta(seconds=3), "198.51.100.21", n=2)
     insert_and_refresh(hot, enriched(late, lookup))
     assert groups(tsdb_dsn, GEO_BY_GROUP) == groups(tsdb_dsn, BY_GROUP)
