@@ -3,6 +3,7 @@ web taxonomy, end to end on the hot store: the Sigma specification's ``event_cou
 correlation (read in place from shared/realdata) over a base rule in ECS names."""
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -14,11 +15,14 @@ from soc_platform.correlation.config import DetectionConfig
 from soc_platform.correlation.detection import Detection
 from soc_platform.correlation.incidents import Context
 from soc_platform.correlation.ruleset import load_rule_set
+from soc_platform.enrich import enrich_events
+from soc_platform.enrich.mmdb import MmdbLookup
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
 from soc_platform.parsing import get_parser, split_lines
 from tests.conftest import REALDATA
-from tests.helpers import to_jsonl, waf_event
+from tests.helpers import sqli_burst, to_jsonl, waf_event
+from tests.mmdb_fixtures import asn_db, country_db
 
 SPEC = REALDATA / "sigma_correlation" / "spec_tests" / "event_count_ecs.yml"
 DAY = date(2026, 3, 10)
@@ -123,3 +127,61 @@ def test_ecs_event_count_rule_gives_its_incident(hot: HotStore) -> None:
     assert incident.event_count == threshold
     assert incident.source_count == 50
     assert incident.start_time == start
+
+
+#: SQL injection from one autonomous system, in ECS names over enriched events
+SQLI_FROM_AS = """
+title: SQL injection campaign from one network
+name: ecs-sqli-from-as
+correlation:
+    type: event_count
+    rules:
+        - ecs-sqli
+    group-by:
+        - source.as.number
+    timespan: 5m
+    condition:
+        gte: 10
+level: high
+---
+title: SQL injection seen by the WAF, from a Dutch network
+name: ecs-sqli
+logsource:
+    category: webserver
+    product: waf
+detection:
+    selection:
+        rule.id: '942100'
+        rule.name|contains: SQL Injection
+        observer.vendor: seed
+        source.geo.country_iso_code: NL
+        source.as.organization.name|contains: example net
+        host.asset.criticality: critical
+    condition: selection
+level: high
+"""
+
+
+def test_ecs_rule_over_the_enrichment_columns(hot: HotStore, tmp_path: Path) -> None:
+    lookup = MmdbLookup(
+        asn_db(tmp_path / "asn.mmdb"),
+        country_db(tmp_path / "country.mmdb"),
+        asn_global_only=False,
+        country_global_only=False,
+    )
+    assets = AssetCriticality(hosts={"shop.example.com": "critical"})
+    # 6 + 6 attempts from two addresses of AS 64500 (NL); 12 from AS 64503 (SE): no match
+    events = sqli_burst(NOON, "198.51.100.10", n=6, spacing_s=10)
+    events += sqli_burst(NOON, "198.51.100.11", n=6, spacing_s=10)
+    events += sqli_burst(NOON, "2001:db8::10", n=12, spacing_s=10)
+    block = split_lines(to_jsonl(events).encode())
+    parsed = get_parser("waf_json")(block, "ecs.jsonl", datetime.now(UTC)).events
+    hot.load_events(enrich_events(parsed, lookup, assets))
+
+    rules = load_rule_set(Path("inline"), texts=[("inline.yml", SQLI_FROM_AS)])
+    assert rules.problems == [], [str(p) for p in rules.problems]
+    detection = Detection(rules, Context(DetectionConfig(rules={}), assets))
+    (incident,) = engine.correlate_days(hot, [DAY], detection).incidents
+    assert incident.group == {"source.as.number": "64500"}
+    assert incident.event_count == 12
+    assert incident.source_count == 2

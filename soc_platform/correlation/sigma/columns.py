@@ -57,6 +57,27 @@ COLUMNS: dict[str, Column] = {
         Column("rule_msg", "e.rule_msg", "text", "message of the WAF rule that matched"),
         Column("rule_tags", "e.rule_tags", "text[]", "tags of the WAF rule (any element)"),
         Column("action", "e.action", "text", "blocked, detected or allowed"),
+        # the canonical event (issue 11). Rows loaded before it fall back to the terminating
+        # rule's id and message.
+        Column(
+            "rule_ids",
+            "CASE WHEN e.rule_ids IS NOT NULL THEN e.rule_ids "
+            "WHEN e.rule_id IS NOT NULL THEN ARRAY[e.rule_id] ELSE '{}'::text[] END",
+            "text[]",
+            "ids of every rule that matched (any element)",
+        ),
+        Column(
+            "rule_names",
+            "CASE WHEN e.rule_names IS NOT NULL THEN e.rule_names "
+            "WHEN e.rule_msg <> '' THEN ARRAY[e.rule_msg] ELSE '{}'::text[] END",
+            "text[]",
+            "messages of every rule that matched (any element)",
+        ),
+        Column("observer_vendor", "e.observer_vendor", "text", "the WAF's vendor"),
+        Column("observer_product", "e.observer_product", "text", "the WAF product"),
+        Column("labels", "coalesce(e.labels, '{}'::text[])", "text[]", "AWS WAF labels"),
+        Column("request_id", "e.request_id", "text", "the WAF's request id"),
+        Column("anomaly_score", "e.anomaly_score", "int", "ModSecurity/Coraza anomaly score"),
         # enrichment (soc_platform.enrich): null where nothing is known
         Column("source_as_number", "e.source_as_number", "int", "client's autonomous system"),
         Column("source_as_org", "e.source_as_org", "text", "organisation of that AS"),
@@ -117,9 +138,13 @@ ECS: dict[str, str] = {
     "url.extension": "uri_extension",
     "http.response.status_code": "status_code",
     "user_agent.original": "user_agent",
-    "rule.id": "rule_id",
-    "rule.name": "rule_msg",
+    "rule.id": "rule_ids",
+    "rule.name": "rule_names",
     "event.action": "action",
+    "observer.vendor": "observer_vendor",
+    "observer.product": "observer_product",
+    "tags": "labels",
+    "http.request.id": "request_id",
     "source.as.number": "source_as_number",
     "source.as.organization.name": "source_as_org",
     "source.geo.country_iso_code": "source_country",
