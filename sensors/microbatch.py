@@ -53,6 +53,7 @@ from soc_platform.flow.keys import (
 )
 from soc_platform.flow.resources import (
     DetectionResource,
+    EnrichmentResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
@@ -117,13 +118,22 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         landing: LandingResource,
         s3: S3SourceResource,
         nats: NatsSourceResource,
+        enrichment: EnrichmentResource,
     ) -> Iterator[AssetMaterialization | Output[steps.IngestReport]]:
         from sensors.sources import read_batch
 
         faults.check("ingest", config.files)
-        report = read_batch(
-            config.source, config.files, config.source_format, lake, landing, s3, nats
-        )
+        with enrichment.open() as enricher:
+            report = read_batch(
+                config.source,
+                config.files,
+                config.source_format,
+                lake,
+                landing,
+                s3,
+                nats,
+                enrich=enricher,
+            )
         faults.check("lake_commit", config.files)
         meta: dict[str, Any] = {
             "files": report.files,

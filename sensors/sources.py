@@ -6,8 +6,11 @@ Each sensor runs by default only when its source is configured (``SOC_S3_BUCKET`
 ``SOC_NATS_URL``); the landing-directory sensor stays the embedded default.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+
+import pyarrow as pa
 
 from dagster import (
     DagsterRunStatus,
@@ -63,12 +66,17 @@ def read_batch(
     landing: LandingResource,
     s3: S3SourceResource,
     nats: NatsSourceResource,
+    *,
+    enrich: Callable[[pa.Table], pa.Table] | None = None,
 ) -> steps.IngestReport:
-    """The micro-batch's first step for any source: read, parse, append to the lake."""
+    """The micro-batch's first step for any source: read, parse, enrich (``enrich``),
+    append to the lake."""
     limit = landing.max_line_bytes
     if source == "local":
         fmt = source_format or landing.source_format
-        report = steps.ingest_files(lake.lake(), files, fmt, max_line_bytes=limit)
+        report = steps.ingest_files(
+            lake.lake(), files, fmt, max_line_bytes=limit, enrich=enrich
+        )
     elif source == "s3":
         area = s3.area()
         report = steps.ingest_files(
@@ -76,6 +84,7 @@ def read_batch(
             files,
             source_format or s3.source_format,
             max_line_bytes=limit,
+            enrich=enrich,
             reader=partial(area.blocks, max_line_bytes=limit),
             source_name=area.source_file,
         )
@@ -88,6 +97,7 @@ def read_batch(
             [config.source_file],
             source_format or nats.source_format,
             max_line_bytes=limit,
+            enrich=enrich,
             reader=lambda _: blocks,
         )
         report.files = 0

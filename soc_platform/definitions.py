@@ -13,6 +13,7 @@ from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
 from soc_platform.flow.resources import (
     DetectionResource,
+    EnrichmentResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
@@ -104,6 +105,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
             wait_seconds=settings.nats_wait_seconds,
             ack_wait_seconds=settings.nats_ack_wait_seconds,
             source_format=settings.nats_format,
+        ),
+        "enrichment": EnrichmentResource(
+            data_dir=str(settings.data_dir),
+            asn_db=str(settings.geoip_asn_db) if settings.geoip_asn_db else None,
+            country_db=str(settings.geoip_country_db) if settings.geoip_country_db else None,
+            assets_path=str(settings.asset_criticality) if settings.asset_criticality else None,
         ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.redact import redact_url, secrets_of
@@ -17,6 +17,8 @@ from soc_platform.redact import redact_url, secrets_of
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # = soc_platform.parsing.base.DEFAULT_MAX_LINE_BYTES
 #: Arrow's JSON reader takes blocks of twice the longest line in an int32.
 _LINE_BYTES_RANGE = (1 << 10, 256 << 20)
+#: ``SOC_GEOIP_ASN_DB=off`` / ``SOC_GEOIP_COUNTRY_DB=off``: no such enrichment
+GEOIP_OFF: Literal["off"] = "off"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Settings:
     nats_wait_seconds: int = 5  # how long a micro-batch waits for messages at most
     nats_ack_wait_seconds: int = 600  # unacknowledged messages are redelivered after this
     nats_format: str = "auto"  # SOC_NATS_FORMAT: the messages' log format, or auto
+    # IP enrichment databases (MMDB); None: the embedded DB-IP Lite files; "off": none
+    geoip_asn_db: Path | Literal["off"] | None = None
+    geoip_country_db: Path | Literal["off"] | None = None
 
     @property
     def embedded_pg(self) -> bool:
@@ -246,6 +251,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_line_bytes=_max_line_bytes(env),
         landing_format=_landing_format(env),
         landing_done=_landing_done(env),
+        geoip_asn_db=_geoip(env, "SOC_GEOIP_ASN_DB"),
+        geoip_country_db=_geoip(env, "SOC_GEOIP_COUNTRY_DB"),
         **_landing_settings(env, data_dir, landing),
         **_source_settings(env),
     )
@@ -371,6 +378,13 @@ def fault_spec(env: Mapping[str, str] | None = None) -> str | None:
 def fault_marker(env: Mapping[str, str] | None = None) -> str | None:
     """``SOC_FAULT_MARKER``: the file a ``pause`` fault writes, then waits to see deleted."""
     return _get(os.environ if env is None else env, "SOC_FAULT_MARKER")
+
+
+def _geoip(env: Mapping[str, str], name: str) -> Path | Literal["off"] | None:
+    text = _get(env, name)
+    if text is not None and text.lower() == GEOIP_OFF:
+        return GEOIP_OFF
+    return _path(env, name, must_exist=True)
 
 
 def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:

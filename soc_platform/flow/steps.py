@@ -62,8 +62,11 @@ def ingest_files(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     reader: BlockReader | None = None,
     source_name: Callable[[str], str] = str,
+    enrich: Callable[[pa.Table], pa.Table] | None = None,
 ) -> IngestReport:
-    """Parse landing files and append events and dead letters to the lake, idempotently.
+    """Parse landing files, enrich the events (``enrich``: ``soc_platform.enrich``'s
+    ``Enricher``, AS / country / host criticality) and append events and dead letters to
+    the lake, idempotently, so lake and hot rows carry the enrichment.
 
     A file that vanished or cannot be read to its end (e.g. a truncated gzip) does not fail
     the batch: the lines read before the problem are kept and the file is reported in
@@ -102,6 +105,9 @@ def ingest_files(
         except (OSError, EOFError, zlib.error) as exc:
             report.files_failed[path] = f"{type(exc).__name__}: {exc}"
     all_events = pa.concat_tables(events) if events else LAKE_EVENT_SCHEMA.empty_table()
+    if enrich is not None and all_events.num_rows:
+        # columns the event schema does not hold (yet) are not stored
+        all_events = enrich(all_events).select(LAKE_EVENT_SCHEMA.names)
     report.parsed = all_events.num_rows
     report.events_altered = dict(sorted(altered.items()))
     report.dead_letter_reasons = dict(sorted(reasons.items()))

@@ -21,6 +21,7 @@ SMALL = {
         "2000",
     ],
     "lake.py": ["--events", "3000", "--repeats", "1"],
+    "enrich.py": ["--events", "3000", "--repeats", "1", "--distinct-factor", "2"],
     "hot_load.py": ["--events", "3000", "--minute-events", "1000", "--repeats", "1"],
     "hot_query.py": ["--rows", "20000", "--days", "2", "--queries", "3"],
     # one landed file: the latency path runs the real daemon and sensor (about 75 s)
