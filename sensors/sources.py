@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from functools import partial
 
 import pyarrow as pa
-
 from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -74,9 +73,7 @@ def read_batch(
     limit = landing.max_line_bytes
     if source == "local":
         fmt = source_format or landing.source_format
-        report = steps.ingest_files(
-            lake.lake(), files, fmt, max_line_bytes=limit, enrich=enrich
-        )
+        report = steps.ingest_files(lake.lake(), files, fmt, max_line_bytes=limit, enrich=enrich)
     elif source == "s3":
         area = s3.area()
         report = steps.ingest_files(
