@@ -127,7 +127,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _print("== 1. generate synthetic WAF traffic into the landing directory")
     cmd_generate(gen, settings)
     _print("\n== 2. run the micro-batch job (lake -> hot store -> correlation -> search)")
-    cmd_run(argparse.Namespace(json=False, verbose=False), settings)
+    cmd_run(argparse.Namespace(json=False, verbose=False, source="local"), settings)
     _print("\n== 3. incidents")
     cmd_incidents(argparse.Namespace(json=False, limit=10), settings)
     _print(f"\n== 4. search: {SAMPLE_QUERY!r}")
