@@ -1,6 +1,7 @@
 """README "Data scientists": its Python blocks run, as written, on the embedded defaults'
 lake after `soc-platform generate` and `soc-platform run`, and agree with each other."""
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -36,7 +37,10 @@ def test_data_scientist_snippets_run_on_the_embedded_defaults(
     monkeypatch.setenv("SOC_PG_DSN", pg_dsn)  # the snippets read the lake only
     assert cli.main(["generate", "--out", ".soc-data/landing", "--events", "800"]) == 0
     landing = work_dir / ".soc-data" / "landing"
-    (landing / "zz-bad.jsonl").write_text('{"not": "an event"}\nnot json\n')
+    # a seed-format file (its first line decides the format) with two bad lines
+    first = sorted(landing.rglob("waf-*.jsonl.gz"))[0]
+    good = gzip.decompress(first.read_bytes()).decode().splitlines()[0]
+    (landing / "zz-bad.jsonl").write_text(f'{good}\n{{"not": "an event"}}\nnot json\n')
     assert cli.main(["run"]) == 0
     capsys.readouterr()
     assert cli.main(["lake", "info", "--json"]) == 0
