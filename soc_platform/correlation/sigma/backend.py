@@ -351,7 +351,7 @@ class PostgresBackend(TextQueryBackend):
         col = COLUMNS.get(field)
         if col is not None and field != "keywords":
             return col
-        if field.startswith(ABSENT_PREFIX) or field in UNAVAILABLE:
+        if field.startswith(ABSENT_PREFIX) or (self.strict_fields and field in UNAVAILABLE):
             raise SigmaFeatureNotSupportedByBackendError(_absent_reason(field))
         if self.strict_fields:
             raise SigmaFeatureNotSupportedByBackendError(
