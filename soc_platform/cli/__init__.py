@@ -1,6 +1,6 @@
 """The ``soc-platform`` command: the parser and the entry point. One module per command
 group: ``run`` (generate, run, backfill), ``incidents`` (incidents, search), ``server``
-(status, stop, demo, dev), ``rules``, ``landing``; ``common`` holds what they share."""
+(status, stop, demo, dev), ``rules``, ``landing``, ``lake``; ``common`` holds what they share."""
 
 import argparse
 import os
@@ -9,6 +9,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
+from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
 from soc_platform.cli import rules as cli_rules
 from soc_platform.cli.common import _day, _root_cause
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
+    cli_lake.add_parser(sub)
     return parser
 
 
@@ -88,6 +90,7 @@ COMMANDS = {
     "status": cmd_status,
     "stop": cmd_stop,
     "landing": cli_landing.cmd_landing,
+    "lake": cli_lake.cmd_lake,
 }
 
 
