@@ -5,20 +5,26 @@ without losing a row, even with a micro-batch committing in the middle."""
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from soc_platform.flow import checks, steps
+from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import RAW_EVENTS, Lake
+from soc_platform.lake.tables import time_spans
 from soc_platform.parsing import get_parser, split_lines
 from tests.helpers import to_jsonl, waf_event
 
 DAY0 = datetime(2026, 3, 10, tzinfo=UTC)
 
 
-def batch(hour: int, n: int = 5, minute: int = 0) -> pa.Table:
-    times = [DAY0 + timedelta(hours=hour, minutes=minute, seconds=i) for i in range(n)]
+def batch(hour: int, n: int = 5, minute: int = 0, base: datetime = DAY0) -> pa.Table:
+    times = [base + timedelta(hours=hour, minutes=minute, seconds=i) for i in range(n)]
     lines = to_jsonl([waf_event(t) for t in times])
-    result = get_parser("waf_json")(split_lines(lines.encode()), f"h{hour}.jsonl", DAY0)
+    result = get_parser("waf_json")(
+        split_lines(lines.encode()), f"h{hour}.jsonl", base + timedelta(days=1)
+    )
     return result.events
 
 
@@ -111,3 +117,49 @@ def test_expire_then_orphans_remove_unreferenced_files_only(lake: Lake, tmp_path
     assert sum(n.endswith(".parquet") for n in names) == 4
     assert lake.read_events(DAY0.date(), DAY0.date()).num_rows == 15
     assert lake.files_per_day() == {DAY0.date(): 1}
+
+
+def test_batch_span_count_check_sees_only_the_batch_and_catches_a_loss(
+    lake: Lake, pg_dsn: str
+) -> None:
+    hot = HotStore(pg_dsn)
+    hot.setup()
+    # a recent day: within the hot retention
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    day_before = batch(1, n=20, base=base)
+    lake.append_events(day_before)
+    steps.load_hot(hot, day_before)
+    # the hot store lost an event outside the batch: the batch's check does not read it
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "DELETE FROM waf_events WHERE event_id = %s", (day_before["event_id"][0].as_py(),)
+        )
+    new = batch(15, n=7, base=base)
+    lake.append_events(new)
+    steps.load_hot(hot, new)
+    spans = time_spans(new["event_time"])
+    outcome = checks.check_lake_hot_counts(hot, lake, [base.date()], spans=spans, retries=0)
+    assert outcome.passed, outcome.description
+    assert outcome.metadata["spans_checked"] == 1
+    # a loss inside the batch's span fails it
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("DELETE FROM waf_events WHERE event_id = %s", (new["event_id"][3].as_py(),))
+    outcome = checks.check_lake_hot_counts(hot, lake, [base.date()], spans=spans, retries=0)
+    assert not outcome.passed
+    assert list(outcome.metadata["mismatched_spans"].values()) == [{"lake": 7, "hot": 6}]
+    # the whole-day check (no spans) still sees both
+    whole = checks.check_lake_hot_counts(hot, lake, [base.date()], retries=0)
+    assert whole.metadata["mismatched_days"] == {base.date().isoformat(): {"lake": 27, "hot": 25}}
+
+
+def test_day_files_check_fails_on_a_closed_day_over_the_limit(lake: Lake) -> None:
+    for hour in range(4):
+        lake.append_events(batch(hour))
+    today = DAY0.date()
+    assert checks.check_lake_day_files(lake, 3, today).passed  # the open day is spared
+    outcome = checks.check_lake_day_files(lake, 3, today + timedelta(days=1))
+    assert not outcome.passed
+    assert outcome.metadata["days_over"] == {today.isoformat(): 4}
+    assert "soc-platform lake maintain" in outcome.description
+    lake.compact_day(today)
+    assert checks.check_lake_day_files(lake, 3, today + timedelta(days=1)).passed
