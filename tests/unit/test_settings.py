@@ -300,8 +300,6 @@ def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
 
 
 def test_lake_maintenance_settings() -> None:
-    from soc_platform.errors import ConfigurationError
-
     defaults = load_settings({"SOC_DATA_DIR": "/tmp/x"})
     assert (
         defaults.lake_snapshot_retention_days,
@@ -321,3 +319,11 @@ def test_lake_maintenance_settings() -> None:
     for name in ("SOC_LAKE_ORPHAN_GRACE_HOURS", "SOC_LAKE_MAX_FILES_PER_DAY"):
         with pytest.raises(ConfigurationError, match=name):
             load_settings({"SOC_DATA_DIR": "/tmp/x", name: "0"})
+
+
+def test_landing_format(cwd: Path) -> None:
+    assert load_settings({}).landing_format == "auto"
+    assert load_settings({"SOC_LANDING_FORMAT": "AWS_WAF"}).landing_format == "aws_waf"
+    assert load_settings({"SOC_LANDING_FORMAT": "seed"}).landing_format == "waf_json"
+    with pytest.raises(ConfigurationError, match=r"SOC_LANDING_FORMAT: unknown log format 'nginx'"):
+        load_settings({"SOC_LANDING_FORMAT": "nginx"})
