@@ -175,6 +175,13 @@ def main() -> None:
             results[size] = measure(lake, template, args.batch, args.repeats, f"s{size}")
             files = lake.files_per_day().get(DAY_START.date(), 0)
             line(f"day of {size:,} events", f"filled in {t_fill:.1f} s, {files} file(s)")
+            first = results[sizes[0]]
+            line(
+                "  " + ", ".join(STAGES),
+                ", ".join(
+                    f"{results[size][s]:.3f} s ({results[size][s] / first[s]:.2f}x)" for s in STAGES
+                ),
+            )
         base = results[sizes[0]]
         print(f"\n{'events in day':>14} " + " ".join(f"{s:>22}" for s in STAGES))
         for size in sizes:
