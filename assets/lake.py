@@ -2,6 +2,8 @@
 the lake cannot be "recomputed"): declared as specs whose materializations the micro-batch
 job reports per event day. Everything downstream rebuilds from here."""
 
+from datetime import UTC, datetime
+
 from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
@@ -11,9 +13,9 @@ from dagster import (
     asset_check,
 )
 
-from soc_platform.flow.checks import quarantine_check
-from soc_platform.flow.keys import DEAD, QUARANTINE_CHECK, RAW, check_result
-from soc_platform.flow.resources import HotStoreResource, LandingResource
+from soc_platform.flow.checks import check_lake_day_files, quarantine_check
+from soc_platform.flow.keys import DAY_FILES_CHECK, DEAD, QUARANTINE_CHECK, RAW, check_result
+from soc_platform.flow.resources import HotStoreResource, LakeResource, LandingResource
 
 
 def build_lake_specs(partitions: DailyPartitionsDefinition) -> list[AssetSpec]:
@@ -55,5 +57,16 @@ def landing_quarantine_empty(hot: HotStoreResource, landing: LandingResource) ->
     return check_result(outcome, QUARANTINE_CHECK, AssetCheckSeverity.ERROR)
 
 
+@asset_check(
+    asset=RAW,
+    name=DAY_FILES_CHECK,
+    description="No closed day of the lake holds more than SOC_LAKE_MAX_FILES_PER_DAY data "
+    "files (lake_maintenance_job compacts them). Evaluated after each lake maintenance.",
+)
+def lake_day_files(lake: LakeResource) -> AssetCheckResult:
+    outcome = check_lake_day_files(lake.lake(), lake.max_files_per_day, datetime.now(UTC).date())
+    return check_result(outcome, DAY_FILES_CHECK, AssetCheckSeverity.WARN)
+
+
 def build_lake_checks() -> list[AssetChecksDefinition]:
-    return [landing_quarantine_empty]
+    return [landing_quarantine_empty, lake_day_files]

@@ -1,10 +1,11 @@
 """Scheduled upkeep: the daily maintenance job (hot store retention, landing archive
-pruning) and the freshness check.
+pruning), the lake maintenance job (compaction, snapshot expiry, orphan removal, then the
+files-per-day check) and the freshness check.
 
 Both schedules run by default (``DefaultScheduleStatus.RUNNING``) once the daemon runs.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dagster import (
@@ -24,8 +25,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from soc_platform.flow.keys import FRESHNESS_CHECK, HOT
-from soc_platform.flow.resources import HotStoreResource, LandingResource
+from soc_platform.flow.keys import DAY_FILES_CHECK, FRESHNESS_CHECK, HOT, RAW
+from soc_platform.flow.resources import HotStoreResource, LakeResource, LandingResource
 from soc_platform.sources.landing import prune_archive
 
 
@@ -71,6 +72,45 @@ def hot_maintenance_job() -> None:
     prune_landing_archive()
 
 
+@op
+def maintain_lake(context: OpExecutionContext, lake: LakeResource) -> None:
+    """Compact every day partition holding more than one small file, expire snapshots
+    older than SOC_LAKE_SNAPSHOT_RETENTION_DAYS, remove orphan files older than
+    SOC_LAKE_ORPHAN_GRACE_HOURS (see Lake.maintain)."""
+    report = lake.lake().maintain(
+        retention=timedelta(days=lake.snapshot_retention_days),
+        grace=timedelta(hours=lake.orphan_grace_hours),
+    )
+    compacted = {
+        c.day.isoformat(): f"{c.files_before} -> {c.files_after} files"
+        for c in report.compacted
+        if c.files_before != c.files_after
+    }
+    orphans = {name: len(paths) for name, paths in report.orphans_removed.items()}
+    context.log.info(
+        f"lake maintenance: compacted {compacted or 'nothing'}, snapshots expired "
+        f"{report.snapshots_expired}, orphan files removed {orphans}"
+    )
+    context.add_output_metadata(
+        {
+            "days_compacted": MetadataValue.json(compacted),
+            "snapshots_expired": MetadataValue.json(report.snapshots_expired),
+            "orphans_removed": MetadataValue.json(orphans),
+        }
+    )
+
+
+@job(
+    name="lake_maintenance_job",
+    description="Hourly: compact the lake's small files per day (optimistic rewrite, "
+    "retried when a micro-batch commits meanwhile), expire old snapshots, remove orphan "
+    "files.",
+    executor_def=in_process_executor,
+)
+def lake_maintenance_job() -> None:
+    maintain_lake()
+
+
 def build_maintenance() -> tuple[
     list[JobDefinition | UnresolvedAssetJob], list[ScheduleDefinition]
 ]:
@@ -80,7 +120,29 @@ def build_maintenance() -> tuple[
         description="Checks that the newest hot event is recent enough.",
         executor_def=in_process_executor,
     )
+    day_files_job = define_asset_job(
+        "lake_day_files_job",
+        selection=AssetSelection.checks(AssetCheckKey(RAW, DAY_FILES_CHECK)),
+        description="Checks that no closed lake day holds too many files.",
+        executor_def=in_process_executor,
+    )
     schedules = [
+        ScheduleDefinition(
+            name="lake_maintenance_schedule",
+            job=lake_maintenance_job,
+            cron_schedule="40 * * * *",
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Lake compaction, snapshot expiry and orphan removal, hourly at :40.",
+        ),
+        ScheduleDefinition(
+            name="lake_day_files_schedule",
+            job=day_files_job,
+            cron_schedule="55 3 * * *",
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Lake files-per-day check, daily at 03:55 UTC.",
+        ),
         ScheduleDefinition(
             name="hot_maintenance_schedule",
             job=hot_maintenance_job,
@@ -98,4 +160,4 @@ def build_maintenance() -> tuple[
             description="Hot store freshness check every 15 minutes.",
         ),
     ]
-    return [hot_maintenance_job, freshness_job], schedules
+    return [hot_maintenance_job, freshness_job, lake_maintenance_job, day_files_job], schedules

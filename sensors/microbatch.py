@@ -61,6 +61,7 @@ from soc_platform.flow.resources import (
 )
 from soc_platform.flow.source_resources import NatsSourceResource, S3SourceResource
 from soc_platform.incidents import engine
+from soc_platform.lake.tables import time_spans
 from soc_platform.sources import lifecycle
 from soc_platform.sources.planning import next_cursor, skip_reason
 
@@ -193,7 +194,9 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 f"({store.policy.retention_days} days): stored in the lake only"
             )
         # blocking: correlation must not run over days the hot store holds only partly
-        outcome = checks.check_lake_hot_counts(store, lake.lake(), report.days)
+        # only what this batch touched (its time spans), not the whole day
+        spans = time_spans(ingest.events["event_time"])
+        outcome = checks.check_lake_hot_counts(store, lake.lake(), report.days, spans=spans)
         context.log_event(
             check_evaluation(outcome, HOT, COUNTS_CHECK, AssetCheckSeverity.ERROR)  # type: ignore[arg-type]  # accepted at run time
         )

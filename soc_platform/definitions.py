@@ -55,6 +55,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
             s3_access_key_id=_secret("SOC_S3_ACCESS_KEY_ID", settings.s3_access_key_id),
             s3_secret_access_key=_secret("SOC_S3_SECRET_ACCESS_KEY", settings.s3_secret_access_key),
             s3_region=settings.s3_region,
+            snapshot_retention_days=settings.lake_snapshot_retention_days,
+            orphan_grace_hours=settings.lake_orphan_grace_hours,
+            max_files_per_day=settings.lake_max_files_per_day,
         ),
         "hot": HotStoreResource(
             dsn=_secret("SOC_PG_DSN", settings.pg_dsn),

@@ -75,6 +75,10 @@ class Settings:
     # IP enrichment databases (MMDB); None: the embedded DB-IP Lite files; "off": none
     geoip_asn_db: Path | Literal["off"] | None = None
     geoip_country_db: Path | Literal["off"] | None = None
+    # lake maintenance (README "Keeping the lake small")
+    lake_snapshot_retention_days: int = 7  # time travel kept; older snapshots expire
+    lake_orphan_grace_hours: int = 24  # unreferenced files younger than this stay
+    lake_max_files_per_day: int = 32  # the lake_day_files check fails above, on closed days
 
     @property
     def embedded_pg(self) -> bool:
@@ -255,6 +259,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         geoip_country_db=_geoip(env, "SOC_GEOIP_COUNTRY_DB"),
         **_landing_settings(env, data_dir, landing),
         **_source_settings(env),
+        **_lake_maintenance_settings(env),
     )
 
 
@@ -367,6 +372,21 @@ def _landing_settings(env: Mapping[str, str], data_dir: Path, landing: Path) -> 
         "landing_retry_base_seconds": base,
         "landing_retry_max_seconds": cap,
         "landing_quarantine_after": quarantine_after,
+    }
+
+
+def _lake_maintenance_settings(env: Mapping[str, str]) -> dict[str, int]:
+    grace = _days(env, "SOC_LAKE_ORPHAN_GRACE_HOURS", 24, 1)
+    if grace == 0:
+        # a commit in flight has written files it does not reference yet
+        raise ConfigurationError("SOC_LAKE_ORPHAN_GRACE_HOURS must be at least 1")
+    files = _days(env, "SOC_LAKE_MAX_FILES_PER_DAY", 32, 1)
+    if files == 0:
+        raise ConfigurationError("SOC_LAKE_MAX_FILES_PER_DAY must be at least 1")
+    return {
+        "lake_snapshot_retention_days": _days(env, "SOC_LAKE_SNAPSHOT_RETENTION_DAYS", 7),
+        "lake_orphan_grace_hours": grace,
+        "lake_max_files_per_day": files,
     }
 
 

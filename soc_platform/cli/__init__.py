@@ -1,6 +1,6 @@
 """The ``soc-platform`` command: the parser and the entry point. One module per command
 group: ``run`` (generate, run, backfill), ``incidents`` (incidents, search), ``server``
-(status, stop, demo, dev), ``rules``, ``landing``; ``common`` holds what they share."""
+(status, stop, demo, dev), ``rules``, ``landing``, ``lake``; ``common`` holds what they share."""
 
 import argparse
 import os

@@ -25,15 +25,29 @@ class CheckOutcome:
 
 
 def check_lake_hot_counts(
-    hot: HotStore, lake: Lake, days: Sequence[date], *, retries: int = 2, wait_s: float = 3.0
+    hot: HotStore,
+    lake: Lake,
+    days: Sequence[date],
+    *,
+    spans: Sequence[tuple[datetime, datetime]] | None = None,
+    retries: int = 2,
+    wait_s: float = 3.0,
 ) -> CheckOutcome:
     """Each day's hot row count equals the lake's (days past the hot retention excepted).
+
+    With ``spans`` (a micro-batch's [first, last] event time per day, see
+    :func:`soc_platform.lake.tables.time_spans`) only what the batch touched is counted,
+    so the check costs the same on a full day as on an empty one.
 
     A micro-batch that has appended a day to the lake but not yet loaded it into the hot
     table makes the counts differ for a few seconds, so a mismatch is re-measured
     ``retries`` times ``wait_s`` apart before the check fails.
     """
     todo = hot.retained_days(days)
+    if spans is not None:
+        return _check_spans(
+            hot, lake, [s for s in spans if s[0].date() in set(todo)], retries, wait_s
+        )
     mismatched: dict[str, dict[str, int]] = {}
     for attempt in range(retries + 1):
         if attempt:
@@ -60,6 +74,63 @@ def check_lake_hot_counts(
             meta,
         )
     return CheckOutcome(True, f"lake and hot store agree on {len(todo)} day(s)", meta)
+
+
+def _check_spans(
+    hot: HotStore,
+    lake: Lake,
+    spans: Sequence[tuple[datetime, datetime]],
+    retries: int,
+    wait_s: float,
+) -> CheckOutcome:
+    wrong: dict[str, dict[str, int]] = {}
+    for attempt in range(retries + 1):
+        if attempt:
+            sleep(wait_s)
+        wrong = {}
+        for span in spans:
+            in_lake, in_hot = lake.count_events_in([span]), hot.count_events_in([span])
+            if in_lake != in_hot:
+                wrong[f"{span[0].isoformat()}..{span[1].isoformat()}"] = {
+                    "lake": in_lake,
+                    "hot": in_hot,
+                }
+        if not wrong:
+            break
+    meta: dict[str, Any] = {"spans_checked": len(spans)}
+    if wrong:
+        meta["mismatched_spans"] = wrong
+        where, n = max(wrong.items(), key=lambda kv: abs(kv[1]["lake"] - kv[1]["hot"]))
+        return CheckOutcome(
+            False,
+            f"{len(wrong)} of {len(spans)} batch span(s) differ between lake and hot store, "
+            f"e.g. {where}: lake {n['lake']:,}, hot {n['hot']:,} "
+            "(rebuild the day: soc-platform backfill --start DAY --end DAY)",
+            meta,
+        )
+    return CheckOutcome(True, f"lake and hot store agree on the batch's {len(spans)} span(s)", meta)
+
+
+def check_lake_day_files(lake: Lake, max_files: int, today: date) -> CheckOutcome:
+    """No closed day (before ``today``) of the lake holds more than ``max_files`` data
+    files (the lake maintenance job compacts them)."""
+    files = lake.files_per_day()
+    over = {d.isoformat(): n for d, n in files.items() if d < today and n > max_files}
+    meta: dict[str, Any] = {
+        "days": len(files),
+        "max_files_per_day": max_files,
+        "most_files": max(files.values(), default=0),
+    }
+    if over:
+        meta["days_over"] = over
+        worst = max(over.items(), key=lambda kv: kv[1])
+        return CheckOutcome(
+            False,
+            f"{len(over)} closed day(s) hold more than {max_files} lake files, e.g. "
+            f"{worst[0]}: {worst[1]} (compact them: soc-platform lake maintain)",
+            meta,
+        )
+    return CheckOutcome(True, f"every closed day holds at most {max_files} lake files", meta)
 
 
 def check_aggregate_totals(hot: HotStore, days: Sequence[date]) -> CheckOutcome:

@@ -36,6 +36,9 @@ class LakeResource(ConfigurableResource):  # type: ignore[type-arg]
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_region: str | None = None
+    snapshot_retention_days: int = 7
+    orphan_grace_hours: int = 24
+    max_files_per_day: int = 32
 
     _lake: Lake | None = PrivateAttr(default=None)
 

@@ -163,6 +163,17 @@ class Aggregates(Schema):
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def count_events_in(self, spans: Sequence[tuple[datetime, datetime]]) -> int:
+        """Events whose event_time lies in one of the inclusive ``spans`` (index range)."""
+        total = 0
+        with self.connect() as conn:
+            for lo, hi in spans:
+                row = conn.execute(
+                    sql.query("count_events_in_span"), {"lo": lo, "hi": hi}
+                ).fetchone()
+                total += int(row[0]) if row else 0
+        return total
+
     def count_events_by_day(self, days: Sequence[date]) -> dict[date, int]:
         with self.connect() as conn:
             rows = conn.execute(

@@ -1,5 +1,7 @@
 """Small Arrow table operations shared by the stores (pure)."""
 
+from datetime import datetime
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -12,3 +14,12 @@ def first_per_key(rows: pa.Table, key: str) -> pa.Table:
     first = indexed.group_by(key, use_threads=False).aggregate([("__row", "min")])
     firsts = first["__row_min"].combine_chunks()
     return rows.take(firsts.take(pc.array_sort_indices(firsts)))
+
+
+def time_spans(times: pa.Array | pa.ChunkedArray) -> list[tuple[datetime, datetime]]:
+    """Per UTC day of a timestamp column, its [first, last] time (inclusive), sorted."""
+    if len(times) == 0:
+        return []
+    t = pa.table({"t": times, "d": pc.cast(pc.floor_temporal(times, unit="day"), pa.date32())})
+    spans = t.group_by("d", use_threads=False).aggregate([("t", "min"), ("t", "max")])
+    return sorted(zip(spans["t_min"].to_pylist(), spans["t_max"].to_pylist(), strict=True))

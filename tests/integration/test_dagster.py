@@ -82,8 +82,14 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("hot/waf_events_daily_summary", "aggregate_totals_match"),
         ("detection/incidents", "rule_set_loads"),
         ("lake/raw_waf_events", "landing_quarantine_empty"),
+        ("lake/raw_waf_events", "lake_day_files"),
     }
-    for name in ("hot_maintenance_schedule", "hot_freshness_schedule"):
+    for name in (
+        "hot_maintenance_schedule",
+        "hot_freshness_schedule",
+        "lake_maintenance_schedule",
+        "lake_day_files_schedule",
+    ):
         schedule = defs.resolve_schedule_def(name)
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_schedule_def("hot_maintenance_schedule").cron_schedule == "15 3 * * *"
@@ -352,3 +358,40 @@ def test_rule_set_problems_fail_the_rule_check(
     assert "Referer" in (check.description or "")
     [mat] = result.get_asset_materialization_events()
     assert mat.materialization.metadata["rules"].value == 1
+
+
+def test_lake_maintenance_job_compacts_and_the_day_files_check_follows(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    day = YESTERDAY.replace(hour=2, minute=0, second=0)
+    for i in range(3):  # three micro-batches of a closed day: three files
+        path = land(settings, f"b{i}.jsonl", [waf_event(day + timedelta(minutes=i))])
+        assert run_microbatch(defs, instance, [path]).success
+    monkeypatch.setenv("SOC_LAKE_MAX_FILES_PER_DAY", "2")
+    strict = build_definitions(load_settings())
+
+    def day_files_evaluation() -> tuple[bool, str]:
+        result = strict.resolve_job_def("lake_day_files_job").execute_in_process(instance=instance)
+        assert result.success  # a warning, not a failed run
+        (evaluation,) = [
+            e.asset_check_evaluation_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
+        assert evaluation.check_name == "lake_day_files"
+        return evaluation.passed, evaluation.description or ""
+
+    passed, description = day_files_evaluation()
+    assert not passed and f"{day.date().isoformat()}: 3" in description
+    assert (
+        strict.resolve_job_def("lake_maintenance_job").execute_in_process(instance=instance).success
+    )
+    assert day_files_evaluation()[0]
+    from soc_platform import factory
+
+    lake = factory.lake(settings)
+    assert lake.files_per_day() == {day.date(): 1}
+    assert lake.read_events(day.date(), day.date()).num_rows == 3

@@ -299,6 +299,28 @@ def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
         load_settings({"SOC_PG_BIN": "/opt/pg/bin"})
 
 
+def test_lake_maintenance_settings() -> None:
+    defaults = load_settings({"SOC_DATA_DIR": "/tmp/x"})
+    assert (
+        defaults.lake_snapshot_retention_days,
+        defaults.lake_orphan_grace_hours,
+        defaults.lake_max_files_per_day,
+    ) == (7, 24, 32)
+    tuned = load_settings(
+        {
+            "SOC_DATA_DIR": "/tmp/x",
+            "SOC_LAKE_SNAPSHOT_RETENTION_DAYS": "30",
+            "SOC_LAKE_ORPHAN_GRACE_HOURS": "2",
+            "SOC_LAKE_MAX_FILES_PER_DAY": "8",
+        }
+    )
+    assert (tuned.lake_snapshot_retention_days, tuned.lake_orphan_grace_hours) == (30, 2)
+    assert tuned.lake_max_files_per_day == 8
+    for name in ("SOC_LAKE_ORPHAN_GRACE_HOURS", "SOC_LAKE_MAX_FILES_PER_DAY"):
+        with pytest.raises(ConfigurationError, match=name):
+            load_settings({"SOC_DATA_DIR": "/tmp/x", name: "0"})
+
+
 def test_landing_format(cwd: Path) -> None:
     assert load_settings({}).landing_format == "auto"
     assert load_settings({"SOC_LANDING_FORMAT": "AWS_WAF"}).landing_format == "aws_waf"
