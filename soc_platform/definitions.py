@@ -82,6 +82,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             retry_base_seconds=settings.landing_retry_base_seconds,
             retry_max_seconds=settings.landing_retry_max_seconds,
             quarantine_after=settings.landing_quarantine_after,
+            max_run_bytes=settings.max_run_bytes,
         ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,

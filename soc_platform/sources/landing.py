@@ -44,6 +44,22 @@ def list_landing_files(root: Path) -> list[LandingFile]:
     return sorted(found)
 
 
+def data_size(path: Path, size: int) -> int:
+    """The bytes of lines a landing file holds (what a run's cap counts), cheaply: for a
+    gzip file the uncompressed size its trailer records (ISIZE: of the last member, modulo
+    4 GiB), never less than its size on disk; for others, ``size``. A file that cannot
+    be read counts ``size``."""
+    if not path.name.endswith(".gz") or size < 18:  # 18: the smallest gzip member
+        return size
+    try:
+        with path.open("rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            isize = int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return size
+    return max(isize, size)
+
+
 def current_version(path: Path) -> str | None:
     """The version (size:mtime_ns) of the file at ``path`` now; None if it is gone."""
     try:

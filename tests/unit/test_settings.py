@@ -297,3 +297,14 @@ def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
     assert load_settings({"SOC_PG_BIN_DIR": "/opt/pg/bin"}).pg_bin_dir == "/opt/pg/bin"
     with pytest.raises(ConfigurationError, match=r"SOC_PG_BIN is not a setting.*SOC_PG_BIN_DIR"):
         load_settings({"SOC_PG_BIN": "/opt/pg/bin"})
+
+
+def test_max_run_bytes_default_and_explicit(cwd: Path) -> None:
+    assert load_settings({}).max_run_bytes == 64 << 20
+    assert load_settings({"SOC_MAX_RUN_BYTES": "1048576"}).max_run_bytes == 1 << 20
+
+
+@pytest.mark.parametrize("value", ["64MiB", "-1", "0", "1048575", "1e9"])
+def test_max_run_bytes_rejected(cwd: Path, value: str) -> None:
+    with pytest.raises(ConfigurationError, match="SOC_MAX_RUN_BYTES"):
+        load_settings({"SOC_MAX_RUN_BYTES": value})
