@@ -50,7 +50,7 @@ class Settings:
     asset_criticality: Path | None = None  # host -> criticality map
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # longer input lines are dead letters
     # a run's cap in bytes of lines (uncompressed; a run holds its batch in memory)
-    max_run_bytes: int = 64 << 20
+    max_run_bytes: int = 48 << 20
     # landing file lifecycle (README "What happens to a landing file")
     landing_done: str = "delete"  # after a successful run: delete, or archive
     landing_archive_days: int = 7  # archive: days kept before the maintenance job prunes
@@ -240,12 +240,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def _max_run_bytes(env: Mapping[str, str]) -> int:
     text = _get(env, "SOC_MAX_RUN_BYTES")
     if text is None:
-        return 64 << 20
+        return 48 << 20
     try:
         value = int(text)
     except ValueError:
         raise ConfigurationError(
-            f"SOC_MAX_RUN_BYTES={text!r} is not a whole number of bytes (e.g. 67108864)"
+            f"SOC_MAX_RUN_BYTES={text!r} is not a whole number of bytes (e.g. 50331648)"
         ) from None
     if value < 1 << 20:
         raise ConfigurationError(f"SOC_MAX_RUN_BYTES={value} must be at least 1048576 (1 MiB)")

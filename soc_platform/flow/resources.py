@@ -120,7 +120,7 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
     retry_base_seconds: int = 60
     retry_max_seconds: int = 1800
     quarantine_after: int = 3
-    max_run_bytes: int = 64 << 20  # SOC_MAX_RUN_BYTES: bytes of lines (uncompressed) per run
+    max_run_bytes: int = 48 << 20  # SOC_MAX_RUN_BYTES: bytes of lines (uncompressed) per run
 
     def area(self) -> LandingArea:
         return LandingArea(

@@ -29,10 +29,11 @@ from enum import StrEnum
 from soc_platform.models import FileState, LandingFile, LedgerEntry, SourceHealth
 
 MAX_FILES_PER_RUN = 500
-#: A run holds its batch in memory (about 9 bytes of peak RSS per byte of JSON lines), so
-#: it is capped by the bytes of its lines (uncompressed), not of its files on disk: a gzip
-#: file of 10 MiB may hold 150 MiB of lines. 64 MiB keeps a run's peak RSS under 1 GB.
-MAX_BYTES_PER_RUN = 64 << 20
+#: A run holds its batch in memory (peak RSS about 300 MB + 11 bytes per byte of JSON lines,
+#: benchmarks/e2e.py), so it is capped by the bytes of its lines (uncompressed), not of its
+#: files on disk: a gzip file of 10 MiB may hold 150 MiB of lines. 48 MiB keeps a run's
+#: peak RSS under 1 GB (about 0.85 GB).
+MAX_BYTES_PER_RUN = 48 << 20
 
 
 @dataclass(frozen=True)

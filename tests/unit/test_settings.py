@@ -300,7 +300,7 @@ def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
 
 
 def test_max_run_bytes_default_and_explicit(cwd: Path) -> None:
-    assert load_settings({}).max_run_bytes == 64 << 20
+    assert load_settings({}).max_run_bytes == 48 << 20
     assert load_settings({"SOC_MAX_RUN_BYTES": "1048576"}).max_run_bytes == 1 << 20
 
 
