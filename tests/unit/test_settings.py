@@ -308,3 +308,11 @@ def test_max_run_bytes_default_and_explicit(cwd: Path) -> None:
 def test_max_run_bytes_rejected(cwd: Path, value: str) -> None:
     with pytest.raises(ConfigurationError, match="SOC_MAX_RUN_BYTES"):
         load_settings({"SOC_MAX_RUN_BYTES": value})
+
+
+def test_landing_format(cwd: Path) -> None:
+    assert load_settings({}).landing_format == "auto"
+    assert load_settings({"SOC_LANDING_FORMAT": "AWS_WAF"}).landing_format == "aws_waf"
+    assert load_settings({"SOC_LANDING_FORMAT": "seed"}).landing_format == "waf_json"
+    with pytest.raises(ConfigurationError, match=r"SOC_LANDING_FORMAT: unknown log format 'nginx'"):
+        load_settings({"SOC_LANDING_FORMAT": "nginx"})
