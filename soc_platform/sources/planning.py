@@ -29,10 +29,9 @@ from enum import StrEnum
 from soc_platform.models import FileState, LandingFile, LedgerEntry, SourceHealth
 
 MAX_FILES_PER_RUN = 500
-#: A run holds its batch in memory (peak RSS about 300 MB + 11 bytes per byte of JSON lines,
-#: benchmarks/e2e.py), so it is capped by the bytes of its lines (uncompressed), not of its
-#: files on disk: a gzip file of 10 MiB may hold 150 MiB of lines. 48 MiB keeps a run's
-#: peak RSS under 1 GB (about 0.85 GB).
+#: A run holds its batch in memory (benchmarks/e2e.py: peak RSS 984 MB for a run of 63 MB of
+#: lines; 998 MB for three runs of 32 MB in one process), so it is capped by the bytes of its
+#: lines (uncompressed), not of its files on disk: a gzip file of 10 MiB may hold 150 MiB.
 MAX_BYTES_PER_RUN = 48 << 20
 
 
