@@ -7,7 +7,7 @@ COPY soc_platform ./soc_platform
 COPY assets ./assets
 COPY sensors ./sensors
 COPY rules ./rules
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-dev --compile-bytecode
 ENV PATH=/opt/soc-platform/.venv/bin:$PATH \
     DAGSTER_HOME=/opt/dagster/home
 COPY dagster.yaml workspace.yaml /opt/dagster/home/

@@ -88,6 +88,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             retry_base_seconds=settings.landing_retry_base_seconds,
             retry_max_seconds=settings.landing_retry_max_seconds,
             quarantine_after=settings.landing_quarantine_after,
+            max_run_bytes=settings.max_run_bytes,
         ),
         "s3": S3SourceResource(
             bucket=settings.s3_bucket,

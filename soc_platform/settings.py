@@ -52,6 +52,8 @@ class Settings:
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # longer input lines are dead letters
+    # a run's cap in bytes of lines (uncompressed; a run holds its batch in memory)
+    max_run_bytes: int = 48 << 20
     landing_format: str = "auto"  # SOC_LANDING_FORMAT: a log format, or detect per file
     # landing file lifecycle (README "What happens to a landing file")
     landing_done: str = "delete"  # after a successful run: delete, or archive
@@ -253,6 +255,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),
         max_line_bytes=_max_line_bytes(env),
+        max_run_bytes=_max_run_bytes(env),
         landing_format=_landing_format(env),
         landing_done=_landing_done(env),
         geoip_asn_db=_geoip(env, "SOC_GEOIP_ASN_DB"),
@@ -261,6 +264,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         **_source_settings(env),
         **_lake_maintenance_settings(env),
     )
+
+
+def _max_run_bytes(env: Mapping[str, str]) -> int:
+    text = _get(env, "SOC_MAX_RUN_BYTES")
+    if text is None:
+        return 48 << 20
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"SOC_MAX_RUN_BYTES={text!r} is not a whole number of bytes (e.g. 50331648)"
+        ) from None
+    if value < 1 << 20:
+        raise ConfigurationError(f"SOC_MAX_RUN_BYTES={value} must be at least 1048576 (1 MiB)")
+    return value
 
 
 class _SourceSettings(TypedDict):

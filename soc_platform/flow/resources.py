@@ -125,6 +125,7 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
     retry_base_seconds: int = 60
     retry_max_seconds: int = 1800
     quarantine_after: int = 3
+    max_run_bytes: int = 48 << 20  # SOC_MAX_RUN_BYTES: bytes of lines (uncompressed) per run
 
     def area(self) -> LandingArea:
         return LandingArea(
@@ -140,6 +141,7 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
             base_seconds=self.retry_base_seconds,
             max_seconds=self.retry_max_seconds,
             quarantine_after=self.quarantine_after,
+            max_bytes=self.max_run_bytes,
         )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from soc_platform.errors import ConfigurationError
 from soc_platform.models import LandingFile
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
-from soc_platform.parsing.records import iter_record_blocks
+from soc_platform.parsing.records import GZIP_MAGIC, iter_record_blocks
 
 SUFFIXES = tuple(ext + gz for ext in (".json", ".jsonl", ".ndjson", ".log") for gz in ("", ".gz"))
 
@@ -53,6 +53,24 @@ def list_landing_files(root: Path) -> list[LandingFile]:
         st = path.stat()
         found.append(LandingFile(str(path.resolve()), st.st_size, st.st_mtime_ns))
     return sorted(found)
+
+
+def data_size(path: Path, size: int) -> int:
+    """The bytes of records a landing file holds (what a run's cap counts), cheaply: for a
+    gzip file (told by its magic bytes, whatever its name) the uncompressed size its
+    trailer records (ISIZE: of the last member, modulo 4 GiB), never less than its size
+    on disk; for others, ``size``. A file that cannot be read counts ``size``."""
+    if size < 18:  # the smallest gzip member
+        return size
+    try:
+        with path.open("rb") as fh:
+            if fh.read(2) != GZIP_MAGIC:
+                return size
+            fh.seek(-4, os.SEEK_END)
+            isize = int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return size
+    return max(isize, size)
 
 
 def current_version(path: Path) -> str | None:

@@ -24,6 +24,7 @@ from soc_platform.models import FileState, LandingFile, LedgerEntry, local_sourc
 from soc_platform.settings import Settings
 from soc_platform.sources.landing import (
     current_version,
+    data_size,
     list_landing_files,
     move_file,
     retire_file,
@@ -117,6 +118,7 @@ def policy_from_settings(settings: Settings) -> RetryPolicy:
         base_seconds=settings.landing_retry_base_seconds,
         max_seconds=settings.landing_retry_max_seconds,
         quarantine_after=settings.landing_quarantine_after,
+        max_bytes=settings.max_run_bytes,
     )
 
 
@@ -236,8 +238,9 @@ def claim_next(
     entries = [
         f for f in ledger.entries([FileState.PENDING, FileState.FAILED]) if f.path not in exclude
     ]
+    sizes = {f.path: data_size(Path(f.path), f.size) for f in entries}
     claimed = []
-    for plan in plan_batches(entries, now, policy, prefix, max_runs, retry_now):
+    for plan in plan_batches(entries, now, policy, prefix, max_runs, retry_now, sizes):
         got = ledger.claim(plan.paths, plan.token, now, holder or Holder(), retry_now)
         if got:
             got.sort(key=lambda f: (f.mtime_ns, f.path))

@@ -21,7 +21,7 @@ what to change, so they are tested without servers.
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,7 +29,10 @@ from enum import StrEnum
 from soc_platform.models import FileState, LandingFile, LedgerEntry, SourceHealth
 
 MAX_FILES_PER_RUN = 500
-MAX_BYTES_PER_RUN = 512 << 20  # of files on disk; a run holds its batch in memory
+#: A run holds its batch in memory (benchmarks/e2e.py: peak RSS 984 MB for a run of 63 MB of
+#: lines; 998 MB for three runs of 32 MB in one process), so it is capped by the bytes of its
+#: lines (uncompressed), not of its files on disk: a gzip file of 10 MiB may hold 150 MiB.
+MAX_BYTES_PER_RUN = 48 << 20
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class RetryPolicy:
     quarantine_after: int = 3  # failures of runs holding only the file
     claim_grace_seconds: int = 300  # a claim whose run never appeared is released after this
     max_files: int = MAX_FILES_PER_RUN
-    max_bytes: int = MAX_BYTES_PER_RUN
+    max_bytes: int = MAX_BYTES_PER_RUN  # uncompressed bytes (SOC_MAX_RUN_BYTES)
     max_runs: int = 4  # runs requested per sensor tick
 
 
@@ -58,7 +61,8 @@ def batch_files(
     max_bytes: int = MAX_BYTES_PER_RUN,
 ) -> list[LandingFile]:
     """The first files that fit one run: at most ``max_files`` and ``max_bytes`` (but at
-    least one file, however large)."""
+    least one file, however large). ``size`` is what a file counts against ``max_bytes``:
+    the planners pass the bytes of its lines (uncompressed)."""
     batch: list[LandingFile] = []
     size = 0
     for f in files[:max_files]:
@@ -258,11 +262,15 @@ def plan_batches(
     prefix: str = "microbatch",
     max_runs: int | None = None,
     retry_now: bool = False,
+    data_sizes: Mapping[str, int] | None = None,
 ) -> list[PlannedBatch]:
     """The next runs: failed groups whose backoff is over (each group alone, so halves
     stay apart), then pending files, oldest first, in batches of at most ``max_files``
-    files and ``max_bytes`` bytes. ``retry_now``: failed groups are due whatever their
-    backoff (an operator's ``soc-platform run``; the backoff paces the sensor)."""
+    files and ``max_bytes`` bytes of lines. ``data_sizes`` gives a file's uncompressed
+    size by path (the size on disk otherwise). ``retry_now``: failed groups are due
+    whatever their backoff (an operator's ``soc-platform run``; the backoff paces the
+    sensor)."""
+    sizes = data_sizes or {}
     limit = policy.max_runs if max_runs is None else max_runs
     groups: dict[str, list[LedgerEntry]] = {}
     pending: list[LedgerEntry] = []
@@ -277,13 +285,13 @@ def plan_batches(
     due = sorted(groups.values(), key=lambda g: min(_retry_time(f) for f in g))
     for group in due:
         ordered = sorted(group, key=_age)
-        for chunk in _chunks(ordered, policy):
+        for chunk in _chunks(ordered, policy, sizes):
             attempt = max(f.attempts for f in chunk) + 1
             batches.append(PlannedBatch(claim_token(chunk, attempt, now, prefix), chunk, attempt))
     pending.sort(key=_age)
     batches.extend(
         PlannedBatch(claim_token(chunk, 1, now, prefix), chunk, 1)
-        for chunk in _chunks(pending, policy)
+        for chunk in _chunks(pending, policy, sizes)
     )
     return batches[:limit]
 
@@ -293,10 +301,12 @@ def _retry_time(f: LedgerEntry) -> float:
     return when.timestamp() if when else 0.0
 
 
-def _chunks(files: list[LedgerEntry], policy: RetryPolicy) -> Iterable[tuple[LedgerEntry, ...]]:
+def _chunks(
+    files: list[LedgerEntry], policy: RetryPolicy, sizes: Mapping[str, int]
+) -> Iterable[tuple[LedgerEntry, ...]]:
     rest = files
     while rest:
-        as_landing = [LandingFile(f.path, f.size, f.mtime_ns) for f in rest]
+        as_landing = [LandingFile(f.path, sizes.get(f.path, f.size), f.mtime_ns) for f in rest]
         n = len(batch_files(as_landing, policy.max_files, policy.max_bytes))
         yield tuple(rest[:n])
         rest = rest[n:]

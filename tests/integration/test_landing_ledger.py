@@ -1,5 +1,6 @@
 """The landing ledger and the file lifecycle against a real PostgreSQL and real files."""
 
+import gzip
 import os
 import subprocess
 import sys
@@ -246,3 +247,22 @@ def test_a_retired_file_can_be_rebuilt_from_the_lake(lake: Lake, work_dir: Path)
     dead = lake.table("dead_letter").scan(row_filter=src, selected_fields=fields)
     rows = events.to_arrow().to_pylist() + dead.to_arrow().to_pylist()
     assert [r["raw"] for r in sorted(rows, key=lambda r: r["source_offset"])] == original
+
+
+def test_runs_are_capped_by_uncompressed_bytes(
+    ledger: LandingLedger, area: lifecycle.LandingArea
+) -> None:
+    """A run holds its batch in memory, so its cap counts the lines' bytes: gzip files of
+    a few KiB holding 2 MiB of lines each are not taken together under a 3 MiB cap."""
+    line = b'{"event_time":"2026-01-01T00:00:00Z","client_ip":"10.0.0.1","pad":"' + b"x" * 200
+    text = b"".join(line + b'%d"}\n' % i for i in range((2 << 20) // (len(line) + 8)))
+    paths = []
+    for name in ("a.jsonl.gz", "b.jsonl.gz", "c.jsonl.gz"):
+        path = area.root / name
+        path.write_bytes(gzip.compress(text))
+        paths.append(str(path))
+    assert os.path.getsize(paths[0]) < 64 << 10  # highly compressible: small on disk
+    ledger.sync(list_landing_files(area.root))
+    policy = RetryPolicy(base_seconds=0, max_seconds=0, max_bytes=3 << 20)
+    batches = lifecycle.claim_next(ledger, policy, NOW, max_runs=10)
+    assert [batch.paths for batch in batches] == [[p] for p in paths]

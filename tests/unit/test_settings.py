@@ -321,6 +321,17 @@ def test_lake_maintenance_settings() -> None:
             load_settings({"SOC_DATA_DIR": "/tmp/x", name: "0"})
 
 
+def test_max_run_bytes_default_and_explicit(cwd: Path) -> None:
+    assert load_settings({}).max_run_bytes == 48 << 20
+    assert load_settings({"SOC_MAX_RUN_BYTES": "1048576"}).max_run_bytes == 1 << 20
+
+
+@pytest.mark.parametrize("value", ["64MiB", "-1", "0", "1048575", "1e9"])
+def test_max_run_bytes_rejected(cwd: Path, value: str) -> None:
+    with pytest.raises(ConfigurationError, match="SOC_MAX_RUN_BYTES"):
+        load_settings({"SOC_MAX_RUN_BYTES": value})
+
+
 def test_landing_format(cwd: Path) -> None:
     assert load_settings({}).landing_format == "auto"
     assert load_settings({"SOC_LANDING_FORMAT": "AWS_WAF"}).landing_format == "aws_waf"

@@ -148,6 +148,26 @@ def test_retiring_deletes_or_archives_and_the_archive_is_pruned(tmp_path: Path) 
     assert prune_archive(archive, 0, date(2030, 1, 1)) == []  # 0: kept for ever
 
 
+def test_data_size_is_the_uncompressed_size_of_a_gzip_file(tmp_path: Path) -> None:
+    text = b'{"a": 1}\n' * 100_000
+    gz = tmp_path / "a.jsonl.gz"
+    gz.write_bytes(gzip.compress(text))
+    plain = tmp_path / "b.jsonl"
+    plain.write_bytes(text)
+    on_disk = gz.stat().st_size
+    assert on_disk < len(text) // 50
+    assert landing.data_size(gz, on_disk) == len(text)
+    assert landing.data_size(plain, len(text)) == len(text)
+    unnamed = tmp_path / "firehose-object"  # gzip told by its magic bytes, not its name
+    unnamed.write_bytes(gz.read_bytes())
+    assert landing.data_size(unnamed, on_disk) == len(text)
+    # gone, or not gzip at all: its size on disk
+    assert landing.data_size(tmp_path / "gone.jsonl.gz", 1234) == 1234
+    tiny = tmp_path / "tiny.jsonl.gz"
+    tiny.write_bytes(b"not gzip")
+    assert landing.data_size(tiny, 8) == 8
+
+
 def test_a_long_first_line_is_still_read_in_bounded_memory(tmp_path: Path) -> None:
     """A file whose first line is longer than the layout peek (1 MiB) is JSON lines, not
     a document to read whole."""
