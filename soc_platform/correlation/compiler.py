@@ -105,10 +105,14 @@ class CompiledRule:
     def predicate(self) -> str:
         return " OR ".join(f"({r.predicate})" for r in self.refs)
 
-    def query(self, totals: bool = False) -> str:
+    def query(self, totals: bool = False, scanned: str | None = None) -> str:
         """The rule's window query (sql/rules/match_windows.sql: firing windows; with
         ``totals``, match_totals.sql: the incident of each run) with psycopg bind
-        parameters; literal ``%`` of the compiled SQL are doubled for psycopg."""
+        parameters; literal ``%`` of the compiled SQL are doubled for psycopg.
+
+        With ``scanned``, the query reads the shared scan's table (:func:`scan_queries`)
+        instead of ``waf_events``, and the rule's predicate is that table's column
+        ``scanned`` (computed once per event for every rule of the scan)."""
         flags = ",\n        ".join(f"({r.predicate}) AS m{i}" for i, r in enumerate(self.refs))
         ordered = (
             "jsonb_build_array("
@@ -130,8 +134,13 @@ class CompiledRule:
             "ordered_times": ordered,
             "prefilter": self.prefilter,
         }
+        if scanned is not None:
+            fragments["predicate"] = f"e.{scanned}"
         frame = _frame("match_totals" if totals else "match_windows")
-        return frame.format(**{k: v.replace("%", "%%") for k, v in fragments.items()})
+        return frame.format(
+            events=SCAN_TABLE if scanned is not None else "waf_events",
+            **{k: v.replace("%", "%%") for k, v in fragments.items()},
+        )
 
     @cached_property
     def version(self) -> str:
@@ -147,6 +156,28 @@ class CompiledRule:
             ]
         )
         return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+#: The session's table of the shared scan (a temporary table: one per connection).
+SCAN_TABLE = "pg_temp.correlation_scan"
+
+
+def scan_column(index: int) -> str:
+    """The shared scan's column telling whether an event matches the ``index``-th rule."""
+    return f"rule_{index}"
+
+
+def scan_queries(rules: Sequence["CompiledRule"]) -> tuple[str, str]:
+    """(create, fill) of the shared scan (sql/rules/scan_create.sql, scan_fill.sql): the
+    table of the events of a time span matching any of ``rules``, every column of
+    ``waf_events`` plus one boolean per rule (:func:`scan_column`), each predicate
+    evaluated once per event. ``fill`` binds ``lo`` and ``hi``."""
+    flags = ",\n        ".join(
+        f"coalesce(({r.predicate}), false) AS {scan_column(i)}" for i, r in enumerate(rules)
+    )
+    any_rule = " OR ".join(scan_column(i) for i in range(len(rules)))
+    fragments = {"table": SCAN_TABLE, "flags": flags.replace("%", "%%"), "any_rule": any_rule}
+    return _frame("scan_create").format(**fragments), _frame("scan_fill").format(**fragments)
 
 
 @cache
