@@ -83,6 +83,7 @@ class Evaluation:
     planned: dict[str, list[datetime]] = field(default_factory=dict)  # rule -> all-group windows
     errors: dict[str, str] = field(default_factory=dict)  # rule -> why its query failed
     last_starts: list[datetime] = field(default_factory=list)  # per incident
+    scanned: int = 0  # time spans read once for every rule (the shared scan), 0 without
 
 
 Plan = dict[CompiledRule, list[datetime]]
@@ -181,6 +182,7 @@ def evaluate(
     itself, the rules spread over ``workers`` connections."""
     items = list(plan.items())
     done: list[Any] | None = None
+    scanned_spans = 0
     if shared and len(items) > 1:
         rules = [rule for rule, _ in items]
         spans = scan_spans(plan)
@@ -190,6 +192,7 @@ def evaluate(
             if scanned:
                 columns = {rule.name: scan_column(i) for i, rule in enumerate(rules)}
                 done = _run_share(worker, items, context, Scan(tuple(spans), columns))
+                scanned_spans = len(spans)
     if done is None:
 
         def alone(share: list[tuple[CompiledRule, list[datetime]]]) -> list[Any]:
@@ -204,7 +207,7 @@ def evaluate(
         else:
             done = alone(items)
     order = {rule.name: i for i, (rule, _) in enumerate(items)}
-    out = Evaluation()
+    out = Evaluation(scanned=scanned_spans)
     for rule, windows, result in sorted(done, key=lambda r: order[r[0].name]):
         if isinstance(result, RuleQueryError):
             out.errors[rule.name] = str(result)
