@@ -105,15 +105,20 @@ class CompiledRule:
     def predicate(self) -> str:
         return " OR ".join(f"({r.predicate})" for r in self.refs)
 
-    def query(self, totals: bool = False, scanned: str | None = None) -> str:
+    def query(self, totals: bool = False, scanned: Sequence[str] | None = None) -> str:
         """The rule's window query (sql/rules/match_windows.sql: firing windows; with
         ``totals``, match_totals.sql: the incident of each run) with psycopg bind
         parameters; literal ``%`` of the compiled SQL are doubled for psycopg.
 
         With ``scanned``, the query reads the shared scan's table (:func:`scan_queries`)
-        instead of ``waf_events``, and the rule's predicate is that table's column
-        ``scanned`` (computed once per event for every rule of the scan)."""
-        flags = ",\n        ".join(f"({r.predicate}) AS m{i}" for i, r in enumerate(self.refs))
+        instead of ``waf_events``: the predicates of the rule's references are that table's
+        columns ``scanned`` (one per reference, computed once per event for every rule of
+        the scan), never evaluated again."""
+        preds = [
+            f"e.{scanned[i]}" if scanned is not None else f"({r.predicate})"
+            for i, r in enumerate(self.refs)
+        ]
+        flags = ",\n        ".join(f"{p} AS m{i}" for i, p in enumerate(preds))
         ordered = (
             "jsonb_build_array("
             + ", ".join(
@@ -135,7 +140,7 @@ class CompiledRule:
             "prefilter": self.prefilter,
         }
         if scanned is not None:
-            fragments["predicate"] = f"e.{scanned}"
+            fragments["predicate"] = " OR ".join(preds)
         frame = _frame("match_totals" if totals else "match_windows")
         return frame.format(
             events=SCAN_TABLE if scanned is not None else "waf_events",
@@ -162,22 +167,37 @@ class CompiledRule:
 SCAN_TABLE = "pg_temp.correlation_scan"
 
 
-def scan_column(index: int) -> str:
-    """The shared scan's column telling whether an event matches the ``index``-th rule."""
-    return f"rule_{index}"
+@dataclass(frozen=True)
+class ScanQueries:
+    """The shared scan's statements (sql/rules/scan_create.sql, scan_fill.sql; ``fill``
+    binds ``lo`` and ``hi``) and, per rule, its references' columns in the scan's table."""
+
+    create: str
+    fill: str
+    columns: dict[str, tuple[str, ...]]  # rule name -> a column per reference
 
 
-def scan_queries(rules: Sequence["CompiledRule"]) -> tuple[str, str]:
-    """(create, fill) of the shared scan (sql/rules/scan_create.sql, scan_fill.sql): the
-    table of the events of a time span matching any of ``rules``, every column of
-    ``waf_events`` plus one boolean per rule (:func:`scan_column`), each predicate
-    evaluated once per event. ``fill`` binds ``lo`` and ``hi``."""
-    flags = ",\n        ".join(
-        f"coalesce(({r.predicate}), false) AS {scan_column(i)}" for i, r in enumerate(rules)
+def scan_queries(rules: Sequence["CompiledRule"]) -> ScanQueries:
+    """The shared scan of ``rules``: a table of the events of a time span matching any of
+    them, every column of ``waf_events`` plus one boolean per distinct reference predicate
+    (``p0``, ``p1``...), each predicate evaluated once per event."""
+    predicates: dict[str, str] = {}  # predicate SQL -> column
+    columns: dict[str, tuple[str, ...]] = {}
+    for rule in rules:
+        columns[rule.name] = tuple(
+            predicates.setdefault(ref.predicate, f"p{len(predicates)}") for ref in rule.refs
+        )
+    flags = ",\n        ".join(f"coalesce(({p}), false) AS {c}" for p, c in predicates.items())
+    fragments = {
+        "table": SCAN_TABLE,
+        "flags": flags.replace("%", "%%"),
+        "any_rule": " OR ".join(predicates.values()),
+    }
+    return ScanQueries(
+        _frame("scan_create").format(**fragments),
+        _frame("scan_fill").format(**fragments),
+        columns,
     )
-    any_rule = " OR ".join(scan_column(i) for i in range(len(rules)))
-    fragments = {"table": SCAN_TABLE, "flags": flags.replace("%", "%%"), "any_rule": any_rule}
-    return _frame("scan_create").format(**fragments), _frame("scan_fill").format(**fragments)
 
 
 @cache

@@ -25,7 +25,6 @@ import pyarrow as pa
 from soc_platform.correlation.compiler import (
     CompiledRule,
     ordered_match,
-    scan_column,
     scan_queries,
 )
 from soc_platform.correlation.incidents import Context, build_incident
@@ -129,9 +128,9 @@ class Scan:
     when its time bounds lie inside one of the spans."""
 
     spans: tuple[tuple[datetime, datetime], ...]
-    columns: dict[str, str]  # rule name -> its column
+    columns: dict[str, tuple[str, ...]]  # rule name -> its references' columns
 
-    def column(self, rule: CompiledRule, lo: datetime, hi: datetime) -> str | None:
+    def column(self, rule: CompiledRule, lo: datetime, hi: datetime) -> tuple[str, ...] | None:
         if rule.name not in self.columns:
             return None
         if any(s <= lo and hi <= e for s, e in self.spans):
@@ -145,11 +144,12 @@ GAP = timedelta(hours=1)
 
 def scan_spans(plan: Plan) -> list[tuple[datetime, datetime]]:
     """The time spans every rule's first queries cover (its planned windows and their
-    neighbours), merged when less than :data:`GAP` apart, and widened by the longest
-    timespan on each side, so that following a run a few windows outwards stays inside."""
+    neighbours), merged when less than :data:`GAP` apart, and widened by the longest hop
+    on each side, so that following a run one more window outwards stays inside (a run
+    followed further reads the events: correct, only slower)."""
     if not plan:
         return []
-    margin = max(rule.timespan + rule.hop for rule in plan)
+    margin = max(rule.hop for rule in plan)
     pieces = sorted(
         (w - margin, w + rule.timespan + margin)
         for rule, windows in plan.items()
@@ -169,29 +169,31 @@ def evaluate(
     plan: Plan,
     context: Context,
     workers: int = WORKERS,
-    shared: bool = True,
+    shared: bool = False,
 ) -> Evaluation:
     """Incidents of each rule over its planned windows (and the runs they belong to). A rule
     whose query fails (a regular expression PostgreSQL rejects...) is reported, and the
     other rules still run.
 
     With ``shared`` (and more than one rule), the events of the planned spans are read once
-    for all rules (the store's shared scan: each rule's predicate evaluated per event), and
-    the rules' window queries read only the matches, one after another on the scan's
-    connection; without it (or when the store has no scan), each rule reads the events
-    itself, the rules spread over ``workers`` connections."""
+    for all rules (the store's shared scan: each reference predicate evaluated per event),
+    and the rules' window queries read only the matches, one after another on the scan's
+    connection; without it (the default, or when the store has no scan), each rule reads
+    the events itself, the rules spread over ``workers`` connections. The shared scan is
+    off by default: benchmarks/correlation.py measured it slower on the pack (the cost is
+    each rule's grouping of its matches, not reading the events; see README "Scaling")."""
     items = list(plan.items())
     done: list[Any] | None = None
     scanned_spans = 0
     if shared and len(items) > 1:
         rules = [rule for rule, _ in items]
         spans = scan_spans(plan)
-        create, fill = scan_queries(rules)
+        queries = scan_queries(rules)
         worker = store.clone()
-        with worker.reading(), worker.scanning(create, fill, spans) as scanned:
+        with worker.reading(), worker.scanning(queries.create, queries.fill, spans) as scanned:
             if scanned:
-                columns = {rule.name: scan_column(i) for i, rule in enumerate(rules)}
-                done = _run_share(worker, items, context, Scan(tuple(spans), columns))
+                scan = Scan(tuple(spans), queries.columns)
+                done = _run_share(worker, items, context, scan)
                 scanned_spans = len(spans)
     if done is None:
 

@@ -36,7 +36,7 @@ def correlate(
     detection: Detection | None = None,
     *,
     now: datetime | None = None,
-    shared: bool = True,
+    shared: bool = False,
 ) -> CorrelationReport:
     """Evaluate every rule (default: the built-in pack) over the windows the new events
     touched, plus its lookback (``shared``: reading the events once for every rule, see

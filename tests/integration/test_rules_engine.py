@@ -453,8 +453,8 @@ def test_the_shared_scan_finds_what_each_rule_reading_the_events_finds(hot: HotS
         "days": plan_days(rules, days),
     }
     for plan in plans.values():
-        shared = evaluate(hot, plan, detection.context)
-        alone = evaluate(hot, plan, detection.context, shared=False)
+        shared = evaluate(hot, plan, detection.context, shared=True)
+        alone = evaluate(hot, plan, detection.context)
         assert shared.scanned >= 1 and alone.scanned == 0
         assert shared.errors == alone.errors == {}
         assert replace(shared, scanned=0) == alone
