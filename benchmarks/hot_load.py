@@ -51,11 +51,11 @@ from soc_platform.models import EVENT_SCHEMA
 KEEP = HotPolicy(retention_days=0)  # the generated day is in the past: keep it
 
 #: Binary COPY wire types of the waf_events columns, in EVENT_SCHEMA order
-#: (sql/migrations/0001_foundation/common/020_waf_events.sql). The two timestamptz
-#: columns are sent as int8: binary timestamptz *is* a big-endian int64 of microseconds
-#: since 2000-01-01 UTC, and binary COPY carries no type tags, so this writes exactly the
-#: bytes psycopg's timestamptz dumper would, without converting the Arrow timestamps to
-#: Python datetimes first.
+#: (sql/migrations/0001_foundation/common/020_waf_events.sql, 0005_canonical_event). The
+#: two timestamptz columns are sent as int8: binary timestamptz *is* a big-endian int64 of
+#: microseconds since 2000-01-01 UTC, and binary COPY carries no type tags, so this writes
+#: exactly the bytes psycopg's timestamptz dumper would, without converting the Arrow
+#: timestamps to Python datetimes first.
 PG_TYPES = [
     "text",
     "int8",
@@ -73,7 +73,22 @@ PG_TYPES = [
     "text",
     "int8",
     "int8",
+    # the canonical event's columns (sql/migrations/0005_canonical_event)
+    "text",
+    "text",
+    "text",
+    "text",
+    "text[]",
+    "text[]",
+    "text[]",
+    "text",
+    "int4",
+    "text",
+    "int8",
+    "text",
+    "text",
 ]
+assert len(PG_TYPES) == len(EVENT_SCHEMA.names)
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
 
 

@@ -7,11 +7,18 @@ positions. Ceiling: ``pyarrow.json.read_json`` alone on the same clean bytes, wi
 explicit input schema (default read options: 1 MB blocks, threads on); the ratio is
 ours / ceiling in lines per second.
 
+Then each WAF format (AWS WAF, ModSecurity v3, Cloudflare; ``--format-lines`` generated
+records each): the whole path every source takes (``parsing.detect.parse_bytes``: layout,
+format detection, parser, events with ids) against ``pyarrow.json.read_json`` of the same
+bytes with that format's explicit input schema, in the same run.
+
     .venv/bin/python benchmarks/parse.py [--lines 200000] [--bad-fraction 0.01] [--per-kind]
+        [--format-lines 100000] [--only-formats]
 """
 
 import argparse
 import io
+from datetime import UTC, datetime
 
 import pyarrow.json as pj
 from _common import (
@@ -26,8 +33,18 @@ from _common import (
     repeat,
     to_lines,
 )
+from _formats import GENERATORS
 
+from soc_platform.parsing import detect
+from soc_platform.parsing.formats import aws_waf, cloudflare, modsecurity
 from soc_platform.parsing.waf_json import INPUT_SCHEMA
+
+#: the explicit schema Arrow reads each format with (its first variant)
+FORMAT_SCHEMAS = {
+    "aws_waf": aws_waf.INPUT_SCHEMA,
+    "modsecurity": modsecurity.V3_SCHEMA,
+    "cloudflare": cloudflare.VARIANTS[1],  # Datetime as unixnano, the API default
+}
 
 
 def arrow_ceiling(data: bytes):
@@ -37,6 +54,35 @@ def arrow_ceiling(data: bytes):
             explicit_schema=INPUT_SCHEMA, unexpected_field_behavior="ignore"
         ),
     )
+
+
+def read_json(data: bytes, schema):
+    return pj.read_json(
+        io.BytesIO(data),
+        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+    )
+
+
+def bench_formats(n: int, repeats: int) -> None:
+    header(f"parse: WAF formats, {n:,} records each, detect.parse_bytes vs read_json")
+    for fmt, generate in GENERATORS.items():
+        data = generate(n)
+        schema = FORMAT_SCHEMAS[fmt]
+        ceil_t, table = repeat(lambda data=data, schema=schema: read_json(data, schema),
+                               repeats, warmup=1)  # fmt: skip
+        assert table.num_rows == n
+        now = datetime.now(UTC)
+        ours_t, res = repeat(
+            lambda data=data, src=f"bench.{fmt}", now=now: detect.parse_bytes(data, src, now),
+            repeats,
+            warmup=1,
+        )
+        assert res.events.num_rows == n, (fmt, res.dead_letter_counts())
+        assert set(res.events["source_format"].to_pylist()) == {fmt}
+        line(f"{fmt}: input", f"{mb(len(data)):.1f} MB ({len(data) / n:.0f} B/record)")
+        line("  ceiling read_json", f"{rate(n, ceil_t.median)} lines/s {ceil_t.spread()}")
+        line("  ours (detect + parse)", f"{rate(n, ours_t.median)} lines/s {ours_t.spread()}")
+        line("  ratio ours/ceiling", f"{ceil_t.median / ours_t.median:.2f}")
 
 
 def main() -> None:
@@ -51,7 +97,15 @@ def main() -> None:
         help="also time the dirty input with one bad-line kind at a time (slow)",
     )
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--format-lines", type=int, default=50_000, help="records per WAF format")
+    ap.add_argument("--only-formats", action="store_true", help="only the WAF formats")
     args = ap.parse_args()
+    if not args.only_formats:
+        bench_seed(args)
+    bench_formats(args.format_lines, args.repeats)
+
+
+def bench_seed(args: argparse.Namespace) -> None:
 
     header("parse: split_lines + waf_json parser")
     clean = to_lines(generate_events(args.lines, seed=args.seed))

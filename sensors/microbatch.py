@@ -75,7 +75,7 @@ RUN_TAGS = {
 
 class MicrobatchConfig(Config):
     files: list[str]
-    source_format: str = "waf_json"
+    source_format: str = ""  # empty: the landing resource's (SOC_LANDING_FORMAT)
 
 
 def _run_files(context: OpExecutionContext) -> list[str]:
@@ -118,7 +118,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         report = steps.ingest_files(
             lake.lake(),
             config.files,
-            config.source_format,
+            config.source_format or landing.source_format,
             max_line_bytes=landing.max_line_bytes,
         )
         faults.check("lake_commit", config.files)

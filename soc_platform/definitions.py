@@ -75,6 +75,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "landing": LandingResource(
             path=str(settings.landing_dir),
             max_line_bytes=settings.max_line_bytes,
+            source_format=settings.landing_format,
             quarantine_dir=str(settings.quarantine_dir),
             archive_dir=str(settings.archive_dir),
             done=settings.landing_done,

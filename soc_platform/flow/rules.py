@@ -74,7 +74,7 @@ def test_rules(
     for folder in fixture_dirs(rules_root):
         if only and folder.name not in only:
             continue
-        spec = _expected(folder)
+        spec = expected_spec(folder)
         name = str(spec.get("rule") or folder.name)
         try:
             rule_only = detection.only(name)
@@ -98,11 +98,12 @@ def test_rules(
                 found = engine.correlate_days(
                     hot, event_days(events["event_time"]), rule_only
                 ).incidents
-            results.append(_compare(name, case, expected, found))
+            results.append(compare_case(name, case, expected, found))
     return results
 
 
-def _expected(folder: Path) -> dict[str, Any]:
+def expected_spec(folder: Path) -> dict[str, Any]:
+    """A fixture folder's expected.yml: the incidents its positive and negative cases raise."""
     path = folder / "expected.yml"
     try:
         spec = yaml.safe_load(path.read_text()) or {}
@@ -115,9 +116,10 @@ def _expected(folder: Path) -> dict[str, Any]:
     return spec
 
 
-def _compare(
+def compare_case(
     rule: str, case: str, expected: list[dict[str, Any]], found: list[Incident]
 ) -> CaseResult:
+    """How the incidents ``found`` for one case compare with those ``expected``."""
     shown = [
         {"group": dict(i.group), "event_count": i.event_count, "start": i.start_time.isoformat()}
         for i in found

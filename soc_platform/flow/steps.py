@@ -19,7 +19,8 @@ from soc_platform.days import event_days
 from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import Lake
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
-from soc_platform.parsing import DEFAULT_FORMAT, DEFAULT_MAX_LINE_BYTES, get_parser
+from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES
+from soc_platform.parsing.detect import AUTO, RecordParser, format_name
 from soc_platform.search.backends import SearchBackend
 from soc_platform.sources.landing import iter_blocks
 
@@ -47,7 +48,7 @@ class IngestReport:
 def ingest_files(
     lake: Lake,
     paths: Sequence[str],
-    source_format: str = DEFAULT_FORMAT,
+    source_format: str = AUTO,
     *,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> IngestReport:
@@ -56,9 +57,10 @@ def ingest_files(
     A file that vanished or cannot be read to its end (e.g. a truncated gzip) does not fail
     the batch: the lines read before the problem are kept and the file is reported in
     ``files_failed`` with the reason. Lines longer than ``max_line_bytes``
-    (``SOC_MAX_LINE_BYTES``) are dead letters ``too_large``.
+    (``SOC_MAX_LINE_BYTES``) are dead letters ``too_large``. ``source_format``
+    (``SOC_LANDING_FORMAT``): a format name, or ``auto`` to detect it per file.
     """
-    parser = get_parser(source_format)
+    format_name(source_format)  # an unknown name fails before anything is read
     lake.ensure_tables()
     ingested_at = datetime.now(UTC)
     events: list[pa.Table] = []
@@ -68,9 +70,10 @@ def ingest_files(
     altered: Counter[str] = Counter()
     for path in paths:
         report.files += 1
+        parser = RecordParser(source_format, path, ingested_at, max_line_bytes=max_line_bytes)
         try:
             for block in iter_blocks(Path(path), max_line_bytes=max_line_bytes):
-                result = parser(block, path, ingested_at, max_line_bytes=max_line_bytes)
+                result = parser.parse(block)
                 report.lines_read += result.lines_read
                 events.append(result.events)
                 dead.append(result.dead_letters)

@@ -171,6 +171,7 @@ class Lake:
     def _ensure(self, name: str, schema: pa.Schema, ts_col: str, part_name: str) -> None:
         ident = self._ident(name)
         if self.catalog.table_exists(ident):
+            self._evolve(ident, schema)
             return
         txn = self.catalog.create_table_transaction(
             ident, schema=schema, properties={"write.parquet.compression-codec": "zstd"}
@@ -178,6 +179,16 @@ class Lake:
         with txn.update_spec() as spec:
             spec.add_field(ts_col, DayTransform(), part_name)
         txn.commit_transaction()
+
+    def _evolve(self, ident: str, schema: pa.Schema) -> None:
+        """Add the columns of ``schema`` an existing table lacks (Iceberg schema evolution:
+        a metadata commit; data files and snapshots stay, older rows read null)."""
+        table = self.catalog.load_table(ident)
+        have = set(table.schema().column_names)
+        if all(f.name in have for f in schema):
+            return
+        with table.update_schema() as update:
+            update.union_by_name(schema)
 
     def table(self, name: str) -> Table:
         with self._reaching(f"loading {name}"):

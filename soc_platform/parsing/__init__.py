@@ -1,7 +1,9 @@
 """Raw bytes -> canonical events. One module per log format; pure (no I/O, no Dagster).
 
 A parser is a function ``(LineBlock, source_file, ingested_at, *, max_line_bytes) ->
-ParseResult``. Register new formats (AWS WAF, ModSecurity, Cloudflare) in ``PARSERS``.
+ParseResult``; formats are registered in ``PARSERS``. Sources call
+:func:`~soc_platform.parsing.detect.parse_stream` / ``parse_bytes`` (bytes of any layout,
+gzip or not, format configured or detected).
 """
 
 from datetime import datetime
@@ -10,6 +12,7 @@ from typing import Protocol
 from soc_platform.errors import ConfigurationError
 from soc_platform.parsing import waf_json
 from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, ParseResult
+from soc_platform.parsing.formats import aws_waf, cloudflare, modsecurity
 from soc_platform.parsing.lines import LineBlock, LineReader, split_lines
 
 
@@ -24,7 +27,12 @@ class Parser(Protocol):
     ) -> ParseResult: ...
 
 
-PARSERS: dict[str, Parser] = {waf_json.FORMAT: waf_json.parse}
+PARSERS: dict[str, Parser] = {
+    waf_json.FORMAT: waf_json.parse,
+    aws_waf.FORMAT: aws_waf.parse,
+    modsecurity.FORMAT: modsecurity.parse,
+    cloudflare.FORMAT: cloudflare.parse,
+}
 DEFAULT_FORMAT = waf_json.FORMAT
 
 

@@ -8,11 +8,14 @@ events that matched no rule: ``rule_id`` 0 or absent, ``rule_msg`` empty.
 
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from soc_platform.models import LAKE_EVENT_SCHEMA, Action, DeadLetterReason
+from soc_platform.parsing.arrowkit import constant, gather_lists
 from soc_platform.parsing.base import DEFAULT_MAX_LINE_BYTES, ParseResult, latest_event_time
+from soc_platform.parsing.canonical import complete_columns
 from soc_platform.parsing.common import (
     dead_letter_table,
     event_ids,
@@ -24,6 +27,7 @@ from soc_platform.parsing.common import (
 from soc_platform.parsing.jsonl import LineBlock, read_json_rows
 
 FORMAT = "waf_json"
+VENDOR, PRODUCT = "seed", "seed WAF JSON"
 
 INPUT_SCHEMA = pa.schema(
     [
@@ -161,31 +165,37 @@ def parse(
     status_good = pc.cast(good["status_code"].combine_chunks(), pa.int32())
     n = good.num_rows
 
-    events = pa.table(
-        {
-            "event_id": ids,
-            "event_time": event_time.take(keep),
-            "client_ip": client_ip.take(keep),
-            # as sent: Sigma's |cased and |re see the original; whoever needs a normal
-            # form (grouping by host) makes it where it is used
-            "host": good["host"],
-            "request_method": good["request_method"],
-            "request_uri": good["request_uri"],
-            "status_code": status_good,
-            "user_agent": good["user_agent"],
-            "rule_id": rule_id,
-            "rule_msg": pc.fill_null(good["rule_msg"], ""),
-            "rule_tags": pc.fill_null(
-                good["rule_tags"].combine_chunks(), pa.scalar([], pa.list_(pa.string()))
-            ),
-            "action": derive_action(good["action"].combine_chunks(), rule_matched, status_good),
-            "source_format": pa.array([FORMAT] * n, pa.string()),
-            "source_file": pa.array([source_file] * n, pa.string()),
-            "source_offset": pa.array(good_offsets, pa.int64()),
-            "ingested_at": pa.array([ingested_at] * n, LAKE_EVENT_SCHEMA.field("ingested_at").type),
-            "raw": decoded.raw.take(keep),
-        }
-    ).cast(LAKE_EVENT_SCHEMA)
+    rule_names = pc.if_else(rule_matched, pc.fill_null(good["rule_msg"], ""), None)
+    columns: dict[str, pa.Array] = {
+        "event_id": ids,
+        "event_time": event_time.take(keep),
+        "client_ip": client_ip.take(keep),
+        # as sent: Sigma's |cased and |re see the original; whoever needs a normal
+        # form (grouping by host) makes it where it is used
+        "host": good["host"],
+        "request_method": good["request_method"],
+        "request_uri": good["request_uri"],
+        "status_code": status_good,
+        "user_agent": good["user_agent"],
+        "rule_id": rule_id,
+        "rule_msg": pc.fill_null(good["rule_msg"], ""),
+        "rule_tags": pc.fill_null(
+            good["rule_tags"].combine_chunks(), pa.scalar([], pa.list_(pa.string()))
+        ),
+        "action": derive_action(good["action"].combine_chunks(), rule_matched, status_good),
+        "source_format": pa.array([FORMAT] * n, pa.string()),
+        "source_file": pa.array([source_file] * n, pa.string()),
+        "source_offset": pa.array(good_offsets, pa.int64()),
+        "ingested_at": pa.array([ingested_at] * n, LAKE_EVENT_SCHEMA.field("ingested_at").type),
+        "raw": decoded.raw.take(keep),
+        # the canonical event's columns (url_path/url_query split from request_uri)
+        "observer_vendor": constant(VENDOR, n, pa.string()),
+        "observer_product": constant(PRODUCT, n, pa.string()),
+        "rule_ids": gather_lists(n, [(np.arange(n), rule_id)]),
+        "rule_names": gather_lists(n, [(np.arange(n), rule_names)]),
+    }
+    events = pa.table(complete_columns(columns, n)).select(LAKE_EVENT_SCHEMA.names)
+    events = events.cast(LAKE_EVENT_SCHEMA)
 
     order = sorted(range(len(bad_idx)), key=bad_idx.__getitem__)
     lines = [

@@ -1,4 +1,7 @@
-"""The landing directory: ``.jsonl`` / ``.jsonl.gz`` files dropped by shippers.
+"""The landing directory: files dropped by shippers and WAFs (``.json``, ``.jsonl``,
+``.ndjson``, ``.log``, extension-less Firehose objects; each may be gzip-compressed,
+which is recognised by its magic bytes). How records lie in a file is
+:mod:`soc_platform.parsing.records`' business.
 
 Writers should create files under a temporary name (a leading dot, or ``.tmp``/``.part``
 suffix) and rename them when complete; such names are ignored until then.
@@ -8,20 +11,28 @@ when quarantined (moved to the quarantine folder), keeping their path relative t
 """
 
 import errno
-import gzip
-import io
 import os
 import shutil
-import zlib
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.models import LandingFile
-from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock, LineReader
+from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
+from soc_platform.parsing.records import iter_record_blocks
 
-SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+SUFFIXES = tuple(ext + gz for ext in (".json", ".jsonl", ".ndjson", ".log") for gz in ("", ".gz"))
+
+
+def is_landing_name(name: str) -> bool:
+    """A name the landing directory reads: a known suffix, or none at all (Firehose).
+    A leading ``.`` (being written) or ``_`` (markers and side files such as Spark's
+    ``_SUCCESS`` or ``generate``'s ``_truth-*.json``) is not data, as in Hadoop."""
+    return not name.startswith((".", "_")) and (name.endswith(SUFFIXES) or "." not in name)
+
+
 BLOCK_BYTES = 32 << 20
 READ_BYTES = 1 << 20
 
@@ -35,7 +46,7 @@ def list_landing_files(root: Path) -> list[LandingFile]:
     found = []
     for path in root.rglob("*"):
         name = path.name
-        if name.startswith(".") or not name.endswith(SUFFIXES) or not path.is_file():
+        if not is_landing_name(name) or not path.is_file():
             continue
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
@@ -114,16 +125,11 @@ def prune_archive(archive_root: Path, keep_days: int, today: date) -> list[str]:
     return pruned
 
 
-def _open(path: Path) -> io.BufferedIOBase:
-    if path.name.endswith(".gz"):
-        return gzip.GzipFile(path, "rb")
-    return path.open("rb")
-
-
 def iter_blocks(
     path: Path, block_bytes: int = BLOCK_BYTES, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[LineBlock]:
-    """Read a (possibly gzipped) file in blocks of whole lines, keeping line numbers.
+    """Read a (possibly gzipped) file in blocks of whole records, keeping line (or record)
+    numbers.
 
     A line longer than ``max_line_bytes`` is never held whole (its first bytes, size and
     digest are kept; the parser dead-letters it), so memory stays bounded whatever the
@@ -131,15 +137,8 @@ def iter_blocks(
     everything read before the problem is still yielded, the cut-off last line included
     (it will be a dead letter), and then the error is raised.
     """
-    reader = LineReader(block_bytes, max_line_bytes)
-    with _open(path) as fh:
-        while True:
-            try:
-                chunk = fh.read1(READ_BYTES)  # what is decoded so far, even before a bad end
-            except (EOFError, zlib.error, OSError):
-                yield from reader.finish()
-                raise
-            if not chunk:
-                break
-            yield from reader.feed(chunk)
-    yield from reader.finish()
+    with path.open("rb") as fh:
+        chunks = iter(partial(fh.read, READ_BYTES), b"")
+        yield from iter_record_blocks(
+            chunks, block_bytes=block_bytes, max_line_bytes=max_line_bytes
+        )

@@ -10,7 +10,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {
-    "parse.py": ["--lines", "3000", "--repeats", "1", "--dirty-repeats", "1"],
+    "parse.py": [
+        "--lines",
+        "3000",
+        "--repeats",
+        "1",
+        "--dirty-repeats",
+        "1",
+        "--format-lines",
+        "2000",
+    ],
     "lake.py": ["--events", "3000", "--repeats", "1"],
     "hot_load.py": ["--events", "3000", "--minute-events", "1000", "--repeats", "1"],
     "hot_query.py": ["--rows", "20000", "--days", "2", "--queries", "3"],

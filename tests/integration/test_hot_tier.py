@@ -16,10 +16,12 @@ from psycopg import sql as pgsql
 
 from soc_platform import sql
 from soc_platform.flow import checks, steps
+from soc_platform.hot.arrow_copy import to_copy_csv
 from soc_platform.hot.schema import partition_name
 from soc_platform.hot.store import AGGREGATES, Dialect, HotPolicy, HotStore
 from soc_platform.incidents import engine
 from soc_platform.lake.iceberg import Lake
+from soc_platform.models import CANONICAL_FIELDS
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.sources.synth import generate
 from tests.helpers import sqli_burst, to_jsonl, waf_event
@@ -100,8 +102,15 @@ def test_schema_1_deployment_upgrades_without_data_loss(pg_dsn: str) -> None:
     # load as schema 1 did: COPY into the partition, then the day's summary, which two
     # racing refreshes could leave twice
     old.ensure_day_partitions([NOON.date()])
+    # (schema 1's columns: the canonical event's came with migration 0005)
+    columns = [name for name in events.column_names if name not in CANONICAL_FIELDS]
+    columns.remove("raw")
+    copy = pgsql.SQL("COPY waf_events ({}) FROM STDIN (FORMAT csv)").format(
+        pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+    )
     with old.connect() as conn:
-        old._copy_and_insert(conn, events)
+        with conn.cursor().copy(copy) as cp:
+            cp.write(to_copy_csv(events.select(columns)))
         for _ in range(2):
             conn.execute(
                 "INSERT INTO waf_events_daily_summary SELECT date_trunc('day', event_time), "

@@ -172,40 +172,55 @@ def _times(events: list[dict[str, Any]]) -> pa.Array:
     return parse(events)["event_time"]
 
 
-def test_micro_batches_and_a_backfill_agree_on_every_rule(hot: HotStore) -> None:
-    """Every built-in rule's positive fixtures, fed in 7 shuffled micro-batches, give the
-    same incidents as one evaluation of the whole day (the backfill)."""
-    root = builtin_rules_dir() / "tests"
-    events: list[dict[str, Any]] = []
-    for folder in sorted(root.iterdir()):
-        if folder.name in ("waf-request-flood", "waf-scanner-fuzzing"):
-            continue  # thousands of lines: covered by their own fixture test
-        events += [
-            json.loads(line) for line in (folder / "positive.jsonl").read_text().splitlines()
-        ]
-    rng = random.Random(3)
-    rng.shuffle(events)
-    detection = default_detection()
-    table = parse(events)
-    batches = [events[i::7] for i in range(7)]
-    for batch in batches:
-        part = _load(hot, batch)
-        engine.correlate(hot, part["event_time"], detection, now=NOON)
-    live = {(i.id, i.event_count, i.end_time) for i in hot.list_incidents(limit=1000)}
-    days = sorted({t.date() for t in table["event_time"].to_pylist()})
-    backfill = engine.correlate_days(hot, days, detection)
-    assert {(i.id, i.event_count, i.end_time) for i in backfill.incidents} == live
-    assert backfill.changed == 0 and backfill.superseded == []
-    assert len({i.rule for i in backfill.incidents}) >= 8
-
-
 # -- the rule pack's fixtures --------------------------------------------------------------
-
+# Each fixture is replayed once in the suite: the positive one in shuffled micro-batches
+# (checked against expected.yml and against one evaluation of the whole day), the negative
+# one whole. Two rules whose fixtures hold thousands of lines go through `rules test`
+# (rulework.test_rules, the command's own code) instead.
 
 RULE_DIRS = sorted(p.name for p in (builtin_rules_dir() / "tests").iterdir() if p.is_dir())
+THROUGH_RULES_TEST = ("waf-request-flood", "waf-scanner-fuzzing")
 
 
-@pytest.mark.parametrize("rule", RULE_DIRS)
+def _fixture_events(rule: str, case: str) -> list[dict[str, Any]]:
+    path = builtin_rules_dir() / "tests" / rule / f"{case}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("rule", [r for r in RULE_DIRS if r not in THROUGH_RULES_TEST])
+def test_rule_fixtures_in_micro_batches_agree_with_a_backfill(rule: str, hot: HotStore) -> None:
+    """A rule's positive fixture, fed in 7 shuffled micro-batches, raises the incidents its
+    expected.yml names, the same (ids, counts, ends) as one evaluation of the whole day,
+    which rewrites nothing; its negative fixture (near-misses) raises none."""
+    spec = rulework.expected_spec(builtin_rules_dir() / "tests" / rule)
+    detection = default_detection().only(str(spec.get("rule") or rule))
+    events = _fixture_events(rule, "positive")
+    random.Random(3).shuffle(events)
+    for batch in (events[i::7] for i in range(7)):
+        part = _load(hot, batch)
+        engine.correlate(hot, part["event_time"], detection, now=NOON)
+    live = hot.list_incidents(limit=1000)
+    found = rulework.compare_case(rule, "positive", list(spec.get("positive") or []), live)
+    assert found.ok, found.problems
+    assert found.found, "a positive fixture must raise an incident"
+    days = sorted({t.date() for t in parse(events)["event_time"].to_pylist()})
+    backfill = engine.correlate_days(hot, days, detection)
+    assert {(i.id, i.event_count, i.end_time) for i in backfill.incidents} == {
+        (i.id, i.event_count, i.end_time) for i in live
+    }
+    assert backfill.changed == 0 and backfill.superseded == []
+
+    with hot.connect(autocommit=True) as conn:  # the negative case on an empty table
+        conn.execute("TRUNCATE waf_events")
+        conn.execute("DELETE FROM incidents")
+    negative = _load(hot, _fixture_events(rule, "negative"))
+    days = sorted({t.date() for t in negative["event_time"].to_pylist()})
+    quiet = engine.correlate_days(hot, days, detection).incidents
+    result = rulework.compare_case(rule, "negative", list(spec.get("negative") or []), quiet)
+    assert result.ok, result.problems
+
+
+@pytest.mark.parametrize("rule", THROUGH_RULES_TEST)
 def test_builtin_rule_fixtures(rule: str, pg_cluster: EmbeddedPostgres) -> None:
     """`soc-platform rules test` for one rule: positive fixture fires as expected, the
     negative one (near-misses) does not."""

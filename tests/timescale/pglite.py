@@ -200,18 +200,26 @@ def insert_events(dsn: str, events: pa.Table, rows_per_statement: int = 500) -> 
     The product loads with COPY, which this server cannot take: the real-server suite and
     the plain PostgreSQL suite test that path.
     """
-    rows = first_per_key(events.select(_COLUMNS), "event_id").to_pylist()
-    columns = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
-    one_row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)))
     inserted = 0
     with connect(dsn) as conn:
+        # the columns the table has (a database at an older schema has fewer)
+        have = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'waf_events'"
+            )
+        }
+        names = [c for c in _COLUMNS if c in have]
+        rows = first_per_key(events.select(names), "event_id").to_pylist()
+        columns = sql.SQL(", ").join(map(sql.Identifier, names))
+        one_row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(names)))
         for start in range(0, len(rows), rows_per_statement):
             chunk = rows[start : start + rows_per_statement]
             statement = sql.SQL(
                 "INSERT INTO waf_events ({}) VALUES {} "
                 "ON CONFLICT (event_time, event_id) DO NOTHING"
             ).format(columns, sql.SQL(", ").join([one_row] * len(chunk)))
-            cur = conn.execute(statement, [row[c] for row in chunk for c in _COLUMNS])
+            cur = conn.execute(statement, [row[c] for row in chunk for c in names])
             inserted += cur.rowcount
     return inserted
 

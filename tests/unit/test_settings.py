@@ -297,3 +297,11 @@ def test_pg_bin_dir_is_the_only_name_for_the_binaries(cwd: Path) -> None:
     assert load_settings({"SOC_PG_BIN_DIR": "/opt/pg/bin"}).pg_bin_dir == "/opt/pg/bin"
     with pytest.raises(ConfigurationError, match=r"SOC_PG_BIN is not a setting.*SOC_PG_BIN_DIR"):
         load_settings({"SOC_PG_BIN": "/opt/pg/bin"})
+
+
+def test_landing_format(cwd: Path) -> None:
+    assert load_settings({}).landing_format == "auto"
+    assert load_settings({"SOC_LANDING_FORMAT": "AWS_WAF"}).landing_format == "aws_waf"
+    assert load_settings({"SOC_LANDING_FORMAT": "seed"}).landing_format == "waf_json"
+    with pytest.raises(ConfigurationError, match=r"SOC_LANDING_FORMAT: unknown log format 'nginx'"):
+        load_settings({"SOC_LANDING_FORMAT": "nginx"})

@@ -10,14 +10,26 @@ from soc_platform.sources.landing import iter_blocks, list_landing_files
 
 
 def test_only_complete_landing_files_are_listed(tmp_path: Path) -> None:
-    for name in ["a.jsonl", "b.jsonl.gz", "c.ndjson", ".hidden.jsonl", "d.jsonl.tmp", "e.json"]:
+    names = ["a.jsonl", "b.jsonl.gz", "c.ndjson", ".hidden.jsonl", "d.jsonl.tmp", "e.json"]
+    names += ["h.log.gz", "waf-stream-1-2026-12-01-10-00-00-abcd", "i.csv", "j.json.part"]
+    names += ["_SUCCESS", "_truth-s7.json"]
+    for name in names:
         (tmp_path / name).write_text("{}\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f.jsonl").write_text("{}\n")
     (tmp_path / ".staging").mkdir()
     (tmp_path / ".staging" / "g.jsonl").write_text("{}\n")
     names = [Path(f.path).relative_to(tmp_path).as_posix() for f in list_landing_files(tmp_path)]
-    assert names == ["a.jsonl", "b.jsonl.gz", "c.ndjson", "sub/f.jsonl"]
+    # .json/.log and extension-less Firehose objects too (issue 11); never temporary names
+    assert names == [
+        "a.jsonl",
+        "b.jsonl.gz",
+        "c.ndjson",
+        "e.json",
+        "h.log.gz",
+        "sub/f.jsonl",
+        "waf-stream-1-2026-12-01-10-00-00-abcd",
+    ]
     assert list_landing_files(tmp_path / "missing") == []
 
 
@@ -134,3 +146,22 @@ def test_retiring_deletes_or_archives_and_the_archive_is_pruned(tmp_path: Path) 
     assert prune_archive(archive, 7, date(2026, 3, 9)) == ["2026-03-01"]
     assert sorted(p.name for p in archive.iterdir()) == ["2026-03-08", "notes"]
     assert prune_archive(archive, 0, date(2030, 1, 1)) == []  # 0: kept for ever
+
+
+def test_a_long_first_line_is_still_read_in_bounded_memory(tmp_path: Path) -> None:
+    """A file whose first line is longer than the layout peek (1 MiB) is JSON lines, not
+    a document to read whole."""
+    import tracemalloc
+
+    huge = b'{"request_uri":"' + b"A" * (32 << 20) + b'", "x": 1}'
+    path = tmp_path / "big.log"
+    path.write_bytes(huge + b"\n" + b'{"n":2}\n')
+    tracemalloc.start()
+    try:
+        blocks = list(iter_blocks(path, block_bytes=1 << 20, max_line_bytes=1 << 20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, f"peak {peak:,} bytes while reading a 32 MiB first line"
+    lines = [line for b in blocks for line in b.lines]
+    assert len(lines) == 2 and lines[1] == b'{"n":2}'

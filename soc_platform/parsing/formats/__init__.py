@@ -1,0 +1,1 @@
+"""One module per WAF log format; each exposes ``FORMAT``, ``parse`` and ``looks_like``."""

@@ -1,0 +1,1 @@
+ALTER TABLE waf_events ADD COLUMN IF NOT EXISTS host_criticality text
