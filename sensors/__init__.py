@@ -16,11 +16,15 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from sensors.maintenance import build_maintenance
 from sensors.microbatch import build_microbatch_job, build_microbatch_sensor
+from sensors.sources import source_sensors
 from soc_platform.flow.keys import QUARANTINE_CHECK, RAW
 
 
 def build_sensors_and_jobs(
-    partitions: DailyPartitionsDefinition, sensor_interval_seconds: int = 60
+    partitions: DailyPartitionsDefinition,
+    sensor_interval_seconds: int = 60,
+    s3_running: bool = False,
+    nats_running: bool = False,
 ) -> tuple[
     list[JobDefinition | UnresolvedAssetJob],
     list[SensorDefinition],
@@ -36,6 +40,9 @@ def build_sensors_and_jobs(
     jobs, schedules = build_maintenance()
     return (
         [job, check_job, *jobs],
-        [build_microbatch_sensor(job, check_job, sensor_interval_seconds)],
+        [
+            build_microbatch_sensor(job, check_job, sensor_interval_seconds),
+            *source_sensors(job, check_job, sensor_interval_seconds, s3_running, nats_running),
+        ],
         schedules,
     )

@@ -53,11 +53,13 @@ from soc_platform.flow.keys import (
 )
 from soc_platform.flow.resources import (
     DetectionResource,
+    EnrichmentResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
     SearchResource,
 )
+from soc_platform.flow.source_resources import NatsSourceResource, S3SourceResource
 from soc_platform.incidents import engine
 from soc_platform.sources import lifecycle
 from soc_platform.sources.planning import next_cursor, skip_reason
@@ -75,7 +77,8 @@ RUN_TAGS = {
 
 class MicrobatchConfig(Config):
     files: list[str]
-    source_format: str = ""  # empty: the landing resource's (SOC_LANDING_FORMAT)
+    source_format: str = ""  # empty: the source's own setting (SOC_LANDING_FORMAT, ...)
+    source: str = "local"  # local (landing paths), s3 (object keys) or nats (fetches itself)
 
 
 def _run_files(context: OpExecutionContext) -> list[str]:
@@ -113,14 +116,24 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         config: MicrobatchConfig,
         lake: LakeResource,
         landing: LandingResource,
+        s3: S3SourceResource,
+        nats: NatsSourceResource,
+        enrichment: EnrichmentResource,
     ) -> Iterator[AssetMaterialization | Output[steps.IngestReport]]:
+        from sensors.sources import read_batch
+
         faults.check("ingest", config.files)
-        report = steps.ingest_files(
-            lake.lake(),
-            config.files,
-            config.source_format or landing.source_format,
-            max_line_bytes=landing.max_line_bytes,
-        )
+        with enrichment.open() as enricher:
+            report = read_batch(
+                config.source,
+                config.files,
+                config.source_format,
+                lake,
+                landing,
+                s3,
+                nats,
+                enrich=enricher,
+            )
         faults.check("lake_commit", config.files)
         meta: dict[str, Any] = {
             "files": report.files,
@@ -130,7 +143,9 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
             "duplicates_skipped": report.duplicates,
             "dead_letters": report.dead_letters,
             "files_failed": len(report.files_failed),
+            "source": report.source,
             **{f"events_altered/{k}": v for k, v in report.events_altered.items()},
+            **report.source_lag,
         }
         for path, why in report.files_failed.items():
             context.log.warning(f"could not read all of {path}: {why}")
@@ -265,15 +280,22 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         ingest: steps.IngestReport,
         hot: HotStoreResource,
         landing: LandingResource,
+        s3: S3SourceResource,
+        nats: NatsSourceResource,
     ) -> None:
         """The batch is in the lake, the hot store and the index: its files leave landing
-        (deleted or archived) and the ledger; a file read only partly is quarantined."""
+        (deleted or archived) and the ledger; a file read only partly is quarantined.
+        (NATS: its messages are acknowledged now.)"""
+        from sensors.sources import confirm_messages, source_area
+
         faults.check("retire", _run_files(context))
-        ledger = landing.ledger(hot)
+        if ingest.source == "nats":
+            confirm_messages(context, ingest, nats)
+            return
+        area = source_area(ingest.source, landing, s3)
+        ledger = area.ledger(hot.store())
         token = context.run.tags.get(CLAIM_TAG)
-        report = lifecycle.retire(
-            ledger, landing.area(), token, ingest.files_failed, datetime.now(UTC)
-        )
+        report = lifecycle.retire(ledger, area, token, ingest.files_failed, datetime.now(UTC))
         if not token:
             context.log.info("run holds no landing-ledger claim: its files stay in landing")
         for path, moved in report.quarantined.items():
@@ -281,7 +303,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         for path in report.changed:
             context.log.warning(f"{path} changed during the run: it stays, to be read again")
         context.log.info(
-            f"landing: {len(report.retired)} files retired ({landing.done}), "
+            f"landing: {len(report.retired)} files retired ({area.done}), "
             f"{len(report.quarantined)} quarantined, {len(report.changed)} changed, "
             f"{len(report.vanished)} already gone"
         )
@@ -295,7 +317,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
                 "files_quarantined": len(report.quarantined),
                 "files_changed": len(report.changed),
                 "files_vanished": len(report.vanished),
-                "done": landing.done,
+                "done": area.done,
             }
         )
 
@@ -315,14 +337,23 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
     return microbatch_job
 
 
-def microbatch_run_request(job_name: str, token: str, files: list[str], attempt: int) -> RunRequest:
+def microbatch_run_request(
+    job_name: str,
+    token: str,
+    files: list[str],
+    attempt: int,
+    source: str = "local",
+    source_format: str = "",
+) -> RunRequest:
     """The run of one ledger claim (its token is the run key and the ``soc/claim`` tag)."""
+    config = {"files": files, "source": source, "source_format": source_format}
     return RunRequest(
         job_name=job_name,
         run_key=token,
-        run_config={"ops": {"ingest_landing_files": {"config": {"files": files}}}},
+        run_config={"ops": {"ingest_landing_files": {"config": config}}},
         tags={
             **RUN_TAGS,
+            "soc/source": source,
             CLAIM_TAG: token,
             "soc/files": str(len(files)),
             "soc/attempt": str(attempt),

@@ -13,11 +13,13 @@ from assets import build_asset_checks, build_assets
 from sensors import build_sensors_and_jobs
 from soc_platform.flow.resources import (
     DetectionResource,
+    EnrichmentResource,
     HotStoreResource,
     LakeResource,
     LandingResource,
     SearchResource,
 )
+from soc_platform.flow.source_resources import NatsSourceResource, S3SourceResource
 from soc_platform.redact import has_credentials
 from soc_platform.settings import Settings, load_settings
 
@@ -84,6 +86,32 @@ def build_resources(settings: Settings) -> dict[str, object]:
             retry_max_seconds=settings.landing_retry_max_seconds,
             quarantine_after=settings.landing_quarantine_after,
         ),
+        "s3": S3SourceResource(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            source_format=settings.s3_format,
+            endpoint=_address("SOC_S3_ENDPOINT", settings.s3_endpoint),
+            access_key_id=_secret("SOC_S3_ACCESS_KEY_ID", settings.s3_access_key_id),
+            secret_access_key=_secret("SOC_S3_SECRET_ACCESS_KEY", settings.s3_secret_access_key),
+            region=settings.s3_region,
+            done=settings.landing_done,
+        ),
+        "nats": NatsSourceResource(
+            url=_address("SOC_NATS_URL", settings.nats_url),
+            stream=settings.nats_stream,
+            subject=settings.nats_subject,
+            consumer=settings.nats_consumer,
+            batch=settings.nats_batch,
+            wait_seconds=settings.nats_wait_seconds,
+            ack_wait_seconds=settings.nats_ack_wait_seconds,
+            source_format=settings.nats_format,
+        ),
+        "enrichment": EnrichmentResource(
+            data_dir=str(settings.data_dir),
+            asn_db=str(settings.geoip_asn_db) if settings.geoip_asn_db else None,
+            country_db=str(settings.geoip_country_db) if settings.geoip_country_db else None,
+            assets_path=str(settings.asset_criticality) if settings.asset_criticality else None,
+        ),
         "detection": DetectionResource(
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
             config_path=str(settings.detection_config) if settings.detection_config else None,
@@ -102,7 +130,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         # backfill_policy and sensor owners are marked beta; we rely on them knowingly
         warnings.simplefilter("ignore", dg.BetaWarning)
         jobs, sensors, schedules = build_sensors_and_jobs(
-            partitions, settings.sensor_interval_seconds
+            partitions,
+            settings.sensor_interval_seconds,
+            s3_running=settings.s3_bucket is not None,
+            nats_running=settings.nats_url is not None,
         )
         assets = build_assets(partitions)
     return dg.Definitions(

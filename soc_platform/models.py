@@ -162,6 +162,7 @@ class LandingFile:
     path: str
     size: int
     mtime_ns: int
+    etag: str | None = field(default=None, compare=False)  # an S3 object's content identity
 
     @property
     def key(self) -> str:
@@ -169,8 +170,9 @@ class LandingFile:
 
     @property
     def version(self) -> str:
-        """What identifies this content of the path (an S3 source would use the ETag)."""
-        return f"{self.size}:{self.mtime_ns}"
+        """What identifies this content of the path: an S3 object's ETag, a local file's
+        size and modification time."""
+        return self.etag if self.etag is not None else f"{self.size}:{self.mtime_ns}"
 
 
 def local_source(root: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal, TypedDict
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.redact import redact_url, secrets_of
@@ -16,6 +17,8 @@ from soc_platform.redact import redact_url, secrets_of
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # = soc_platform.parsing.base.DEFAULT_MAX_LINE_BYTES
 #: Arrow's JSON reader takes blocks of twice the longest line in an int32.
 _LINE_BYTES_RANGE = (1 << 10, 256 << 20)
+#: ``SOC_GEOIP_ASN_DB=off`` / ``SOC_GEOIP_COUNTRY_DB=off``: no such enrichment
+GEOIP_OFF: Literal["off"] = "off"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,21 @@ class Settings:
     landing_retry_max_seconds: int = 1800  # backoff cap
     landing_quarantine_after: int = 3  # runs holding only the file that failed
     sensor_interval_seconds: int = 60  # how often the micro-batch sensor looks at landing
+    # sources besides the landing directory (README "Sources"); unset: not configured
+    s3_bucket: str | None = None  # SOC_S3_BUCKET: the S3/MinIO landing bucket
+    s3_prefix: str = ""  # SOC_S3_PREFIX: the key prefix listed (e.g. AWSLogs/)
+    s3_format: str = "auto"  # SOC_S3_FORMAT: the log format of its objects, or auto
+    nats_url: str | None = None  # SOC_NATS_URL: the NATS server (JetStream)
+    nats_stream: str = "WAF"
+    nats_subject: str = "waf.>"
+    nats_consumer: str = "soc-platform"  # the durable pull consumer
+    nats_batch: int = 10_000  # messages per micro-batch at most
+    nats_wait_seconds: int = 5  # how long a micro-batch waits for messages at most
+    nats_ack_wait_seconds: int = 600  # unacknowledged messages are redelivered after this
+    nats_format: str = "auto"  # SOC_NATS_FORMAT: the messages' log format, or auto
+    # IP enrichment databases (MMDB); None: the embedded DB-IP Lite files; "off": none
+    geoip_asn_db: Path | Literal["off"] | None = None
+    geoip_country_db: Path | Literal["off"] | None = None
 
     @property
     def embedded_pg(self) -> bool:
@@ -81,6 +99,7 @@ class Settings:
             self.lake_warehouse,
             self.s3_endpoint,
             self.pg_dsn,
+            self.nats_url,
         ) + [s for s in (self.meili_api_key, self.s3_secret_access_key) if s]
 
     @property
@@ -232,8 +251,54 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_line_bytes=_max_line_bytes(env),
         landing_format=_landing_format(env),
         landing_done=_landing_done(env),
+        geoip_asn_db=_geoip(env, "SOC_GEOIP_ASN_DB"),
+        geoip_country_db=_geoip(env, "SOC_GEOIP_COUNTRY_DB"),
         **_landing_settings(env, data_dir, landing),
+        **_source_settings(env),
     )
+
+
+class _SourceSettings(TypedDict):
+    s3_bucket: str | None
+    s3_prefix: str
+    s3_format: str
+    nats_url: str | None
+    nats_stream: str
+    nats_subject: str
+    nats_consumer: str
+    nats_format: str
+    nats_batch: int
+    nats_wait_seconds: int
+    nats_ack_wait_seconds: int
+
+
+def _source_settings(env: Mapping[str, str]) -> _SourceSettings:
+    """``SOC_S3_*`` (bucket, prefix, format) and ``SOC_NATS_*`` (README "Sources")."""
+    nats_url = _get(env, "SOC_NATS_URL")
+    if nats_url and not nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
+        raise ConfigurationError(
+            f"SOC_NATS_URL={redact_url(nats_url)!r} must start with nats:// (or tls://)"
+        )
+    prefix = _get(env, "SOC_S3_PREFIX") or ""
+    numbers = {}
+    for name, default in (("batch", 10_000), ("wait_seconds", 5), ("ack_wait_seconds", 600)):
+        variable = f"SOC_NATS_{name.upper()}"
+        numbers[name] = _days(env, variable, default, 1)
+        if numbers[name] == 0:
+            raise ConfigurationError(f"{variable} must be at least 1")
+    return {
+        "s3_bucket": _get(env, "SOC_S3_BUCKET"),
+        "s3_prefix": prefix.lstrip("/"),
+        "s3_format": _landing_format(env, "SOC_S3_FORMAT"),
+        "nats_url": nats_url,
+        "nats_stream": _get(env, "SOC_NATS_STREAM") or "WAF",
+        "nats_subject": _get(env, "SOC_NATS_SUBJECT") or "waf.>",
+        "nats_consumer": _get(env, "SOC_NATS_CONSUMER") or "soc-platform",
+        "nats_format": _landing_format(env, "SOC_NATS_FORMAT"),
+        "nats_batch": numbers["batch"],
+        "nats_wait_seconds": numbers["wait_seconds"],
+        "nats_ack_wait_seconds": numbers["ack_wait_seconds"],
+    }
 
 
 def _max_line_bytes(env: Mapping[str, str]) -> int:
@@ -255,14 +320,14 @@ def _max_line_bytes(env: Mapping[str, str]) -> int:
 LANDING_DONE_MODES = ("delete", "archive")
 
 
-def _landing_format(env: Mapping[str, str]) -> str:
+def _landing_format(env: Mapping[str, str], variable: str = "SOC_LANDING_FORMAT") -> str:
     from soc_platform.parsing.detect import format_name  # pyarrow: only when it is read
 
-    text = _get(env, "SOC_LANDING_FORMAT") or "auto"
+    text = _get(env, variable) or "auto"
     try:
         return format_name(text)
     except ConfigurationError as exc:
-        raise ConfigurationError(f"SOC_LANDING_FORMAT: {exc}") from None
+        raise ConfigurationError(f"{variable}: {exc}") from None
 
 
 def _landing_done(env: Mapping[str, str]) -> str:
@@ -313,6 +378,13 @@ def fault_spec(env: Mapping[str, str] | None = None) -> str | None:
 def fault_marker(env: Mapping[str, str] | None = None) -> str | None:
     """``SOC_FAULT_MARKER``: the file a ``pause`` fault writes, then waits to see deleted."""
     return _get(os.environ if env is None else env, "SOC_FAULT_MARKER")
+
+
+def _geoip(env: Mapping[str, str], name: str) -> Path | Literal["off"] | None:
+    text = _get(env, name)
+    if text is not None and text.lower() == GEOIP_OFF:
+        return GEOIP_OFF
+    return _path(env, name, must_exist=True)
 
 
 def _path(env: Mapping[str, str], name: str, *, must_exist: bool = False) -> Path | None:

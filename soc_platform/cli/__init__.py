@@ -9,6 +9,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
+from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
 from soc_platform.cli import rules as cli_rules
 from soc_platform.cli.common import _day, _root_cause
@@ -34,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--truth", help="ground-truth JSON path (default: OUT/_truth-sSEED.json)")
 
     run = sub.add_parser("run", help="process every file in the landing directory now")
+    run.add_argument(
+        "--source",
+        choices=("local", "s3", "nats"),
+        default="local",
+        help="local: the landing directory (default); s3: the objects under SOC_S3_BUCKET/"
+        "SOC_S3_PREFIX; nats: the messages pending on the SOC_NATS_URL consumer",
+    )
     run.add_argument("--json", action="store_true")
     run.add_argument("--verbose", action="store_true", help="show the Dagster run's log")
 
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
+    cli_lake.add_parser(sub)
     return parser
 
 
@@ -88,6 +97,7 @@ COMMANDS = {
     "status": cmd_status,
     "stop": cmd_stop,
     "landing": cli_landing.cmd_landing,
+    "lake": cli_lake.cmd_lake,
 }
 
 

@@ -13,6 +13,7 @@ from soc_platform.settings import Settings
 
 if TYPE_CHECKING:
     from soc_platform.sources.ledger import LandingLedger
+    from soc_platform.sources.s3 import S3Area
 
 
 def _print(text: str = "") -> None:
@@ -27,12 +28,19 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     ls = cmds.add_parser("list", help="files in the ledger (pending, claimed, failed, quarantined)")
     ls.add_argument("--state", choices=[s.value for s in FileState], help="only this state")
     ls.add_argument("--json", action="store_true")
+    ls.add_argument("--source", choices=("local", "s3"), default="local")
     rel = cmds.add_parser(
         "release",
         help="move a quarantined file back to landing (or retry a failed one now)",
     )
     rel.add_argument("paths", nargs="*", metavar="PATH", help="landing or quarantine path")
     rel.add_argument("--all", action="store_true", help="every quarantined and failed file")
+    rel.add_argument(
+        "--source",
+        choices=("local", "s3"),
+        default="local",
+        help="s3: PATH is an object key (or its quarantine/ key) of the S3 source",
+    )
 
 
 def _when(value: datetime | None) -> str:
@@ -58,7 +66,15 @@ def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform import factory
     from soc_platform.cli.common import _hot
 
-    ledger = factory.landing_area(settings).ledger(_hot(settings))
+    if args.source == "s3":
+        from soc_platform.sources.s3 import area_from_settings
+
+        s3 = area_from_settings(settings)
+        ledger = s3.ledger(_hot(settings))
+        if args.landing_command == "release":
+            return _release_s3(args, s3, ledger)
+    else:
+        ledger = factory.landing_area(settings).ledger(_hot(settings))
     if args.landing_command == "list":
         states = [FileState(args.state)] if args.state else list(FileState)
         entries = ledger.entries(states)
@@ -114,4 +130,43 @@ def _release(args: argparse.Namespace, settings: Settings, ledger: "LandingLedge
         back = move_file(source, settings.quarantine_dir, settings.landing_dir)
         ledger.forget(f)
         _print(f"released: {source} -> {back}")
+    return 0
+
+
+def _release_s3(args: argparse.Namespace, area: "S3Area", ledger: "LandingLedger") -> int:
+    """``landing release --source s3``: quarantined objects go back under their key."""
+    if not args.paths and not args.all:
+        raise ConfigurationError("landing release needs object keys or --all")
+    entries = ledger.entries([FileState.QUARANTINED, FileState.FAILED])
+    wanted = set(args.paths)
+    bucket = f"s3://{area.config.bucket}/"
+    chosen = [
+        f
+        for f in entries
+        if args.all
+        or f.path in wanted
+        or (f.quarantined_to or "") in wanted
+        or (f.quarantined_to or "").removeprefix(bucket) in wanted
+    ]
+    known = {f.path for f in chosen} | {f.quarantined_to or "" for f in chosen}
+    known |= {k.removeprefix(bucket) for k in known}
+    missing = wanted - known
+    if missing:
+        raise ConfigurationError(
+            f"not quarantined or failed: {', '.join(sorted(missing))} "
+            "(see: soc-platform landing list --source s3)"
+        )
+    for f in chosen:
+        if f.state is FileState.FAILED:
+            ledger.reset(f)
+            _print(f"retry at the next run: {f.path}")
+            continue
+        try:
+            area.restore_file(f.quarantined_to or "", f.path)
+        except FileNotFoundError:
+            ledger.forget(f)
+            _print(f"forgotten (no longer in quarantine): {f.path}")
+            continue
+        ledger.forget(f)
+        _print(f"released: {f.quarantined_to} -> {bucket}{f.path}")
     return 0

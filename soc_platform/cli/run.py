@@ -60,10 +60,12 @@ def run_microbatch(
     verbose: bool = False,
     claim: str | None = None,
     check_stores: bool = True,
+    source: str = "local",
 ) -> dict[str, Any]:
     """Execute the micro-batch job in process on ``files`` (the landing-ledger claim
     ``claim`` holds them); return its reports. ``check_stores``: reach the stores first
-    (the caller may have done it already)."""
+    (the caller may have done it already). ``source``: local, s3 (``files`` are object
+    keys) or nats (the run fetches its messages)."""
     from dagster import DagsterInstance
 
     from soc_platform.definitions import build_definitions
@@ -85,15 +87,21 @@ def run_microbatch(
     level = "DEBUG" if verbose else "WARNING"
     me = this_process()
     # who executes the run: run monitoring fails it if this process is killed
-    tags = {"soc/trigger": "cli", HOST_TAG: str(me.host), PID_TAG: str(me.pid)}
+    tags = {
+        "soc/trigger": "cli",
+        "soc/source": source,
+        HOST_TAG: str(me.host),
+        PID_TAG: str(me.pid),
+    }
     if me.started is not None:
         tags[PID_STARTED_TAG] = f"{me.started:.2f}"
     if claim:
         tags[CLAIM_TAG] = claim
+    config = _ingest_config(settings, files, source)
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config={
-                "ops": {"ingest_landing_files": {"config": {"files": list(files)}}},
+                "ops": {"ingest_landing_files": {"config": config}},
                 "loggers": {"console": {"config": {"log_level": level}}},
             },
             instance=instance,
@@ -111,6 +119,14 @@ def run_microbatch(
     }
 
 
+def _ingest_config(settings: Settings, files: Sequence[str], source: str) -> dict[str, Any]:
+    formats = {"s3": settings.s3_format, "nats": settings.nats_format}
+    config: dict[str, Any] = {"files": list(files), "source": source}
+    if source in formats:
+        config["source_format"] = formats[source]
+    return config
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Process the landing directory now: the files no sensor run holds, in runs of
     bounded size, claimed in the landing ledger like the sensor's runs."""
@@ -119,18 +135,31 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform import factory
     from soc_platform.flow.instance import claim_run, prepare_dagster_home, reap_dead_runs
     from soc_platform.sources import lifecycle
-    from soc_platform.sources.landing import list_landing_files
     from soc_platform.sources.planning import skip_reason
 
-    if not list_landing_files(settings.landing_dir):
-        _print(
-            f"nothing to do: no .jsonl/.jsonl.gz files in {settings.landing_dir} "
-            f"(drop files there, or: soc-platform generate --out {settings.landing_dir})"
+    if args.source == "nats":
+        from soc_platform.cli.sources import run_nats
+
+        return run_nats(args, settings, run_microbatch, _run_summary, _print_run, _combine)
+    area: lifecycle.Area
+    if args.source == "s3":
+        from soc_platform.sources.s3 import area_from_settings
+
+        area = area_from_settings(settings)
+        where = area.source
+    else:
+        area = factory.landing_area(settings)
+        where = str(settings.landing_dir)
+    if not area.list_files():
+        hint = (
+            "upload objects there"
+            if args.source == "s3"
+            else f"drop files there, or: soc-platform generate --out {settings.landing_dir}"
         )
+        _print(f"nothing to do: no .jsonl/.jsonl.gz files in {where} ({hint})")
         return 0
     # stores out of reach: one line and exit status 2 before any file is claimed
     preflight(settings)
-    area = factory.landing_area(settings)
     ledger = area.ledger(_hot(settings))
     policy = factory.retry_policy(settings)
     prepare_dagster_home(settings)
@@ -154,7 +183,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 policy,
                 datetime.now(UTC),
                 holder,
-                prefix="cli",
+                prefix="cli" if args.source == "local" else f"cli-{args.source}",
                 max_runs=1,
                 exclude=tried,
                 retry_now=True,
@@ -168,7 +197,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         batch = batches[0]
         try:
             out = run_microbatch(
-                settings, batch.paths, args.verbose, claim=batch.token, check_stores=False
+                settings,
+                batch.paths,
+                args.verbose,
+                claim=batch.token,
+                check_stores=False,
+                source=args.source,
             )
         except Exception as exc:
             tried.update(batch.paths)
@@ -199,7 +233,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         _print(json.dumps(_combine(summaries), indent=2))
     elif not summaries and not failures:
         summary = lifecycle.summarize(ledger, refreshed.observed, datetime.now(UTC))
-        _print(f"nothing to do: {skip_reason(summary)} in {settings.landing_dir}")
+        _print(f"nothing to do: {skip_reason(summary)} in {where}")
     if failures:
         # a failed run's message says what was stored and what happens to its files; the
         # last one is raised (one line, exit status 1; SOC_DEBUG=1: its tracebacks)

@@ -12,7 +12,8 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from soc_platform import factory
-from soc_platform.correlation.detection import Detection
+from soc_platform.correlation.detection import Detection, load_assets
+from soc_platform.enrich.enricher import Enricher, open_enricher
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.lake.iceberg import Lake, LakeConfig
 from soc_platform.search.backends import SearchBackend
@@ -137,6 +138,23 @@ class LandingResource(ConfigurableResource):  # type: ignore[type-arg]
             max_seconds=self.retry_max_seconds,
             quarantine_after=self.quarantine_after,
         )
+
+
+class EnrichmentResource(ConfigurableResource):  # type: ignore[type-arg]
+    """What the micro-batch adds to each event: AS and country from MMDB files (``asn_db``,
+    ``country_db``: a path, ``off``, or unset for the embedded DB-IP Lite files, which are
+    decompressed under ``data_dir``) and host criticality from the asset map."""
+
+    data_dir: str
+    asn_db: str | None = None
+    country_db: str | None = None
+    assets_path: str | None = None
+
+    def open(self) -> Enricher:
+        """Open the databases and read the map (every run: a changed file takes effect on
+        the next batch). Close it (``with``) when the batch is done."""
+        assets = load_assets(Path(self.assets_path)) if self.assets_path else None
+        return open_enricher(self.asn_db, self.country_db, Path(self.data_dir), assets)
 
 
 class DetectionResource(ConfigurableResource):  # type: ignore[type-arg]

@@ -6,7 +6,7 @@ work. Each function returns a small report whose fields become run metadata.
 
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -19,7 +19,7 @@ from soc_platform.days import event_days
 from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import Lake
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
-from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES
+from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.parsing.detect import AUTO, RecordParser, format_name
 from soc_platform.search.backends import SearchBackend
 from soc_platform.sources.landing import iter_blocks
@@ -43,6 +43,15 @@ class IngestReport:
     # are idempotent, and a run retried after failing between the lake append and the hot
     # load must still bring the events to the hot store.
     events: pa.Table = field(default_factory=LAKE_EVENT_SCHEMA.empty_table)
+    source: str = "local"  # where the batch came from: local, s3 or nats (sources/)
+    # (source_offset, reason) of every dead letter: a message source confirms each input
+    dead_letter_offsets: dict[int, str] = field(default_factory=dict)
+    receipts: list[tuple[int, str]] = field(default_factory=list)  # nats: (seq, ack subject)
+    source_lag: dict[str, int] = field(default_factory=dict)  # nats: the consumer's backlog
+
+
+#: Reads one input (a landing path, an object key...) in blocks of whole lines.
+BlockReader = Callable[[str], Iterable[LineBlock]]
 
 
 def ingest_files(
@@ -51,16 +60,26 @@ def ingest_files(
     source_format: str = AUTO,
     *,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    reader: BlockReader | None = None,
+    source_name: Callable[[str], str] = str,
+    enrich: Callable[[pa.Table], pa.Table] | None = None,
 ) -> IngestReport:
-    """Parse landing files and append events and dead letters to the lake, idempotently.
+    """Parse landing files, enrich the events (``enrich``: ``soc_platform.enrich``'s
+    ``Enricher``, AS / country / host criticality) and append events and dead letters to
+    the lake, idempotently, so lake and hot rows carry the enrichment.
 
     A file that vanished or cannot be read to its end (e.g. a truncated gzip) does not fail
     the batch: the lines read before the problem are kept and the file is reported in
     ``files_failed`` with the reason. Lines longer than ``max_line_bytes``
     (``SOC_MAX_LINE_BYTES``) are dead letters ``too_large``. ``source_format``
-    (``SOC_LANDING_FORMAT``): a format name, or ``auto`` to detect it per file.
+    (``SOC_LANDING_FORMAT``): a format name, or ``auto`` to detect it per file (object,
+    message batch). ``reader`` reads an input other than a local file (an S3 object, a
+    batch of messages); ``source_name`` gives the ``source_file`` its events record
+    (default: the path itself).
     """
     format_name(source_format)  # an unknown name fails before anything is read
+    if reader is None:
+        reader = partial(_local_blocks, max_line_bytes=max_line_bytes)
     lake.ensure_tables()
     ingested_at = datetime.now(UTC)
     events: list[pa.Table] = []
@@ -70,9 +89,11 @@ def ingest_files(
     altered: Counter[str] = Counter()
     for path in paths:
         report.files += 1
-        parser = RecordParser(source_format, path, ingested_at, max_line_bytes=max_line_bytes)
+        parser = RecordParser(
+            source_format, source_name(path), ingested_at, max_line_bytes=max_line_bytes
+        )
         try:
-            for block in iter_blocks(Path(path), max_line_bytes=max_line_bytes):
+            for block in reader(path):
                 result = parser.parse(block)
                 report.lines_read += result.lines_read
                 events.append(result.events)
@@ -84,12 +105,23 @@ def ingest_files(
         except (OSError, EOFError, zlib.error) as exc:
             report.files_failed[path] = f"{type(exc).__name__}: {exc}"
     all_events = pa.concat_tables(events) if events else LAKE_EVENT_SCHEMA.empty_table()
+    if enrich is not None and all_events.num_rows:
+        # columns the event schema does not hold (yet) are not stored
+        all_events = enrich(all_events).select(LAKE_EVENT_SCHEMA.names)
     report.parsed = all_events.num_rows
     report.events_altered = dict(sorted(altered.items()))
     report.dead_letter_reasons = dict(sorted(reasons.items()))
     report.dead_letters = sum(reasons.values())
     if dead:
-        report.dead_letters_new = lake.append_dead_letters(pa.concat_tables(dead)).appended
+        dead_letters = pa.concat_tables(dead)
+        report.dead_letters_new = lake.append_dead_letters(dead_letters).appended
+        report.dead_letter_offsets = dict(
+            zip(
+                dead_letters["source_offset"].to_pylist(),
+                dead_letters["reason"].to_pylist(),
+                strict=True,
+            )
+        )
     faults.check("lake_dead_letters")  # the dead letters are in the lake, the events not
     appended = lake.append_events(all_events)
     report.appended = appended.appended
@@ -98,6 +130,10 @@ def ingest_files(
     report.days = event_days(all_events["event_time"])
     report.new_days = event_days(appended.rows["event_time"])
     return report
+
+
+def _local_blocks(path: str, *, max_line_bytes: int) -> Iterable[LineBlock]:
+    return iter_blocks(Path(path), max_line_bytes=max_line_bytes)
 
 
 @dataclass

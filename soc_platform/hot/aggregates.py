@@ -14,13 +14,17 @@ from psycopg.rows import dict_row
 from soc_platform import faults, sql
 from soc_platform.days import day_range, day_start, each_day
 from soc_platform.hot import buckets
-from soc_platform.hot.policy import AGGREGATES, Dialect
+from soc_platform.hot.policy import AGGREGATES, GEO_1M, Dialect
 from soc_platform.hot.schema import Schema
 
-_LEVEL_WIDTH = dict(zip(AGGREGATES, (buckets.MINUTE, buckets.HOUR, buckets.DAY), strict=True))
+_LEVEL_WIDTH = {
+    **dict(zip(AGGREGATES, (buckets.MINUTE, buckets.HOUR, buckets.DAY), strict=True)),
+    GEO_1M: buckets.MINUTE,
+}
 
 _LEVEL_TIME_COLUMN = {
     "waf_events_1m": "bucket",
+    GEO_1M: "bucket",
     "waf_events_1h": "bucket",
     "waf_events_daily_ips": "day",  # plain dialect only
     "waf_events_daily_summary": "day",
@@ -106,6 +110,7 @@ class Aggregates(Schema):
         # hashing the one-minute groups (up to one per event) beats the planner's sort
         conn.execute(sql.query("refresh_work_mem"), {"sort": "off"})
         run("refresh_waf_events_1m", minutes)
+        run(f"refresh_{GEO_1M}", minutes)
         faults.check("aggregates_level")  # the minute level refreshed, the coarser not
         conn.execute(sql.query("refresh_work_mem"), {"sort": "on"})
         if not whole_days:
@@ -122,7 +127,7 @@ class Aggregates(Schema):
         """TimescaleDB: refresh each continuous aggregate for the touched buckets, finest
         first (each level reads the one below). Outside any transaction, as required."""
         with self.connect(autocommit=True) as conn:
-            for level in AGGREGATES:
+            for level in (*AGGREGATES, GEO_1M):
                 ranges = buckets.cap(
                     buckets.widen(minutes, _LEVEL_WIDTH[level]), MAX_CAGG_REFRESHES
                 )

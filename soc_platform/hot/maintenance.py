@@ -10,7 +10,7 @@ from soc_platform import sql
 from soc_platform.days import day_start
 from soc_platform.hot.aggregates import _LEVEL_TIME_COLUMN
 from soc_platform.hot.load import Loading
-from soc_platform.hot.policy import Dialect
+from soc_platform.hot.policy import GEO_1M, Dialect
 from soc_platform.hot.schema import partition_name
 
 
@@ -73,7 +73,8 @@ class Maintenance(Loading):
                     {"before": day_start(first)},
                 )
                 pruned["waf_events_daily_ips"] = cur.rowcount
-            for level, days in self.policy.agg_retention_days:
+            minute_days = dict(self.policy.agg_retention_days)["waf_events_1m"]
+            for level, days in (*self.policy.agg_retention_days, (GEO_1M, minute_days)):
                 if not days or first is None:
                     continue  # kept forever, or raw events are (re-summarising needs them)
                 before = min(today - timedelta(days=days), first)

@@ -14,6 +14,8 @@ class Dialect(StrEnum):
 
 #: The aggregate levels, finest first: each is refreshed from the one before it.
 AGGREGATES = ("waf_events_1m", "waf_events_1h", "waf_events_daily_summary")
+#: By AS, country, rule and action (enrichment), from waf_events; kept like waf_events_1m.
+GEO_1M = "waf_events_geo_1m"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from soc_platform import sql
 from soc_platform.days import day_start
 from soc_platform.errors import HotStoreError
 from soc_platform.hot.connection import HotBase
-from soc_platform.hot.policy import Dialect
+from soc_platform.hot.policy import GEO_1M, Dialect
 
 MIN_PG_VERSION = 150000  # NULLS NOT DISTINCT keys on the summary tables
 
@@ -137,6 +137,7 @@ class Schema(HotBase):
             ("waf_events", "compression", p.compress_after_days),
             ("waf_events", "retention", p.retention_days),
             *((name, "retention", days) for name, days in p.agg_retention_days),
+            (GEO_1M, "retention", dict(p.agg_retention_days)["waf_events_1m"]),
         ]
         changed = []
         for relation, policy, days in wanted:

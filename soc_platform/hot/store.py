@@ -13,11 +13,12 @@ is the same for both. :class:`HotStore` is composed of one class per concern:
 
 from soc_platform.hot.load import LoadResult
 from soc_platform.hot.maintenance import Maintenance, MaintenanceReport
-from soc_platform.hot.policy import AGGREGATES, Dialect, HotPolicy
+from soc_platform.hot.policy import AGGREGATES, GEO_1M, Dialect, HotPolicy
 from soc_platform.incidents.tables import IncidentTables, UpsertResult
 
 __all__ = [
     "AGGREGATES",
+    "GEO_1M",
     "Dialect",
     "HotPolicy",
     "HotStore",

@@ -14,12 +14,13 @@ keep one record and neither reads a file the other holds or has finished:
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Protocol
 
 from soc_platform import faults
 from soc_platform.hot.store import HotStore
-from soc_platform.models import FileState, LedgerEntry, local_source
+from soc_platform.models import FileState, LandingFile, LedgerEntry, local_source
 from soc_platform.settings import Settings
 from soc_platform.sources.landing import (
     current_version,
@@ -47,6 +48,27 @@ from soc_platform.sources.processes import host_name, is_alive, own_start
 RunLookup = Callable[[str], tuple[RunOutcome, str] | None]
 
 
+class Area(Protocol):
+    """Where landing files come from and go: the local directory (:class:`LandingArea`)
+    or an S3/MinIO prefix (``sources.s3.S3Area``). Paths are what the ledger records."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def done(self) -> str: ...
+    def ledger(self, hot: HotStore) -> LandingLedger: ...
+    def list_files(self) -> list[LandingFile]: ...
+    def current_version(self, path: str) -> str | None: ...
+    def quarantine_file(self, path: str) -> str:
+        """Move to quarantine; return where it went (FileNotFoundError: it is gone)."""
+
+    def restore_file(self, moved: str, path: str) -> None:
+        """Put a file moved by :meth:`quarantine_file` back at ``path``."""
+
+    def retire_file(self, path: str, today: date) -> str | None:
+        """Take a processed file out (delete or archive); return where it was archived."""
+
+
 @dataclass(frozen=True)
 class LandingArea:
     """The landing directory and where its files go when they leave it."""
@@ -63,6 +85,22 @@ class LandingArea:
 
     def ledger(self, hot: HotStore) -> LandingLedger:
         return LandingLedger(hot, self.source)
+
+    def list_files(self) -> list[LandingFile]:
+        return list_landing_files(self.root)
+
+    def current_version(self, path: str) -> str | None:
+        return current_version(Path(path))
+
+    def quarantine_file(self, path: str) -> str:
+        return str(move_file(Path(path), self.root, self.quarantine_dir))
+
+    def restore_file(self, moved: str, path: str) -> None:
+        move_file(Path(moved), self.quarantine_dir, self.root)
+
+    def retire_file(self, path: str, today: date) -> str | None:
+        archived = retire_file(Path(path), self.root, self.done, self.archive_dir, today)
+        return str(archived) if archived is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LandingArea":
@@ -103,7 +141,7 @@ def _holder_alive(f: LedgerEntry) -> bool | None:
 
 def refresh(
     ledger: LandingLedger,
-    area: LandingArea,
+    area: Area,
     policy: RetryPolicy,
     now: datetime,
     run_of: RunLookup,
@@ -112,7 +150,7 @@ def refresh(
     files are marked failed and halved, files of runs that never appeared released) and
     quarantine files that keep failing alone."""
     report = RefreshReport()
-    observed = list_landing_files(area.root)
+    observed = area.list_files()
     report.observed = len(observed)
     ledger.sync(observed)
     health = ledger.health()
@@ -150,18 +188,16 @@ def refresh(
     return report
 
 
-def quarantine(
-    ledger: LandingLedger, area: LandingArea, entry: LedgerEntry, reason: str
-) -> Path | None:
-    """Move a file to the quarantine folder and record why; return where it went (None:
-    the file is gone, or another process changed its entry first)."""
+def quarantine(ledger: LandingLedger, area: Area, entry: LedgerEntry, reason: str) -> str | None:
+    """Move a file to the quarantine folder (prefix) and record why; return where it went
+    (None: the file is gone, or another process changed its entry first)."""
     try:
-        moved = move_file(Path(entry.path), area.root, area.quarantine_dir)
+        moved = area.quarantine_file(entry.path)
     except FileNotFoundError:  # gone (or another process moved it first)
         return None
-    if ledger.quarantine(entry, str(moved), reason):
+    if ledger.quarantine(entry, moved, reason):
         return moved
-    move_file(moved, area.quarantine_dir, area.root)  # someone else changed it: put it back
+    area.restore_file(moved, entry.path)  # someone else changed it: put it back
     return None
 
 
@@ -233,7 +269,7 @@ class RetireReport:
 
 def retire(
     ledger: LandingLedger,
-    area: LandingArea,
+    area: Area,
     token: str | None,
     files_failed: dict[str, str],
     now: datetime,
@@ -247,8 +283,7 @@ def retire(
         return report
     files = [f for f in ledger.entries([FileState.CLAIMED]) if f.claim == token]
     for f in files:
-        path = Path(f.path)
-        version = current_version(path)
+        version = area.current_version(f.path)
         if version is None:
             report.vanished.append(f.path)
         elif f.path in files_failed:
@@ -259,12 +294,12 @@ def retire(
         elif version != f.version:
             report.changed.append(f.path)
         else:
-            archived = retire_file(path, area.root, area.done, area.archive_dir, now.date())
+            archived = area.retire_file(f.path, now.date())
             report.retired.append(f.path)
             if len(report.retired) == 1:
                 faults.check("retire_file")  # a file out of landing, the ledger not told
             if archived is not None:
-                report.archived.append(str(archived))
+                report.archived.append(archived)
     ledger.retire(token, report.retired + report.vanished)
     if report.changed:
         ledger.release(token, report.changed)

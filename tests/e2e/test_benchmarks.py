@@ -21,11 +21,13 @@ SMALL = {
         "2000",
     ],
     "lake.py": ["--events", "3000", "--repeats", "1"],
+    "enrich.py": ["--events", "3000", "--repeats", "1", "--distinct-factor", "2"],
     "hot_load.py": ["--events", "3000", "--minute-events", "1000", "--repeats", "1"],
     "hot_query.py": ["--rows", "20000", "--days", "2", "--queries", "3"],
     # one landed file: the latency path runs the real daemon and sensor (about 75 s)
     "correlation.py": ["--rows", "20000", "--days", "2", "--repeats", "1", "--latency-files", "1"],
     "search.py": ["--incidents", "300", "--queries", "5"],
+    "sources.py": ["--objects", "3", "--lines", "500", "--messages", "2000", "--batch", "500"],
     "landing.py": [
         "--base-events",
         "20000",

@@ -50,7 +50,9 @@ def test_schema_applies_twice_with_partitioning_and_indexes(hot: HotStore, pg_ds
         "WHERE tablename = 'waf_events'",
     )
     assert indexes == [
+        "waf_events_as_number_time_idx",  # enrichment (migration 0006)
         "waf_events_client_ip_time_idx",
+        "waf_events_country_time_idx",
         "waf_events_event_uidx",
         "waf_events_rule_id_time_idx",
         "waf_events_time_idx",

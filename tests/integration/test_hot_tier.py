@@ -350,6 +350,7 @@ def test_maintenance_creates_ahead_drops_expired_and_prunes_aggregates(pg_dsn: s
     assert report.aggregate_rows_pruned == {
         "waf_events_daily_ips": 2,
         "waf_events_1m": 2,
+        "waf_events_geo_1m": 2,  # kept like waf_events_1m
         "waf_events_1h": 1,
     }
     assert hot.count_events(date(2000, 1, 1), TODAY) == 1

@@ -118,6 +118,7 @@ def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> 
         ("waf_events_1h", True, "waf_events_1m"),
         ("waf_events_1m", True, "waf_events"),
         ("waf_events_daily_summary", True, "waf_events_1h"),
+        ("waf_events_geo_1m", True, "waf_events"),
     ]
     assert rows(
         tsdb_dsn,
@@ -128,6 +129,7 @@ def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> 
         ("waf_events_1h", timedelta(days=10)),
         ("waf_events_1m", timedelta(days=10)),
         ("waf_events_daily_summary", timedelta(days=10)),
+        ("waf_events_geo_1m", timedelta(days=10)),
     ]
     refresh = "policy_refresh_continuous_aggregate"
     assert jobs(tsdb_dsn) == {
@@ -147,6 +149,11 @@ def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> 
             "start_offset": timedelta(days=4),
             "end_offset": timedelta(days=1),
         },
+        (refresh, "waf_events_geo_1m"): {  # migration 0006
+            "schedule": timedelta(minutes=5),
+            "start_offset": timedelta(days=2),
+            "end_offset": timedelta(minutes=1),
+        },
         # the settings' policies (SOC_HOT_COMPRESS_AFTER_DAYS, *_RETENTION_DAYS)
         ("policy_compression", "waf_events"): {
             "schedule": timedelta(hours=12),
@@ -163,6 +170,10 @@ def test_hypertable_compression_and_aggregates_in_the_catalog(tsdb_dsn: str) -> 
         ("policy_retention", "waf_events_1h"): {
             "schedule": timedelta(days=1),
             "drop_after": timedelta(days=730),
+        },
+        ("policy_retention", "waf_events_geo_1m"): {  # kept like waf_events_1m
+            "schedule": timedelta(days=1),
+            "drop_after": timedelta(days=180),
         },
     }
 
@@ -191,10 +202,11 @@ def test_policies_follow_the_settings(tsdb_dsn: str) -> None:
         ("waf_events_1h", "retention", "365 days"),
         ("waf_events_1m", "retention", "60 days"),
         ("waf_events_daily_summary", "retention", "off"),
+        ("waf_events_geo_1m", "retention", "60 days"),  # kept like waf_events_1m
     ]
     refreshes = {k: v for k, v in after.items() if k[0] == "policy_refresh_continuous_aggregate"}
     assert refreshes == {k: v for k, v in before.items() if k in refreshes}
-    assert len(refreshes) == 3
+    assert len(refreshes) == 4  # the three levels and waf_events_geo_1m
     assert other.maintain().policies_changed == []
 
     # retention 0 keeps data forever: the policy goes

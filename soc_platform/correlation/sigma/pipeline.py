@@ -11,8 +11,9 @@ Four steps, in pySigma's way:
    Sigma gives it over events without that field (false; true for ``null`` and
    ``|exists: false``), simplifies the condition, and refuses the rule with the reason where
    that would change what it means (see :mod:`.backend`);
-4. the Sigma web-server taxonomy (``cs-uri-query``, ``c-ip``, ``sc-status``...) is mapped onto
-   the logical columns of :mod:`.columns`, which the backend turns into SQL.
+4. the Sigma web-server taxonomy (``cs-uri-query``, ``c-ip``, ``sc-status``...) and the
+   Elastic Common Schema names (``source.ip``, ``url.path``, ``source.as.number``...) are
+   mapped onto the logical columns of :mod:`.columns`, which the backend turns into SQL.
 """
 
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sigma.types import SigmaFieldReference
 
 from soc_platform.correlation.sigma.columns import (
     ABSENT_PREFIX,
+    ECS,
     TAXONOMY,
     UNAVAILABLE,
     known_fields,
@@ -84,6 +86,7 @@ class AbsentFieldTransformation(DetectionItemTransformation):
 def _mapping() -> dict[str | None, str | list[str]]:
     mapping: dict[str | None, str | list[str]] = {}
     mapping.update(TAXONOMY)
+    mapping.update(ECS)
     return mapping
 
 
