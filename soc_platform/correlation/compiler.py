@@ -105,11 +105,20 @@ class CompiledRule:
     def predicate(self) -> str:
         return " OR ".join(f"({r.predicate})" for r in self.refs)
 
-    def query(self, totals: bool = False) -> str:
+    def query(self, totals: bool = False, scanned: Sequence[str] | None = None) -> str:
         """The rule's window query (sql/rules/match_windows.sql: firing windows; with
         ``totals``, match_totals.sql: the incident of each run) with psycopg bind
-        parameters; literal ``%`` of the compiled SQL are doubled for psycopg."""
-        flags = ",\n        ".join(f"({r.predicate}) AS m{i}" for i, r in enumerate(self.refs))
+        parameters; literal ``%`` of the compiled SQL are doubled for psycopg.
+
+        With ``scanned``, the query reads the shared scan's table (:func:`scan_queries`)
+        instead of ``waf_events``: the predicates of the rule's references are that table's
+        columns ``scanned`` (one per reference, computed once per event for every rule of
+        the scan), never evaluated again."""
+        preds = [
+            f"e.{scanned[i]}" if scanned is not None else f"({r.predicate})"
+            for i, r in enumerate(self.refs)
+        ]
+        flags = ",\n        ".join(f"{p} AS m{i}" for i, p in enumerate(preds))
         ordered = (
             "jsonb_build_array("
             + ", ".join(
@@ -130,8 +139,13 @@ class CompiledRule:
             "ordered_times": ordered,
             "prefilter": self.prefilter,
         }
+        if scanned is not None:
+            fragments["predicate"] = " OR ".join(preds)
         frame = _frame("match_totals" if totals else "match_windows")
-        return frame.format(**{k: v.replace("%", "%%") for k, v in fragments.items()})
+        return frame.format(
+            events=SCAN_TABLE if scanned is not None else "waf_events",
+            **{k: v.replace("%", "%%") for k, v in fragments.items()},
+        )
 
     @cached_property
     def version(self) -> str:
@@ -147,6 +161,43 @@ class CompiledRule:
             ]
         )
         return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+#: The session's table of the shared scan (a temporary table: one per connection).
+SCAN_TABLE = "pg_temp.correlation_scan"
+
+
+@dataclass(frozen=True)
+class ScanQueries:
+    """The shared scan's statements (sql/rules/scan_create.sql, scan_fill.sql; ``fill``
+    binds ``lo`` and ``hi``) and, per rule, its references' columns in the scan's table."""
+
+    create: str
+    fill: str
+    columns: dict[str, tuple[str, ...]]  # rule name -> a column per reference
+
+
+def scan_queries(rules: Sequence["CompiledRule"]) -> ScanQueries:
+    """The shared scan of ``rules``: a table of the events of a time span matching any of
+    them, every column of ``waf_events`` plus one boolean per distinct reference predicate
+    (``p0``, ``p1``...), each predicate evaluated once per event."""
+    predicates: dict[str, str] = {}  # predicate SQL -> column
+    columns: dict[str, tuple[str, ...]] = {}
+    for rule in rules:
+        columns[rule.name] = tuple(
+            predicates.setdefault(ref.predicate, f"p{len(predicates)}") for ref in rule.refs
+        )
+    flags = ",\n        ".join(f"coalesce(({p}), false) AS {c}" for p, c in predicates.items())
+    fragments = {
+        "table": SCAN_TABLE,
+        "flags": flags.replace("%", "%%"),
+        "any_rule": " OR ".join(predicates.values()),
+    }
+    return ScanQueries(
+        _frame("scan_create").format(**fragments),
+        _frame("scan_fill").format(**fragments),
+        columns,
+    )
 
 
 @cache

@@ -36,14 +36,16 @@ def correlate(
     detection: Detection | None = None,
     *,
     now: datetime | None = None,
+    shared: bool = False,
 ) -> CorrelationReport:
     """Evaluate every rule (default: the built-in pack) over the windows the new events
-    touched, plus its lookback."""
+    touched, plus its lookback (``shared``: reading the events once for every rule, see
+    :func:`~soc_platform.correlation.evaluate.evaluate`)."""
     now = now or datetime.now(UTC)
     detection = detection or default_detection()
     plan = plan_touched(detection.rules.rules, event_times, now)
     with hot.correlation_lock():
-        found = evaluate(hot, plan, detection.context)
+        found = evaluate(hot, plan, detection.context, shared=shared)
         return _store(hot, found)
 
 

@@ -115,6 +115,40 @@ class IncidentTables(HotBase):
             raise RuleQueryError(str(e).strip().splitlines()[0]) from e
 
     @contextmanager
+    def scanning(
+        self, create: str, fill: str, spans: Sequence[tuple[datetime, datetime]]
+    ) -> Iterator[bool]:
+        """Inside :meth:`reading`: the shared scan's temporary table (``create``, then
+        ``fill`` once per span: ``correlation.compiler.scan_queries``) lives in the reading
+        session for the duration, and is dropped after. Yields False (no table) outside a
+        reading scope or when the database refuses a rule's predicate: the rules then read
+        ``waf_events`` each, and the one refused reports its error alone."""
+        conn = self._reader
+        if conn is None or not spans:
+            yield False
+            return
+        drop = pgsql.SQL("DROP TABLE IF EXISTS {}").format(
+            pgsql.Identifier("pg_temp", "correlation_scan")
+        )
+        conn.execute(drop)
+        try:
+            lo, hi = spans[0]
+            conn.execute(pgsql.SQL(create), {"lo": lo, "hi": hi})
+            for lo, hi in spans:
+                conn.execute(pgsql.SQL(fill), {"lo": lo, "hi": hi})
+            # temporary tables are never analyzed automatically: without statistics the
+            # planner would guess their size
+            conn.execute("ANALYZE pg_temp.correlation_scan")
+        except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation):
+            conn.execute(drop)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            conn.execute(drop)
+
+    @contextmanager
     def correlation_lock(self) -> Iterator[None]:
         """Hold the correlation lock (a session advisory lock): evaluations and the
         incident writes that follow them run one at a time across processes."""

@@ -5,6 +5,7 @@ retro-hunts."""
 import json
 import random
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from soc_platform.correlation.detection import (
     default_detection,
     load_detection,
 )
+from soc_platform.correlation.evaluate import evaluate, plan_days, plan_touched
 from soc_platform.correlation.incidents import Context, incident_id
 from soc_platform.correlation.runs import find_runs
 from soc_platform.correlation.windows import day_windows
@@ -442,3 +444,33 @@ def test_an_incident_whose_condition_stops_holding_is_retired(
     )
     assert report.incidents == [] and hot.list_incidents() == []
     assert report.superseded
+
+
+def test_the_shared_scan_finds_what_each_rule_reading_the_events_finds(hot: HotStore) -> None:
+    """The pack's events read once (a flag per rule per event) and the window queries over
+    the matches give exactly the incidents of every rule reading waf_events itself: every
+    built-in rule's positive and negative fixtures plus generated traffic, as a micro-batch
+    (touched windows and lookback) and as a backfill of the day."""
+    root = builtin_rules_dir() / "tests"
+    events: list[dict[str, Any]] = []
+    for folder in sorted(root.iterdir()):
+        for name in ("positive.jsonl", "negative.jsonl"):
+            if (folder / name).exists():
+                events += [json.loads(x) for x in (folder / name).read_text().splitlines()]
+    traffic, _ = generate(events=3000, minutes=120, end=NOON + timedelta(hours=1))
+    events += traffic
+    detection = default_detection()
+    rules = detection.rules.rules
+    part = _load(hot, events)
+    days = sorted({t.date() for t in part["event_time"].to_pylist()})
+    plans = {
+        "batch": plan_touched(rules, part["event_time"], NOON),
+        "days": plan_days(rules, days),
+    }
+    for plan in plans.values():
+        shared = evaluate(hot, plan, detection.context, shared=True)
+        alone = evaluate(hot, plan, detection.context)
+        assert shared.scanned >= 1 and alone.scanned == 0
+        assert shared.errors == alone.errors == {}
+        assert replace(shared, scanned=0) == alone
+        assert len({i.rule for i in shared.incidents}) >= 8

@@ -16,7 +16,7 @@ hits AS MATERIALIZED (
         e.event_time, e.client_ip, lower(e.host COLLATE "C") AS host, e.request_uri, e.rule_id, e.action,
         {group_key} AS grp,
         {value} AS val
-    FROM waf_events AS e
+    FROM {events} AS e
     WHERE e.event_time >= %(lo)s::timestamptz
       AND e.event_time < %(hi)s::timestamptz
       AND ({predicate})

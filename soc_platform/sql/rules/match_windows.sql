@@ -21,7 +21,7 @@ hits AS MATERIALIZED (
         {group_key} AS grp,
         {value} AS val,
         {flags}
-    FROM waf_events AS e
+    FROM {events} AS e
     WHERE e.event_time >= %(lo)s::timestamptz
       AND e.event_time < %(hi)s::timestamptz
       AND ({predicate})

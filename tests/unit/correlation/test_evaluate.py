@@ -9,7 +9,7 @@ or with each run's totals. What is under test is the algorithm: which windows it
 how it follows firing windows outwards, how runs become incidents, suppression, errors.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from soc_platform.correlation.assets_map import AssetCriticality
-from soc_platform.correlation.compiler import CompiledRule
+from soc_platform.correlation.compiler import CompiledRule, scan_queries
 from soc_platform.correlation.config import DetectionConfig
 from soc_platform.correlation.detection import default_detection
 from soc_platform.correlation.evaluate import (
@@ -28,6 +28,7 @@ from soc_platform.correlation.evaluate import (
     evaluate,
     plan_days,
     plan_touched,
+    scan_spans,
 )
 from soc_platform.correlation.incidents import Context
 from soc_platform.errors import RuleQueryError
@@ -110,6 +111,12 @@ class MemoryStore:
     @contextmanager
     def reading(self) -> Iterator[None]:
         yield
+
+    @contextmanager
+    def scanning(
+        self, create: str, fill: str, spans: Sequence[tuple[datetime, datetime]]
+    ) -> Iterator[bool]:
+        yield False  # no shared scan: every query is the rule's own
 
 
 def burst(ip: str, start: datetime, count: int, every: timedelta = 10 * S) -> list[Hit]:
@@ -206,11 +213,45 @@ def test_results_do_not_depend_on_the_workers(workers: int) -> None:
     )
 
 
+def test_a_shared_scan_serves_every_rule_and_changes_nothing() -> None:
+    """With a shared scan, every rule's queries read the scan (their time bounds lie inside
+    its spans, which cover the planned windows and their neighbours), and the incidents
+    are those of the rules reading the events each."""
+    rules = [replace(RULE, name=f"burst-{n}", hop=timedelta(minutes=n + 1)) for n in range(3)]
+    hits = burst("10.0.0.1", T0, 12) + burst("10.0.0.2", T0 + 40 * M, 30, every=S)
+    plan = {r: [T0, T0 + 40 * M] for r in rules}
+    alone = evaluate(MultiStore({r.name: MemoryStore(r, hits) for r in rules}), plan, CTX)
+    store = MultiStore({r.name: MemoryStore(r, hits) for r in rules}, scan=True)
+    shared = evaluate(store, plan, CTX, shared=True)
+    assert (alone.scanned, shared.scanned) == (0, 1)
+    assert replace(shared, scanned=0) == alone
+    assert len(alone.incidents) >= 3
+    assert store.scanned and store.unscanned == 0  # same queries for these rules: any name
+    assert store.spans == scan_spans(plan)
+    unshared = MultiStore({r.name: MemoryStore(r, hits) for r in rules}, scan=True)
+    assert evaluate(unshared, plan, CTX) == alone
+    assert unshared.scanned == [] and unshared.unscanned > 0
+
+
+def test_scan_spans_merge_nearby_windows_and_keep_far_ones_apart() -> None:
+    near = {RULE: [T0, T0 + 30 * M]}
+    assert len(scan_spans(near)) == 1
+    lo, hi = scan_spans(near)[0]
+    assert lo < T0 and hi > T0 + 30 * M + RULE.timespan
+    far = {RULE: [T0, T0 + timedelta(days=1)]}
+    assert len(scan_spans(far)) == 2
+    assert scan_spans({}) == []
+
+
 @dataclass
 class MultiStore:
     """One memory store per rule (the store answers a query of any of them)."""
 
     by_rule: dict[str, MemoryStore]
+    scan: bool = False  # offer a shared scan (its queries answered from the same hits)
+    scanned: list[str] = field(default_factory=list)  # rules whose scan query was asked
+    unscanned: int = 0  # queries of the events themselves
+    spans: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def _store(self, query: str) -> MemoryStore:
         return next(
@@ -218,7 +259,25 @@ class MultiStore:
         )
 
     def match_rule(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        columns = scan_queries([s.rule for s in self.by_rule.values()]).columns
+        for s in self.by_rule.values():
+            column = columns[s.rule.name]
+            if query in (s.rule.query(True, column), s.rule.query(False, column)):
+                assert self.scan and any(
+                    lo <= params["lo"] and params["hi"] <= hi for lo, hi in self.spans
+                )
+                self.scanned.append(s.rule.name)
+                own = s.rule.query(query == s.rule.query(True, column))
+                return s.match_rule(own, params)
+        self.unscanned += 1
         return self._store(query).match_rule(query, params)
+
+    @contextmanager
+    def scanning(
+        self, create: str, fill: str, spans: Sequence[tuple[datetime, datetime]]
+    ) -> Iterator[bool]:
+        self.spans = list(spans)
+        yield self.scan
 
     def incident_spans(
         self, rule: str, group_keys: Iterable[str], start: datetime, end: datetime
