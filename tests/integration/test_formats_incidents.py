@@ -1,5 +1,5 @@
-"""Every WAF format reaches incidents: a scanner campaign written as AWS WAF v2,
-ModSecurity v3 (its CRS SQL injection matches too) and Cloudflare firewall records is
+"""Every WAF format reaches incidents: a scanner campaign written as AWS WAF v2 (its
+managed SQL injection rules too), ModSecurity v3 (its CRS SQL injection matches too) and Cloudflare firewall records is
 parsed (format detected), loaded into the hot store and correlated by the built-in pack."""
 
 import json
@@ -29,7 +29,14 @@ def aws_waf(ip: str) -> list[dict[str, Any]]:
             "terminatingRuleType": "MANAGED_RULE_GROUP",
             "action": "BLOCK",
             "httpSourceName": "ALB",
-            "ruleGroupList": [],
+            "ruleGroupList": [
+                {
+                    "ruleGroupId": "AWS#AWSManagedRulesSQLiRuleSet",
+                    "terminatingRule": {"ruleId": "SQLi_QUERYARGUMENTS", "action": "BLOCK"},
+                    "nonTerminatingMatchingRules": [],
+                    "excludedRules": None,
+                }
+            ],
             "rateBasedRuleList": [],
             "nonTerminatingMatchingRules": [],
             "labels": [{"name": "awswaf:managed:aws:sql-database:SQLi_QueryArguments"}],
@@ -126,5 +133,7 @@ def test_each_format_reaches_incidents(fmt: str, pg_dsn: str) -> None:
     report = engine.correlate_days(hot, days, default_detection())
     fired = {(i.rule, i.client_ip, i.event_count) for i in report.incidents}
     assert ("waf-scanner-user-agent", ip, N) in fired, fired
-    if fmt == "modsecurity":  # CRS 942100 on every transaction: the seed's SQLi burst
+    # CRS 942100 on every ModSecurity transaction, AWS's managed SQL database rules on every
+    # AWS request (the label the rule set adds): the seed's SQLi burst
+    if fmt in ("modsecurity", "aws_waf"):
         assert ("waf-sqli-burst", ip, N) in fired, fired

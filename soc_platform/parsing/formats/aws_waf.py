@@ -32,8 +32,16 @@ from soc_platform.parsing.lines import LineBlock
 FORMAT = "aws_waf"
 VENDOR, PRODUCT = "AWS", "AWS WAF"
 
+#: ``terminatingRuleMatchDetails`` / ``ruleMatchDetails``: what a SQL injection or XSS match
+#: statement found (``conditionType`` SQL_INJECTION or XSS)
+_MATCH_DETAILS = pa.list_(pa.struct([("conditionType", pa.string())]))
 _RULE = pa.struct(
-    [("ruleId", pa.string()), ("action", pa.string()), ("overriddenAction", pa.string())]
+    [
+        ("ruleId", pa.string()),
+        ("action", pa.string()),
+        ("overriddenAction", pa.string()),
+        ("ruleMatchDetails", _MATCH_DETAILS),
+    ]
 )
 _HEADER = pa.struct([("name", pa.string()), ("value", pa.string())])
 INPUT_SCHEMA = pa.schema(
@@ -42,6 +50,7 @@ INPUT_SCHEMA = pa.schema(
         ("webaclId", pa.string()),
         ("terminatingRuleId", pa.string()),
         ("terminatingRuleType", pa.string()),
+        ("terminatingRuleMatchDetails", _MATCH_DETAILS),
         ("action", pa.string()),
         ("httpSourceName", pa.string()),
         (
@@ -94,6 +103,47 @@ ACTIONS = {
 }
 
 
+#: The attack class of an AWS WAF match, as the OWASP CRS tag the built-in event rules look
+#: for in ``rule_tags`` (``attack-sqli``...), so AWS WAF events meet the same rules as
+#: ModSecurity/Coraza ones. From two documented sources: the ``conditionType`` of a SQL
+#: injection or XSS match statement, and the AWS Managed Rules' rule names and labels
+#: (``SQLi_QUERYARGUMENTS`` / ``awswaf:managed:aws:sql-database:SQLi_QueryArguments``,
+#: ``CrossSiteScripting_BODY``, ``GenericLFI_URIPATH``, ``Log4JRCE_HEADER``...; AWS WAF
+#: developer guide, "AWS Managed Rules rule groups list").
+CONDITION_TAGS = {"SQL_INJECTION": "attack-sqli", "XSS": "attack-xss"}
+MANAGED_TAGS = (
+    ("attack-sqli", r"(^|:)SQLi(ExtendedPatterns)?_"),
+    ("attack-xss", r"(^|:)CrossSiteScripting_"),
+    ("attack-lfi", r"(^|:)(Generic)?LFI_"),
+    ("attack-rfi", r"(^|:)GenericRFI_"),
+    (
+        "attack-rce",
+        r"(^|:)(Log4JRCE|JavaDeserializationRCE|UNIXShellCommandsVariables|"
+        r"WindowsShellCommands|PowerShellCommands)",
+    ),
+)
+
+
+def _attack_tags(
+    names: list[tuple[np.ndarray, pa.Array]], conditions: list[tuple[np.ndarray, pa.Array]]
+) -> list[tuple[np.ndarray, pa.Array]]:
+    """(row, tag) pieces for :func:`gather_lists`: rule names and labels matching a managed
+    rule of an attack class, and match statements' condition types."""
+    out: list[tuple[np.ndarray, pa.Array]] = []
+    for parents, values in names:
+        for tag, pattern in MANAGED_TAGS:
+            hit = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+            rows = parents[hit.to_numpy(zero_copy_only=False)]
+            out.append((rows, constant(tag, len(rows), pa.string())))
+    for parents, values in conditions:
+        tags = pc.take(
+            pa.array(list(CONDITION_TAGS.values()), pa.string()),
+            pc.index_in(pc.utf8_upper(values), value_set=pa.array(list(CONDITION_TAGS))),
+        )
+        out.append((parents, tags))
+    return out
+
+
 def looks_like(record: dict[str, Any]) -> bool:
     """True for an AWS WAF log record."""
     return isinstance(record.get("httpRequest"), dict) and (
@@ -134,7 +184,27 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
         distinct=True,
     )
     label_flat, label_parents = flat_with_parents(col["labels"])
-    labels = gather_lists(n, [(label_parents, pc.struct_field(label_flat, "name"))])
+    label_names = pc.struct_field(label_flat, "name")
+    labels = gather_lists(n, [(label_parents, label_names)])
+    # the condition types of every match statement that matched: the terminating rule's,
+    # and each counted or rule-group rule's
+    conditions = [flat_with_parents(col["terminatingRuleMatchDetails"])]
+    for parents, rules in (
+        (gparents, pc.struct_field(groups, "terminatingRule")),
+        (g_non_parents, g_non),
+        (top_parents, top_non),
+    ):
+        conditions.append(flat_with_parents(pc.struct_field(rules, "ruleMatchDetails"), parents))
+    attack_tags = _attack_tags(
+        [
+            (label_parents, label_names),
+            (gparents, g_term),
+            (g_non_parents, pc.struct_field(g_non, "ruleId")),
+            (top_parents, pc.struct_field(top_non, "ruleId")),
+        ],
+        [(p, pc.struct_field(d, "conditionType")) for d, p in conditions],
+    )
+    rule_tags = gather_lists(n, [(label_parents, label_names), *attack_tags], distinct=True)
     counted = pc.greater(pc.list_value_length(rule_ids), 0)
 
     word = pc.utf8_upper(pc.fill_null(col["action"], ""))
@@ -165,7 +235,9 @@ def _extract(table: pa.Table) -> dict[str, pa.Array]:
         "user_agent": header_values(headers, "user-agent"),
         "rule_id": rule_id,
         "rule_msg": pc.fill_null(rule_id, ""),  # AWS logs carry no rule message
-        "rule_tags": labels,  # AWS WAF tags requests with labels
+        # AWS WAF tags requests with labels; the attack class of a match is added as the
+        # CRS tag (MANAGED_TAGS, CONDITION_TAGS)
+        "rule_tags": rule_tags,
         "rule_ids": rule_ids,
         "rule_names": rule_ids,  # a rule's name is its id in AWS WAF
         "labels": labels,

@@ -130,6 +130,46 @@ def test_aws_waf_optional_and_odd_values() -> None:
     assert event["host"] is None and event["status_code"] is None and event["labels"] == []
 
 
+def test_aws_waf_attack_class_becomes_the_crs_tag_the_event_rules_look_for() -> None:
+    """AWS managed rules (names, labels) and SQLi/XSS match statements (conditionType) give
+    the CRS tags (attack-sqli...) that waf-sqli-event and friends match in rule_tags."""
+    label = "awswaf:managed:aws:sql-database:SQLi_QueryArguments"
+    managed = aws(
+        action="BLOCK",
+        ruleGroupList=[
+            {
+                "ruleGroupId": "AWS#AWSManagedRulesCommonRuleSet",
+                "terminatingRule": {"ruleId": "CrossSiteScripting_BODY", "action": "BLOCK"},
+                "nonTerminatingMatchingRules": [{"ruleId": "GenericLFI_URIPATH"}],
+            },
+            {
+                "ruleGroupId": "AWS#AWSManagedRulesKnownBadInputsRuleSet",
+                "nonTerminatingMatchingRules": [{"ruleId": "Log4JRCE_HEADER"}],
+            },
+        ],
+        labels=[{"name": label}],
+    )
+    statement = aws(
+        action="BLOCK",
+        terminatingRuleId="my-sqli-rule",
+        terminatingRuleMatchDetails=[{"conditionType": "SQL_INJECTION", "location": "HEADER"}],
+        nonTerminatingMatchingRules=[
+            {"ruleId": "xss-count", "ruleMatchDetails": [{"conditionType": "XSS"}]}
+        ],
+    )
+    # names that only contain the words are not AWS managed rules: no tag
+    lookalike = aws(action="BLOCK", terminatingRuleId="RuleB-SQLi", labels=[{"name": "x:XSS"}])
+    events, dead = rows("aws_waf", jl(managed, statement, lookalike))
+    assert dead == []
+    assert [e["rule_tags"] for e in events] == [
+        [label, "attack-sqli", "attack-xss", "attack-lfi", "attack-rce"],
+        ["attack-sqli", "attack-xss"],
+        ["x:XSS"],
+    ]
+    # the labels column stays AWS's own
+    assert [e["labels"] for e in events] == [[label], [], ["x:XSS"]]
+
+
 def test_aws_waf_bad_records_are_dead_letters_with_reasons() -> None:
     no_ip = aws()
     no_ip["httpRequest"]["clientIp"] = "X.X.X.X"
