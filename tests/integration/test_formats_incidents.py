@@ -1,6 +1,7 @@
 """Every WAF format reaches incidents: a scanner campaign written as AWS WAF v2 (its
-managed SQL injection rules too), ModSecurity v3 (its CRS SQL injection matches too) and Cloudflare firewall records is
-parsed (format detected), loaded into the hot store and correlated by the built-in pack."""
+managed SQL injection rules too), ModSecurity v3 (its CRS SQL injection matches too) and
+Cloudflare firewall records is parsed (format detected), loaded into the hot store and
+correlated by the built-in pack."""
 
 import json
 from datetime import UTC, datetime, timedelta
