@@ -2,13 +2,16 @@
 spans, and maintenance (compaction, snapshot expiry, orphan removal) keeps it small
 without losing a row, even with a micro-batch committing in the middle."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from soc_platform import faults
 from soc_platform.flow import checks, steps
 from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import RAW_EVENTS, Lake
@@ -92,6 +95,32 @@ def test_append_retries_after_a_concurrent_compaction(lake: Lake) -> None:
         assert "CommitFailed" in type(exc).__name__
     assert stale.append_events(batch(20)).appended == 5
     assert lake.read_events(DAY0.date(), DAY0.date()).num_rows == 20
+
+
+def test_racing_appends_of_one_batch_store_it_once(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers append the same batch and the second commits between the first's data
+    files and its catalog commit. The first commit must fail and dedupe again (stored once),
+    not be re-applied blindly by pyiceberg's own commit retry (which stored it twice)."""
+    other = Lake(lake.config)  # a second writer: its own catalog connection
+    events = batch(4, n=6)
+    raced: list[int] = []
+    real_check = faults.check
+
+    def race_at_the_commit(point: str, files: Sequence[str] = ()) -> None:
+        if point == "lake_data_written" and not raced:
+            raced.append(-1)  # once: the other writer passes here too
+            raced[0] = other.append_events(events).appended
+        real_check(point, files)
+
+    monkeypatch.setattr(faults, "check", race_at_the_commit)
+    result = lake.append_events(events)
+    assert raced == [6]
+    assert (result.appended, result.duplicates) == (0, 6)
+    rows = lake.read_events(DAY0.date(), DAY0.date())
+    assert rows.num_rows == 6
+    assert len(set(rows["event_id"].to_pylist())) == 6
 
 
 def test_expire_then_orphans_remove_unreferenced_files_only(lake: Lake, tmp_path: Path) -> None:
