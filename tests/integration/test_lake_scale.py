@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from soc_platform import faults
 from soc_platform.flow import checks, steps
