@@ -227,6 +227,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 break
             continue
         summaries.append(_run_summary(out))
+        del out
+        _release_memory()
         if not args.json:
             _print_run(summaries[-1])
     if args.json:
@@ -241,6 +243,18 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             sys.stderr.write(f"soc-platform: {redact_text(_one_line(failed), settings.secrets)}\n")
         raise failures[-1]
     return 0
+
+
+def _release_memory() -> None:
+    """Between the runs of one command: free the last run's objects and hand Arrow's unused
+    buffers back to the system, so the command's peak RSS is that of its largest run, not
+    the sum of its runs (benchmarks/e2e.py, issue 12)."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
 
 
 def _combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
