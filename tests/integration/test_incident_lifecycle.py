@@ -1,7 +1,7 @@
 """The incident lifecycle against a real PostgreSQL: analyst changes and their audit rows,
 the append-only audit table."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -131,3 +131,16 @@ def test_the_audit_table_refuses_update_and_delete(hot: HotStore) -> None:
         ):
             conn.execute(statement)  # type: ignore[arg-type]
     assert ("alice", "note", None, None, None, "first look") in trail(hot.dsn, iid)
+
+
+# -- analyst state is never lost ---------------------------------------------------------------
+
+
+def test_a_backfill_of_the_day_keeps_a_status_set_by_hand(hot: HotStore) -> None:
+    """The issue's observed bug: a status set by hand was reset to open by the next
+    backfill of that day."""
+    iid = one_incident(hot)
+    change(hot.dsn, iid, Change(status="in_progress", assignee="alice", note="on it"))
+    engine.correlate_days(hot, [DAY], SQLI)
+    got = row(hot.dsn, iid)
+    assert (got["status"], got["assignee"], got["notes"]) == ("in_progress", "alice", ["on it"])
