@@ -127,9 +127,11 @@ def _show(args: argparse.Namespace, hot: Any) -> int:
         raise LifecycleError("--limit and --page must be at least 1")
     with hot.connect() as conn:
         row = get_incident(conn, args.id)
-        if row is None:
-            raise LifecycleError(f"no incident {args.id!r} (soc-platform incidents lists them)")
         trail = audit_trail(conn, args.id)
+    if row is None:
+        if not trail:
+            raise LifecycleError(f"no incident {args.id!r} (soc-platform incidents lists them)")
+        return _show_removed(args, trail)
     events = (
         hot.incident_events(row, limit=args.limit, offset=(args.page - 1) * args.limit)
         if args.events
@@ -170,4 +172,27 @@ def _show(args: argparse.Namespace, hot: Any) -> int:
                 f"{ev['status_code'] or '-':>3} {ev['request_method'] or '-'} "
                 f"{ev['host'] or ''}{ev['request_uri'] or ''}  {ev['rule_id'] or ''}"
             )
+    return 0
+
+
+def _show_removed(args: argparse.Namespace, trail: list[AuditEntry]) -> int:
+    """An incident the engine replaced or retired: its audit trail is all that is left
+    (never deleted), and says where its state went."""
+    successor = next((e.new for e in reversed(trail) if e.action == "superseded"), None)
+    if args.json:
+        _print(
+            json.dumps(
+                {
+                    "incident": None,
+                    "superseded_by": successor,
+                    "audit": [e.to_dict() for e in trail],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    where = f"superseded by {successor}" if successor else "retired by a re-evaluation"
+    _print(f"{args.id}: no longer an incident ({where}); its audit trail:")
+    for e in trail:
+        _print(f"  {_fmt_time(e.at)}  {_describe(e)}")
     return 0

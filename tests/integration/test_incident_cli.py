@@ -139,3 +139,25 @@ def test_rules_stats(hot: HotStore, capsys: pytest.CaptureFixture[str]) -> None:
         "fp_ratio": 0.5,
         "noisy": False,  # 2 closed: fewer than SOC_NOISY_RULE_MIN_CLOSED (10)
     }
+
+
+def test_show_a_superseded_incident_points_at_its_successor(
+    hot: HotStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soc_platform.correlation.detection import default_detection
+    from soc_platform.incidents import engine
+    from tests.helpers import sqli_burst
+    from tests.integration.test_incident_lifecycle import load, times
+
+    sqli = default_detection().only("waf-sqli-burst")
+    start = NOON.replace(minute=20)
+    campaign = sqli_burst(start, "198.51.100.200", n=48, spacing_s=7.5)
+    load(hot, campaign[30:])
+    [first] = engine.correlate(hot, times(campaign[30:]), sqli, now=start).incidents
+    run_json(capsys, "incident", "note", "seen", first.id, "--actor", "alice")
+    load(hot, campaign[:30])
+    [second] = engine.correlate(hot, times(campaign[:30]), sqli, now=start).incidents
+    gone = run_json(capsys, "incident", "show", first.id)
+    assert gone["incident"] is None and gone["superseded_by"] == second.id
+    status, out, _ = run(capsys, "incident", "show", second.id)
+    assert status == 0 and "note: seen" in out and f"[{first.id}]" in out
