@@ -25,7 +25,14 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from soc_platform.flow.keys import DAY_FILES_CHECK, FRESHNESS_CHECK, HOT, RAW
+from soc_platform.flow.keys import (
+    DAY_FILES_CHECK,
+    FRESHNESS_CHECK,
+    HOT,
+    INCIDENTS,
+    NOISY_RULES_CHECK,
+    RAW,
+)
 from soc_platform.flow.resources import HotStoreResource, LakeResource, LandingResource
 from soc_platform.sources.landing import prune_archive
 
@@ -116,8 +123,11 @@ def build_maintenance() -> tuple[
 ]:
     freshness_job = define_asset_job(
         "hot_freshness_job",
-        selection=AssetSelection.checks(AssetCheckKey(HOT, FRESHNESS_CHECK)),
-        description="Checks that the newest hot event is recent enough.",
+        selection=AssetSelection.checks(
+            AssetCheckKey(HOT, FRESHNESS_CHECK), AssetCheckKey(INCIDENTS, NOISY_RULES_CHECK)
+        ),
+        description="Checks that the newest hot event is recent enough, and that no rule "
+        "is noisy (too many of its incidents closed as false positives).",
         executor_def=in_process_executor,
     )
     day_files_job = define_asset_job(

@@ -36,6 +36,7 @@ FRESHNESS_CHECK = "hot_freshness"
 QUARANTINE_CHECK = "landing_quarantine_empty"
 RULES_CHECK = "rule_set_loads"
 DAY_FILES_CHECK = "lake_day_files"
+NOISY_RULES_CHECK = "noisy_rules"
 
 
 def name(key: AssetKey) -> str:
