@@ -249,10 +249,13 @@ def test_lake_hot_count_mismatch_blocks_correlation_in_the_microbatch(
     defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
 ) -> None:
     start = YESTERDAY.replace(hour=9, minute=0, second=0)
-    first = land(settings, "a.jsonl", [waf_event(start + timedelta(seconds=i)) for i in range(3)])
+    # the micro-batch's check counts the second batch's time span (first to last event):
+    # the lost row lies inside it
+    lost = start + timedelta(minutes=1, seconds=2)
+    first = land(settings, "a.jsonl", [waf_event(lost + timedelta(seconds=i)) for i in range(3)])
     assert run_microbatch(defs, instance, [first]).success
     with psycopg.connect(pg_dsn, autocommit=True) as conn:  # the hot store loses a row
-        conn.execute("DELETE FROM waf_events WHERE event_time = %s", (start,))
+        conn.execute("DELETE FROM waf_events WHERE event_time = %s", (lost,))
     second = land(settings, "b.jsonl", sqli_burst(start + timedelta(minutes=1), "192.168.4.4"))
     result = run_microbatch(defs, instance, [second], raise_on_error=False)
     assert not result.success
