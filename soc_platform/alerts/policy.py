@@ -1,0 +1,98 @@
+"""The outbox's decisions (pure): which notification intents an incident change writes,
+and when a failed delivery is tried again."""
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from soc_platform.alerts.routes import Target
+from soc_platform.correlation.scoring import LEVELS
+
+#: attempts before an intent is dead
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_CAP = timedelta(minutes=10)
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
+    """Delay before try ``attempt + 1`` after ``attempt`` failures: exponential (2 s, 4 s,
+    8 s ... capped at 10 min) with full jitter in its upper half, so a receiver that comes
+    back is not hit by every sender at once."""
+    rng = rng or random.Random()
+    full = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
+    return full / 2 + full / 2 * rng.random()
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A trigger intent the outbox already holds for (incident, destination)."""
+
+    destination: str
+    severity: str
+    epoch: int
+    created_at: datetime
+    dedup_key: str
+
+
+@dataclass(frozen=True)
+class Intent:
+    incident_id: str
+    dedup_key: str
+    route: str
+    destination: str
+    event: str  # trigger | resolve
+    severity: str
+    epoch: int
+    group_key: str
+
+
+def _rank(severity: str) -> int:
+    return LEVELS.index(severity) if severity in LEVELS else -1
+
+
+def trigger_intents(
+    incident: Mapping[str, Any],
+    targets: Sequence[Target],
+    priors: Sequence[Prior],
+    now: datetime,
+) -> list[Intent]:
+    """The trigger intents an inserted or updated incident writes: one per destination it
+    has never notified; again only when its severity rose above every earlier notification
+    of that destination, or the route's repeat interval passed since the last one
+    (re-evaluations, late data, backfills and retro-hunts write nothing else). Suppressed
+    (allow-listed) incidents notify nobody."""
+    if incident.get("status", "open") == "suppressed":
+        return []
+    severity = str(incident["severity"])
+    intents = []
+    for target in targets:
+        mine = [p for p in priors if p.destination == target.destination]
+        dedup = min(mine, key=lambda p: p.created_at).dedup_key if mine else incident["id"]
+        if not mine:
+            epoch = 0
+        else:
+            last = max(mine, key=lambda p: (p.epoch, p.created_at))
+            top = max(_rank(p.severity) for p in mine)
+            if _rank(severity) > top:
+                epoch = last.epoch  # a new severity: a new key within the epoch
+            elif target.repeat_interval is not None and now - last.created_at >= (
+                target.repeat_interval
+            ):
+                epoch = last.epoch + 1
+            else:
+                continue
+        intents.append(
+            Intent(
+                incident_id=str(incident["id"]),
+                dedup_key=dedup,
+                route=target.route,
+                destination=target.destination,
+                event="trigger",
+                severity=severity,
+                epoch=epoch,
+                group_key=target.group_key,
+            )
+        )
+    return intents
