@@ -22,7 +22,8 @@ def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
     back is not hit by every sender at once."""
     rng = rng or random.Random()
     full = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
-    return full / 2 + full / 2 * rng.random()
+    half: timedelta = full / 2
+    return half + half * rng.random()
 
 
 @dataclass(frozen=True)

@@ -265,9 +265,11 @@ def _destination(name: str, spec: object, path: str, problems: list[str]) -> Des
         problems.append(at(f"{path}.routing_key_env", "is required"))
     recipients: tuple[str, ...] = ()
     if kind == "email":
-        for key in ("host", "from"):
-            if not isinstance(spec.get(key), str) or not spec.get(key):
-                problems.append(at(f"{path}.{key}", "is required"))
+        problems.extend(
+            at(f"{path}.{key}", "is required")
+            for key in ("host", "from")
+            if not isinstance(spec.get(key), str) or not spec.get(key)
+        )
         recipients = _strings(spec.get("to"), f"{path}.to", problems)
         if not recipients:
             problems.append(at(f"{path}.to", "needs at least one address"))
@@ -347,11 +349,11 @@ def _route(spec: object, index: int, dests: Mapping[Any, Any], problems: list[st
             hint = did_you_mean(dest, [str(d) for d in dests])
             problems.append(at(f"{path}.destinations", f"unknown destination {dest!r}{hint}"))
     group_by = _strings(spec.get("group_by", ["rule", "source_net"]), f"{path}.group_by", problems)
-    for g in group_by:
-        if g not in GROUP_FIELDS:
-            problems.append(
-                at(f"{path}.group_by", f"must be among {', '.join(GROUP_FIELDS)}, got {g!r}")
-            )
+    problems.extend(
+        at(f"{path}.group_by", f"must be among {', '.join(GROUP_FIELDS)}, got {g!r}")
+        for g in group_by
+        if g not in GROUP_FIELDS
+    )
     repeat: timedelta | None = None
     if spec.get("repeat_interval") is not None:
         try:

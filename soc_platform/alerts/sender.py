@@ -70,7 +70,7 @@ def _http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -
         headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
             return Outcome(True, response.status)
     except urllib.error.HTTPError as exc:
@@ -84,7 +84,9 @@ def _http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -
         return Outcome(False, None, f"{type(exc).__name__}: {reason}")
 
 
-def _send_email(dest: Destination, config: AlertConfig, group: Sequence[payloads.Notification]) -> Outcome:
+def _send_email(
+    dest: Destination, config: AlertConfig, group: Sequence[payloads.Notification]
+) -> Outcome:
     assert dest.host and dest.sender
     msg = payloads.email_message(group, config.ui_url, dest.sender, dest.recipients)
     try:
@@ -209,18 +211,18 @@ def _round(
         recent[dest.name] = used + 1
         outcome = send(dest, config, group)
         error = redact_text(outcome.error, secrets) if outcome.error else None
-        for n in group:
-            logs.append(
-                {
-                    "outbox_id": n.outbox_id,
-                    "message": ids[0],
-                    "destination": dest.name,
-                    "attempt": attempts[n.outbox_id] + 1,
-                    "ok": outcome.ok,
-                    "http_status": outcome.http_status,
-                    "error": error,
-                }
-            )
+        logs.extend(
+            {
+                "outbox_id": n.outbox_id,
+                "message": ids[0],
+                "destination": dest.name,
+                "attempt": attempts[n.outbox_id] + 1,
+                "ok": outcome.ok,
+                "http_status": outcome.http_status,
+                "error": error,
+            }
+            for n in group
+        )
         if outcome.ok:
             faults.check("alert_sent")  # delivered, the outbox not yet told
             conn.execute(sql.query("alert_mark_sent"), {"ids": ids})

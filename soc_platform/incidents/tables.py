@@ -18,6 +18,7 @@ from soc_platform import sql
 from soc_platform.days import day_start
 from soc_platform.errors import RuleQueryError
 from soc_platform.hot.connection import HotBase
+from soc_platform.incidents import hooks
 from soc_platform.models import Incident
 
 
@@ -234,10 +235,13 @@ class IncidentTables(HotBase):
                     "ids": [i.id for i in incidents],
                 },
             )
-            superseded = sorted(retired | {row[0] for row in cur.fetchall()})
+            successors = {str(row[0]): str(row[1]) for row in cur.fetchall()}
+            superseded = sorted(retired | set(successors))
             cur.executemany(sql.query("upsert_incident"), params, returning=False)
             changed = int(cur.rowcount)
             cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
+            # in this transaction: e.g. alerting's outbox intents commit with the incidents
+            hooks.after_upsert(conn, params, successors)
             return UpsertResult(changed, superseded)
 
     def list_incidents(

@@ -16,4 +16,4 @@ WHERE old.rule = new.rule
   AND old.window_start >= new.window_start
   AND old.window_start <= new.last_start
   AND old.id <> ALL (%(ids)s::text[])
-RETURNING old.id
+RETURNING old.id, new.id AS successor
