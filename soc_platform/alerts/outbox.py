@@ -85,6 +85,7 @@ def _insert(
     conn: psycopg.Connection[Any],
     intents: Sequence[policy.Intent],
     snapshots: Mapping[str, dict[str, Any]],
+    now: datetime,
 ) -> int:
     if not intents:
         return 0
@@ -113,6 +114,7 @@ def _insert(
                 "incident": Jsonb(snapshot),
                 "status": "silenced" if silence else "pending",
                 "silence_id": silence.id if silence else None,
+                "created_at": now,
             }
         )
     with conn.cursor() as cur:
@@ -166,7 +168,7 @@ def record_upsert(
             priors_by_id.get(incident_id, []),
             now,
         )
-    return _insert(conn, intents, snapshots)
+    return _insert(conn, intents, snapshots, now)
 
 
 def record_change(
@@ -210,7 +212,7 @@ def record_change(
                 group_key=p["group_key"],
             )
         )
-    return _insert(conn, intents, {incident_id: snapshot})
+    return _insert(conn, intents, {incident_id: snapshot}, datetime.now(UTC))
 
 
 # --------------------------------------------------------------------------------------

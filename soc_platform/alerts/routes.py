@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from soc_platform.correlation.config import (
     ConfigFileError,
@@ -50,6 +51,7 @@ DESTINATION_TYPES = ("webhook", "slack", "teams", "pagerduty", "email")
 GROUP_FIELDS = ("rule", "client_ip", "source_net", "severity", "type")
 #: PagerDuty's public Events API v2 endpoint (developer.pagerduty.com, "Send an Alert Event")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+_SECRET_SEGMENT = 8  # path segments of a secret URL this long are masked on their own
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOP_KEYS = ("destinations", "routes")
 _ROUTE_KEYS = ("name", "match", "destinations", "group_by", "repeat_interval")
@@ -145,8 +147,20 @@ class AlertConfig:
 
     @property
     def secret_values(self) -> list[str]:
-        """Every secret value, for :func:`soc_platform.redact.redact_text`."""
-        return [v for v in self.secrets.values() if v]
+        """Every secret value, for :func:`soc_platform.redact.redact_text`; a secret URL
+        (a Slack or Teams webhook: its path is the credential) also by its path, query and
+        longer path segments, which errors may quote without the rest."""
+        found: list[str] = []
+        for value in self.secrets.values():
+            if not value:
+                continue
+            found.append(value)
+            if value.startswith(("http://", "https://")):
+                parts = urlsplit(value)
+                found += [p for p in (parts.path, parts.query) if len(p) > 1]
+                found += [seg for seg in parts.path.split("/") if len(seg) >= _SECRET_SEGMENT]
+        # longest first: a path is masked whole, not around a masked segment
+        return sorted(set(found), key=len, reverse=True)
 
 
 #: the variables of the one-variable configuration (README "Alerting")
