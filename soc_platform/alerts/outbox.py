@@ -282,3 +282,11 @@ def counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
         cur.execute(sql.query("alert_counts"))
         found = {str(s): int(n) for s, n in cur.fetchall()}
     return {s: found.get(s, 0) for s in ("pending", "sent", "dead", "silenced")}
+
+
+def stale_due(conn: psycopg.Connection[Any], wait_seconds: float) -> int:
+    """How many pending notifications have been due for ``wait_seconds`` or more."""
+    with conn.cursor() as cur:
+        cur.execute(sql.query("alert_stale_due"), {"wait": timedelta(seconds=wait_seconds)})
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
