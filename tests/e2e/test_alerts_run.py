@@ -80,3 +80,8 @@ def test_run_notifies_a_new_high_incident_once(env: dict[str, str], pg_dsn: str)
         assert len(receiver.requests) == sent
         status = cli(env, "alerts", "status", "--json")
         assert json.loads(status.stdout)["sent"] == len(high)
+    # the secrets are nowhere in what Dagster stored (run storage, event logs, compute logs)
+    for path in Path(env["SOC_DATA_DIR"], "dagster").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"T0PSECRETPATH" not in data and SECRET.encode() not in data, path

@@ -460,3 +460,43 @@ def test_a_rolled_back_incident_change_leaves_no_intent(
         outbox.record_upsert(conn, [row], {}, config)
         conn.rollback()
     assert outbox_rows(hot.dsn) == []
+
+
+def test_cli_silences_dead_letters_and_errors(
+    hot: HotStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soc_platform.cli import main
+
+    monkeypatch.setenv("SOC_PG_DSN", hot.dsn)
+    # not configured: one clear line, status 2
+    assert main(["alerts", "send"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("soc-platform: error: alerting is not configured: set ")
+    assert err.count("\n") == 1
+    assert main(["alerts", "silence", "add", "colour=red", "--comment", "x"]) == 2
+    assert "silence matcher 'colour' is not one of" in capsys.readouterr().err
+    assert main(["alerts", "silence", "add", "rule=r", "--for", "soon", "--comment", "x"]) == 2
+    assert capsys.readouterr().err.startswith("soc-platform: error: --for must be a duration")
+    args = ["alerts", "silence", "add", "rule=waf-sqli-burst", "--for", "1h", "--comment", "drill"]
+    assert main([*args, "--by", "bob"]) == 0
+    sid = int(capsys.readouterr().out.split()[1])
+    assert main(["alerts", "silence", "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["id"], listed["matchers"], listed["created_by"]) == (
+        sid,
+        {"rule": "waf-sqli-burst"},
+        "bob",
+    )
+    assert main(["alerts", "silence", "expire", str(sid)]) == 0
+    assert main(["alerts", "silence", "expire", str(sid)]) == 2
+    assert f"no active silence {sid}" in capsys.readouterr().err
+    assert main(["alerts", "dead"]) == 0
+    assert "no dead notifications" in capsys.readouterr().out
+    assert main(["alerts", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "configured": False,
+        "pending": 0,
+        "sent": 0,
+        "dead": 0,
+        "silenced": 0,
+    }
