@@ -25,19 +25,19 @@ _config_loaded = False
 
 
 def configure(config: AlertConfig | None) -> None:
-    """Set the alerting configuration the hooks use (default: the settings' on first use)."""
+    """Fix the alerting configuration the hooks use (default: the settings', read at each
+    use, so a long-lived process follows its environment)."""
     global _config, _config_loaded
     _config, _config_loaded = config, True
 
 
 def active_config() -> AlertConfig | None:
     """The configuration the hooks write intents for; None: alerting is not configured."""
-    global _config, _config_loaded
-    if not _config_loaded:
-        from soc_platform.settings import load_settings
+    if _config_loaded:
+        return _config
+    from soc_platform.settings import load_settings
 
-        _config, _config_loaded = load_settings().alerts, True
-    return _config
+    return load_settings().alerts
 
 
 @dataclass(frozen=True)

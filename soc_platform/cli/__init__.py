@@ -10,11 +10,12 @@ import warnings
 from collections.abc import Sequence
 
 from soc_platform.cli import alerts as cli_alerts
+from soc_platform.cli import incident as cli_incident
 from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
 from soc_platform.cli import rules as cli_rules
 from soc_platform.cli.common import _day, _root_cause
-from soc_platform.cli.incidents import cmd_incidents, cmd_search
+from soc_platform.cli.incidents import add_filter_arguments, cmd_incidents, cmd_search
 from soc_platform.cli.run import cmd_backfill, cmd_generate, cmd_run
 from soc_platform.cli.server import cmd_demo, cmd_dev, cmd_status, cmd_stop
 from soc_platform.redact import redact_text
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     inc = sub.add_parser("incidents", help="list incidents, newest first")
     inc.add_argument("--json", action="store_true")
     inc.add_argument("--limit", type=int, default=50)
+    add_filter_arguments(inc)
 
     search = sub.add_parser("search", help="free-text incident search")
     search.add_argument("query")
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
 
+    cli_incident.add_parser(sub)
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
     cli_lake.add_parser(sub)
@@ -91,6 +94,7 @@ COMMANDS = {
     "generate": cmd_generate,
     "run": cmd_run,
     "incidents": cmd_incidents,
+    "incident": cli_incident.cmd_incident,
     "search": cmd_search,
     "demo": cmd_demo,
     "dev": cmd_dev,

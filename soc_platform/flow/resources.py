@@ -72,6 +72,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
     agg_1h_retention_days: int = 730
     agg_1d_retention_days: int = 0
     freshness_lag_minutes: int = 60
+    reopen_window_minutes: int = 24 * 60
 
     def policy(self) -> HotPolicy:
         return HotPolicy.of_days(
@@ -80,6 +81,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
             self.agg_1m_retention_days,
             self.agg_1h_retention_days,
             self.agg_1d_retention_days,
+            self.reopen_window_minutes,
         )
 
     _store: HotStore | None = PrivateAttr(default=None)
@@ -164,6 +166,8 @@ class DetectionResource(ConfigurableResource):  # type: ignore[type-arg]
     rules_dir: str | None = None
     config_path: str | None = None
     assets_path: str | None = None
+    noisy_fp_ratio: float = 0.5  # the noisy_rules check: false positives among closed
+    noisy_min_closed: int = 10  # ... of rules with at least this many closed incidents
 
     def load(self, rules_dir: str | None = None) -> Detection:
         """Load and compile (every run: a rule change takes effect on the next batch)."""

@@ -3,7 +3,8 @@ the ``incidents`` table (the system of record; its search document and terms for
 embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping between an
 :class:`~soc_platform.models.Incident` and a row."""
 
-from collections.abc import Iterable, Iterator, Sequence
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +20,8 @@ from soc_platform.days import day_start
 from soc_platform.errors import RuleQueryError
 from soc_platform.hot.connection import HotBase
 from soc_platform.incidents import hooks
+from soc_platform.incidents.lifecycle import append_audit
+from soc_platform.incidents.merge import Stored, plan_engine_write
 from soc_platform.models import Incident
 
 
@@ -94,6 +97,17 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         rule_version=row["rule_version"],
         attack_tactics=list(row["attack_tactics"]),
     )
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents to list (None: any): ``incidents --status/--severity/--rule/--ip``."""
+
+    statuses: Sequence[str] | None = None
+    severities: Sequence[str] | None = None
+    rules: Sequence[str] | None = None
+    network: str | None = None  # an address or a CIDR network of a source
+    since: datetime | None = None  # started at or after
 
 
 class IncidentTables(HotBase):
@@ -194,12 +208,13 @@ class IncidentTables(HotBase):
         """
         if not incidents and retire is None and not any(w for _, w in retire_windows):
             return UpsertResult(0, [])
-        params = [
-            {**incident_row(inc), "search_doc": doc}
-            for inc, doc in zip(incidents, search_docs, strict=True)
-        ]
-        with self.connect() as conn, conn.cursor() as cur:
-            retired: set[str] = set()
+        ids = [i.id for i in incidents]
+        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(sql.query("transaction_time")).fetchone()
+            now = row["now"] if row else datetime.now(UTC)
+            cur.execute(sql.query("lock_incidents"), {"ids": ids})
+            existing = {r["id"]: Stored.of(r) for r in cur.fetchall()}
+            removed: list[tuple[Stored, str | None]] = []
             if retire is not None:
                 rules, days = retire
                 lo, hi = day_start(min(days)), day_start(max(days) + timedelta(days=1))
@@ -210,39 +225,77 @@ class IncidentTables(HotBase):
                         "days": sorted(set(days)),
                         "lo": lo,
                         "hi": hi,
-                        "ids": [i.id for i in incidents],
+                        "ids": ids,
                     },
                 )
-                retired = {row[0] for row in cur.fetchall()}
+                removed += [(Stored.of(r), None) for r in cur.fetchall()]
             for rule, windows in retire_windows:
                 if windows:
                     cur.execute(
                         sql.query("retire_incident_windows"),
-                        {"rule": rule, "windows": list(windows), "ids": [i.id for i in incidents]},
+                        {"rule": rule, "windows": list(windows), "ids": ids},
                     )
-                    retired |= {row[0] for row in cur.fetchall()}
-            if not incidents:
-                return UpsertResult(0, sorted(retired))
-            cur.execute(
-                sql.query("supersede_incidents"),
-                {
-                    "rules": [i.rule for i in incidents],
-                    "group_keys": [i.group_key for i in incidents],
-                    "window_starts": [i.window_start for i in incidents],
-                    "last_starts": list(last_starts)
-                    if last_starts is not None
-                    else [i.window_end for i in incidents],
-                    "ids": [i.id for i in incidents],
-                },
+                    removed += [(Stored.of(r), None) for r in cur.fetchall()]
+            if incidents:
+                cur.execute(
+                    sql.query("supersede_incidents"),
+                    {
+                        "rules": [i.rule for i in incidents],
+                        "group_keys": [i.group_key for i in incidents],
+                        "window_starts": [i.window_start for i in incidents],
+                        "last_starts": list(last_starts)
+                        if last_starts is not None
+                        else [i.window_end for i in incidents],
+                        "ids": ids,
+                    },
+                )
+                removed += [(Stored.of(r), r["successor"]) for r in cur.fetchall()]
+            new = [i for i in incidents if i.id not in existing]
+            previous: dict[str, Stored] = {}
+            if new:
+                cur.execute(
+                    sql.query("previous_incidents"),
+                    {
+                        "ids": [i.id for i in new],
+                        "rules": [i.rule for i in new],
+                        "group_keys": [i.group_key for i in new],
+                        "window_starts": [i.window_start for i in new],
+                    },
+                )
+                previous = {r["successor"]: Stored.of(r) for r in cur.fetchall()}
+            plan = plan_engine_write(
+                incidents,
+                existing,
+                removed,
+                previous,
+                now=now,
+                reopen_window=self.policy.reopen_window,
             )
-            successors = {str(row[0]): str(row[1]) for row in cur.fetchall()}
-            superseded = sorted(retired | set(successors))
-            cur.executemany(sql.query("upsert_incident"), params, returning=False)
-            changed = int(cur.rowcount)
-            cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
-            # in this transaction: e.g. alerting's outbox intents commit with the incidents
-            hooks.after_upsert(conn, params, successors)
-            return UpsertResult(changed, superseded)
+            params = [
+                {
+                    **incident_row(inc),
+                    "search_doc": doc,
+                    **plan.states[inc.id].columns(),
+                    "previous_incident": plan.previous[inc.id],
+                }
+                for inc, doc in zip(incidents, search_docs, strict=True)
+            ]
+            changed: list[dict[str, Any]] = []
+            if params:
+                cur.executemany(sql.query("upsert_incident"), params, returning=True)
+                while True:
+                    changed += cur.fetchall()
+                    if not cur.nextset():
+                        break
+                cur.execute(sql.query("add_incident_terms"), {"ids": ids})
+            for incident_id, state in plan.reopened.items():
+                cur.execute(
+                    sql.query("update_incident_state"), {"id": incident_id, **state.columns()}
+                )
+            append_audit(conn, plan.audit)
+            hooks.after_upsert(conn, changed, dict(plan.superseded))
+            gone = sorted({row.id for row, _ in removed})
+            return UpsertResult(len(changed), gone)
 
     def list_incidents(
         self,
@@ -251,17 +304,50 @@ class IncidentTables(HotBase):
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 100,
+        where: IncidentFilter | None = None,
     ) -> list[Incident]:
+        where = where or IncidentFilter()
+        since = where.since
+        lo = max(start, since) if start and since else start or since
+
+        def listed(values: Sequence[str] | None) -> list[str] | None:
+            return list(values) if values is not None else None
+
         rows = self.run_query(
             "list_incidents",
             {
                 "ids": list(ids) if ids is not None else None,
-                "lo": start,
+                "lo": lo,
                 "hi": end,
                 "limit": limit,
+                "statuses": listed(where.statuses),
+                "severities": listed(where.severities),
+                "rules": listed(where.rules),
+                "network": where.network,
             },
         )
         return [incident_from_row(r) for r in rows]
+
+    def incident_events(
+        self, incident: Mapping[str, Any], *, limit: int = 50, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """A page of an incident's events in the hot store: those of its sources (its client
+        IP, else its listed sources) over its time range, oldest first."""
+        ips = [incident["client_ip"]] if incident["client_ip"] else list(incident["sources"])
+        valid = []
+        for ip in ips:
+            try:
+                valid.append(str(ipaddress.ip_address(ip)))
+            except ValueError:
+                continue
+        params = {
+            "lo": incident["start_time"],
+            "hi": incident["end_time"],
+            "ips": valid,
+            "limit": limit,
+            "offset": offset,
+        }
+        return self.run_query("incident_events", params)
 
     def search_incidents(
         self,

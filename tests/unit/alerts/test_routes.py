@@ -4,6 +4,7 @@ backoff and the payloads' documented shapes."""
 
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,7 +126,9 @@ def test_settings_resolve_secrets_from_the_environment(tmp_path: Path) -> None:
         f"alert routes {path}: destination 'pd' names PD_KEY, which is not set "
         "(export it, or remove the destination)"
     )
-    with pytest.raises(ConfigurationError, match="SOC_ALERT_ROUTES='/nope.yaml': no such file"):
+    with pytest.raises(
+        ConfigurationError, match=re.escape("SOC_ALERT_ROUTES='/nope.yaml': no such file")
+    ):
         load_settings({"SOC_ALERT_ROUTES": "/nope.yaml"})
 
 
