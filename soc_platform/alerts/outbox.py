@@ -122,6 +122,12 @@ def _insert(
         return max(0, int(cur.rowcount))
 
 
+def _incidents(conn: psycopg.Connection[Any], ids: Sequence[str]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql.query("alert_incidents"), {"ids": list(ids)})
+        return list(cur.fetchall())
+
+
 def _priors(conn: psycopg.Connection[Any], ids: Sequence[str]) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql.query("alert_priors"), {"ids": list(ids)})
@@ -152,6 +158,8 @@ def record_upsert(
     if not rows:
         return 0
     snapshots = {str(r["id"]): _json_ready(r) for r in rows}
+    for stored in _incidents(conn, list(snapshots)):  # every column, as committed
+        snapshots[str(stored["id"])] = _json_ready(stored)
     priors_by_id: dict[str, list[policy.Prior]] = {}
     for p in _priors(conn, list(snapshots)):
         if p["event"] == "trigger":
@@ -184,12 +192,10 @@ def record_change(
     config = config or active_config()
     if config is None or new_status not in CLOSED or old_status in CLOSED:
         return 0
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.query("alert_incident"), {"id": incident_id})
-        row = cur.fetchone()
-    if row is None:
+    found = _incidents(conn, [incident_id])
+    if not found:
         return 0
-    snapshot = _json_ready(row)
+    snapshot = _json_ready(found[0])
     priors = _priors(conn, [incident_id])
     resolves = sum(1 for p in priors if p["event"] == "resolve")
     intents = []

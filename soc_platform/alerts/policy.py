@@ -10,6 +10,8 @@ from typing import Any
 from soc_platform.alerts.routes import Target
 from soc_platform.correlation.scoring import LEVELS
 
+#: incident statuses that notify nobody (allow-listed, or closed by an analyst)
+QUIET_STATUSES = ("suppressed", "resolved", "false_positive")
 #: attempts before an intent is dead
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=2)
@@ -63,8 +65,8 @@ def trigger_intents(
     has never notified; again only when its severity rose above every earlier notification
     of that destination, or the route's repeat interval passed since the last one
     (re-evaluations, late data, backfills and retro-hunts write nothing else). Suppressed
-    (allow-listed) incidents notify nobody."""
-    if incident.get("status", "open") == "suppressed":
+    (allow-listed) and closed (resolved, false positive) incidents notify nobody."""
+    if incident.get("status", "open") in QUIET_STATUSES:
         return []
     severity = str(incident["severity"])
     intents = []

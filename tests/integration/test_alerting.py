@@ -500,3 +500,25 @@ def test_cli_silences_dead_letters_and_errors(
         "dead": 0,
         "silenced": 0,
     }
+
+
+def test_routes_match_on_columns_the_engine_hook_does_not_pass(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's hook passes a few columns of each changed row; the outbox decides on
+    the whole stored incident (ATT&CK technique and tactic, the body's description)."""
+    routes = """
+destinations:
+  hook: {type: webhook, url_env: HOOK_URL}
+routes:
+  - name: t1190
+    match: {techniques: [T1190], tactics: [initial-access]}
+    destinations: [hook]
+"""
+    config = configure(monkeypatch, tmp_path, routes, {"HOOK_URL": receiver.url})
+    iid = incident(hot)
+    assert drain(hot, config).sent == 1
+    [n] = receiver.requests[0].json()["notifications"]
+    assert n["incident"]["id"] == iid
+    assert n["incident"]["attack_techniques"] == ["T1190"]
+    assert n["incident"]["description"]

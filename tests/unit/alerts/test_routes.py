@@ -190,7 +190,8 @@ def test_policy_exactly_once_rules() -> None:
     low = policy.Prior("hook", "medium", 0, now, "i1")
     [rise] = policy.trigger_intents(INC, [target], [low], now)
     assert (rise.severity, rise.epoch) == ("critical", 0)
-    assert policy.trigger_intents({**INC, "status": "suppressed"}, [target], [], now) == []
+    for quiet in ("suppressed", "resolved", "false_positive"):
+        assert policy.trigger_intents({**INC, "status": quiet}, [target], [], now) == []
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:

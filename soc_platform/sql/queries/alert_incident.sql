@@ -1,1 +1,0 @@
-SELECT * FROM incidents WHERE id = %(id)s
