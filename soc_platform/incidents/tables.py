@@ -292,6 +292,7 @@ class IncidentTables(HotBase):
                 cur.execute(
                     sql.query("update_incident_state"), {"id": incident_id, **state.columns()}
                 )
+                changed += cur.fetchall()  # a closed incident its group's new run reopened
             append_audit(conn, plan.audit)
             hooks.after_upsert(conn, changed, dict(plan.superseded))
             gone = sorted({row.id for row, _ in removed})

@@ -174,6 +174,30 @@ def test_backfill_rebuilds_a_day_from_the_lake_alone(
             ).fetchone() == (11,)
 
 
+def test_a_backfill_run_keeps_the_status_an_analyst_set(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
+) -> None:
+    """The issue's bug through the backfill job itself: a status set by hand was reset to
+    open by the next backfill of that day."""
+    from soc_platform.incidents.lifecycle import Change, apply_change
+
+    start = YESTERDAY.replace(hour=11, minute=0, second=1)
+    path = land(settings, "day.jsonl", sqli_burst(start, "192.168.9.10", n=12, spacing_s=3))
+    assert run_microbatch(defs, instance, [path]).success
+    with psycopg.connect(pg_dsn) as conn:
+        [(iid,)] = conn.execute("SELECT id FROM incidents").fetchall()
+        apply_change(conn, iid, Change(status="in_progress", assignee="alice"), actor="alice")
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, partition_key=YESTERDAY.date().isoformat(), asset_selection=REBUILD_KEYS
+    )
+    assert result.success
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, status, assignee FROM incidents").fetchall() == [
+            (iid, "in_progress", "alice")
+        ]
+
+
 def test_dagster_cli_validates_the_workspace(work_dir: Path) -> None:
     import os
     import subprocess

@@ -283,3 +283,39 @@ def test_the_engine_keeps_off_a_suppressed_incident_an_analyst_took_up(hot: HotS
     change(hot.dsn, inc.id, Change(status="in_progress"))
     engine.correlate_days(hot, [DAY], allow)
     assert row(hot.dsn, inc.id)["status"] == "in_progress"
+
+
+def test_an_analyst_change_in_flight_is_not_overwritten_by_a_backfill(hot: HotStore) -> None:
+    """The analyst's transaction holds the incident's row; the backfill waits for it, then
+    reads the committed state and keeps it."""
+    import threading
+    import time
+
+    iid = one_incident(hot)
+    analyst = psycopg.connect(hot.dsn)
+    try:
+        apply_change(analyst, iid, Change(status="acknowledged"), actor="alice")  # not committed
+        done = threading.Event()
+        worker = threading.Thread(
+            target=lambda: (engine.correlate_days(hot, [DAY], SQLI), done.set()), daemon=True
+        )
+        worker.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the backfill waits for the row lock
+            with psycopg.connect(hot.dsn) as probe:
+                waiting = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                ).fetchone()
+            if waiting and waiting[0]:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the backfill never waited for the analyst's row")
+        assert not done.is_set()
+        analyst.commit()
+        worker.join(60)
+        assert done.is_set()
+    finally:
+        analyst.close()
+    assert row(hot.dsn, iid)["status"] == "acknowledged"
