@@ -162,12 +162,16 @@ def record_upsert(
         snapshots[str(stored["id"])] = _json_ready(stored)
     priors_by_id: dict[str, list[policy.Prior]] = {}
     for p in _priors(conn, list(snapshots)):
-        if p["event"] == "trigger":
-            priors_by_id.setdefault(p["incident_id"], []).append(
-                policy.Prior(
-                    p["destination"], p["severity"], p["epoch"], p["created_at"], p["dedup_key"]
-                )
+        priors_by_id.setdefault(p["incident_id"], []).append(
+            policy.Prior(
+                p["destination"],
+                p["severity"],
+                p["epoch"],
+                p["created_at"],
+                p["dedup_key"],
+                p["event"],
             )
+        )
     intents: list[policy.Intent] = []
     for incident_id, snapshot in snapshots.items():
         intents += policy.trigger_intents(

@@ -30,13 +30,14 @@ def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
 
 @dataclass(frozen=True)
 class Prior:
-    """A trigger intent the outbox already holds for (incident, destination)."""
+    """An intent the outbox already holds for (incident, destination)."""
 
     destination: str
     severity: str
     epoch: int
     created_at: datetime
     dedup_key: str
+    event: str = "trigger"
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,10 @@ def trigger_intents(
 ) -> list[Intent]:
     """The trigger intents an inserted or updated incident writes: one per destination it
     has never notified; again only when its severity rose above every earlier notification
-    of that destination, or the route's repeat interval passed since the last one
-    (re-evaluations, late data, backfills and retro-hunts write nothing else). Suppressed
-    (allow-listed) and closed (resolved, false positive) incidents notify nobody."""
+    of that destination, when it was resolved since (reopened), or the route's repeat
+    interval passed since the last one (re-evaluations, late data, backfills and
+    retro-hunts write nothing else). Suppressed (allow-listed) and closed (resolved, false
+    positive) incidents notify nobody."""
     if incident.get("status", "open") in QUIET_STATUSES:
         return []
     severity = str(incident["severity"])
@@ -73,9 +75,15 @@ def trigger_intents(
     for target in targets:
         mine = [p for p in priors if p.destination == target.destination]
         dedup = min(mine, key=lambda p: p.created_at).dedup_key if mine else incident["id"]
-        if not mine:
+        triggers = [p for p in mine if p.event == "trigger"]
+        latest = max(mine, key=lambda p: p.created_at) if mine else None
+        if not triggers:
             epoch = 0
+        elif latest is not None and latest.event == "resolve":
+            # closed, then reopened (its group's new run): a new state, notified again
+            epoch = max(p.epoch for p in triggers) + 1
         else:
+            mine = triggers
             last = max(mine, key=lambda p: (p.epoch, p.created_at))
             top = max(_rank(p.severity) for p in mine)
             if _rank(severity) > top:

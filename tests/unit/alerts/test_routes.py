@@ -190,6 +190,12 @@ def test_policy_exactly_once_rules() -> None:
     low = policy.Prior("hook", "medium", 0, now, "i1")
     [rise] = policy.trigger_intents(INC, [target], [low], now)
     assert (rise.severity, rise.epoch) == ("critical", 0)
+    # resolved, then reopened by its group's new run: notified again, same dedup key
+    resolved = policy.Prior("hook", "critical", 0, now + timedelta(minutes=5), "i0", "resolve")
+    [reopened] = policy.trigger_intents(
+        INC, [target], [prior, resolved], now + timedelta(minutes=9)
+    )
+    assert (reopened.epoch, reopened.dedup_key, reopened.event) == (1, "i0", "trigger")
     for quiet in ("suppressed", "resolved", "false_positive"):
         assert policy.trigger_intents({**INC, "status": quiet}, [target], [], now) == []
 
