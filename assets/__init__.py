@@ -10,7 +10,7 @@ from dagster import (
 from assets.detection import build_detection_assets, build_detection_checks
 from assets.hot import build_hot_assets, build_hot_checks
 from assets.lake import build_lake_checks, build_lake_specs
-from assets.search import build_search_assets
+from assets.search import build_search_assets, build_search_checks
 
 
 def build_assets(
@@ -26,4 +26,9 @@ def build_assets(
 
 def build_asset_checks() -> list[AssetChecksDefinition]:
     """Checks run by their own jobs (the others run with their asset)."""
-    return [*build_hot_checks(), *build_lake_checks(), *build_detection_checks()]
+    return [
+        *build_hot_checks(),
+        *build_lake_checks(),
+        *build_detection_checks(),
+        *build_search_checks(),
+    ]

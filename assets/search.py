@@ -3,16 +3,21 @@
 from datetime import timedelta
 
 from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetsDefinition,
     DailyPartitionsDefinition,
     MaterializeResult,
+    asset_check,
 )
 
 from assets.util import day_asset, partition_days
 from soc_platform.days import day_start
 from soc_platform.flow import steps
-from soc_platform.flow.keys import INCIDENTS, INDEX
+from soc_platform.flow.checks import alerts_check
+from soc_platform.flow.keys import ALERTS_CHECK, INCIDENTS, INDEX, check_result
 from soc_platform.flow.resources import HotStoreResource, SearchResource
 
 
@@ -40,3 +45,18 @@ def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDef
         )
 
     return [incident_index]
+
+
+@asset_check(
+    asset=INDEX,
+    name=ALERTS_CHECK,
+    description='No incident notification is dead (README "Alerting"): a notification that '
+    "kept failing is named here. Evaluated by every micro-batch's send_alerts step and by "
+    "alerts_job.",
+)
+def alerts_delivered(hot: HotStoreResource) -> AssetCheckResult:
+    return check_result(alerts_check(hot.store()), ALERTS_CHECK, AssetCheckSeverity.ERROR)
+
+
+def build_search_checks() -> list[AssetChecksDefinition]:
+    return [alerts_delivered]

@@ -14,6 +14,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
+from sensors.alerts import alerts_job, build_alerts_sensor
 from sensors.maintenance import build_maintenance
 from sensors.microbatch import build_microbatch_job, build_microbatch_sensor
 from sensors.sources import source_sensors
@@ -25,6 +26,7 @@ def build_sensors_and_jobs(
     sensor_interval_seconds: int = 60,
     s3_running: bool = False,
     nats_running: bool = False,
+    alerting: bool = False,
 ) -> tuple[
     list[JobDefinition | UnresolvedAssetJob],
     list[SensorDefinition],
@@ -38,11 +40,15 @@ def build_sensors_and_jobs(
         executor_def=in_process_executor,
     )
     jobs, schedules = build_maintenance()
+    # alerting configured: its job and the sensor that drains what the micro-batch left
+    alert_jobs = [alerts_job] if alerting else []
+    alert_sensors = [build_alerts_sensor(alerts_job)] if alerting else []
     return (
-        [job, check_job, *jobs],
+        [job, check_job, *jobs, *alert_jobs],
         [
             build_microbatch_sensor(job, check_job, sensor_interval_seconds),
             *source_sensors(job, check_job, sensor_interval_seconds, s3_running, nats_running),
+            *alert_sensors,
         ],
         schedules,
     )

@@ -36,6 +36,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
+from sensors.alerts import send_alerts
 from soc_platform import faults
 from soc_platform.flow import checks, steps
 from soc_platform.flow.instance import CLAIM_TAG, claim_run
@@ -327,7 +328,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
     @job(
         name="microbatch_job",
         description="Landing files -> lake -> hot store -> correlation -> search, then the "
-        "files leave landing.",
+        "files leave landing and the incidents' notifications are sent.",
         executor_def=in_process_executor,
         tags=RUN_TAGS,
     )
@@ -336,6 +337,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         loaded = load_hot_store(ingest)
         indexed = index_incidents(ingest, correlate_incidents(ingest, after_load=loaded))
         retire_landing_files(ingest, after_index=indexed)
+        send_alerts(after_index=indexed)
 
     return microbatch_job
 

@@ -141,6 +141,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             settings.sensor_interval_seconds,
             s3_running=settings.s3_bucket is not None,
             nats_running=settings.nats_url is not None,
+            alerting=settings.alerts is not None,
         )
         assets = build_assets(partitions)
     return dg.Definitions(

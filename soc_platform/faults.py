@@ -67,6 +67,9 @@ POINTS = (
     "retire",
     "retire_file",
 )
+#: Alerting's sender (soc_platform/alerts/sender.py): ``alert_sent`` is after a message
+#: reached its receiver and before the outbox records it (at most a resend, never a loss).
+ALERTING = ("alert_sent",)
 ACTIONS = ("raise", "kill", "pause")
 PAUSE_POLL_S = 0.05
 PAUSE_LIMIT_S = 120.0
@@ -83,12 +86,12 @@ def check(point: str, files: Sequence[str] = ()) -> None:
         return
     action, _, rest = spec.partition(":")
     where, _, substring = rest.partition(":")
-    if action not in ACTIONS or where not in POINTS:
+    if action not in ACTIONS or where not in POINTS + ALERTING:
         raise InjectedFaultError(
             f"SOC_FAULT={spec!r}: expected ACTION:POINT[:SUBSTRING] with ACTION one of "
-            f"{', '.join(ACTIONS)} and POINT one of {', '.join(POINTS)}"
+            f"{', '.join(ACTIONS)} and POINT one of {', '.join(POINTS + ALERTING)}"
         )
-    if substring and where in INSIDE:
+    if substring and where in INSIDE + ALERTING:
         raise InjectedFaultError(
             f"SOC_FAULT={spec!r}: {where} is inside a step, which does not know the run's "
             f"files: give no SUBSTRING (only {', '.join(BOUNDARIES)} take one)"

@@ -10,16 +10,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.redact import redact_url, secrets_of
+
+if TYPE_CHECKING:
+    from soc_platform.alerts.routes import AlertConfig
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # = soc_platform.parsing.base.DEFAULT_MAX_LINE_BYTES
 #: Arrow's JSON reader takes blocks of twice the longest line in an int32.
 _LINE_BYTES_RANGE = (1 << 10, 256 << 20)
 #: ``SOC_GEOIP_ASN_DB=off`` / ``SOC_GEOIP_COUNTRY_DB=off``: no such enrichment
 GEOIP_OFF: Literal["off"] = "off"
+DEFAULT_UI_URL = "http://127.0.0.1:8080"
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class Settings:
     lake_snapshot_retention_days: int = 7  # time travel kept; older snapshots expire
     lake_orphan_grace_hours: int = 24  # unreferenced files younger than this stay
     lake_max_files_per_day: int = 32  # the lake_day_files check fails above, on closed days
+    # alerting (README "Alerting"); None: not configured
+    alerts: "AlertConfig | None" = None
+    ui_url: str = DEFAULT_UI_URL  # SOC_UI_URL: links in notifications
 
     @property
     def embedded_pg(self) -> bool:
@@ -111,7 +118,15 @@ class Settings:
             self.s3_endpoint,
             self.pg_dsn,
             self.nats_url,
-        ) + [s for s in (self.meili_api_key, self.s3_secret_access_key) if s]
+        ) + [
+            s
+            for s in (
+                self.meili_api_key,
+                self.s3_secret_access_key,
+                *(self.alerts.secret_values if self.alerts else ()),
+            )
+            if s
+        ]
 
     @property
     def quarantine_dir(self) -> Path:
@@ -297,7 +312,54 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         **_landing_settings(env, data_dir, landing),
         **_source_settings(env),
         **_lake_maintenance_settings(env),
+        **_alert_settings(env),
     )
+
+
+class _AlertSettings(TypedDict):
+    alerts: "AlertConfig | None"
+    ui_url: str
+
+
+def _alert_settings(env: Mapping[str, str]) -> _AlertSettings:
+    """``SOC_ALERT_ROUTES`` (a routes file, whose destinations name the variables holding
+    their secrets), or ``SOC_ALERT_WEBHOOK_URL`` alone (+ ``SOC_ALERT_WEBHOOK_SECRET``);
+    ``SOC_UI_URL`` for the links in notifications."""
+    from soc_platform.alerts import routes as alert_routes  # yaml: only when configured
+
+    ui_url = (_get(env, "SOC_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+    if not ui_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"SOC_UI_URL={ui_url!r} must start with http:// or https://")
+    path = _path(env, "SOC_ALERT_ROUTES", must_exist=True)
+    webhook = _get(env, alert_routes.WEBHOOK_URL_VAR)
+    if path is not None:
+        parsed = alert_routes.parse_routes(path.read_text(encoding="utf-8"), str(path))
+        source = str(path)
+    elif webhook is not None:
+        parsed = alert_routes.simple_config(_get(env, alert_routes.WEBHOOK_SECRET_VAR) is not None)
+        source = alert_routes.WEBHOOK_URL_VAR
+    else:
+        return {"alerts": None, "ui_url": ui_url}
+    routes, destinations = parsed
+    secrets: dict[str, str] = {}
+    for dest in destinations.values():
+        for var in dest.secret_vars:
+            value = _get(env, var)
+            if value is None:
+                raise ConfigurationError(
+                    f"alert routes {source}: destination {dest.name!r} names {var}, "
+                    "which is not set (export it, or remove the destination)"
+                )
+            secrets[var] = value
+        if dest.url_env and not secrets[dest.url_env].startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{dest.url_env} (alert destination {dest.name!r}) must be an http:// or "
+                "https:// URL"
+            )
+    config = alert_routes.AlertConfig(
+        routes=routes, destinations=destinations, ui_url=ui_url, secrets=secrets, source=source
+    )
+    return {"alerts": config, "ui_url": ui_url}
 
 
 def _max_run_bytes(env: Mapping[str, str]) -> int:

@@ -9,6 +9,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
+from soc_platform.cli import alerts as cli_alerts
 from soc_platform.cli import incident as cli_incident
 from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
     cli_lake.add_parser(sub)
+    cli_alerts.add_parser(sub)
     return parser
 
 
@@ -102,6 +104,7 @@ COMMANDS = {
     "stop": cmd_stop,
     "landing": cli_landing.cmd_landing,
     "lake": cli_lake.cmd_lake,
+    "alerts": cli_alerts.cmd_alerts,
 }
 
 

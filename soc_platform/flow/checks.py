@@ -249,3 +249,24 @@ def noisy_rules_check(hot: HotStore, max_ratio: float, min_closed: int) -> Check
         "it (thresholds, allow-list) or see soc-platform rules stats",
         meta,
     )
+
+
+def alerts_check(hot: HotStore) -> CheckOutcome:
+    """The ``alerts_delivered`` check: fails while any notification is a dead letter (it
+    kept failing); ``soc-platform alerts dead`` lists them, ``--retry-all`` sends again."""
+    from soc_platform.alerts import outbox
+
+    with hot.connect() as conn:
+        counts = outbox.counts(conn)
+        dead = outbox.dead_letters(conn, 5) if counts["dead"] else []
+    meta: dict[str, object] = dict(counts)
+    if not dead:
+        return CheckOutcome(True, f"no dead notification ({counts['sent']} sent)", meta)
+    first = dead[0]
+    return CheckOutcome(
+        False,
+        f"{counts['dead']} notification(s) could not be delivered; latest: "
+        f"{first['destination']} for incident {first['incident_id']}: {first['last_error']}. "
+        "Fix the destination, then: soc-platform alerts dead --retry-all",
+        meta,
+    )

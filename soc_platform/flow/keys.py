@@ -36,6 +36,7 @@ FRESHNESS_CHECK = "hot_freshness"
 QUARANTINE_CHECK = "landing_quarantine_empty"
 RULES_CHECK = "rule_set_loads"
 DAY_FILES_CHECK = "lake_day_files"
+ALERTS_CHECK = "alerts_delivered"  # no dead notification (README "Alerting")
 NOISY_RULES_CHECK = "noisy_rules"
 
 

@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from soc_platform.alerts.sender import SendReport
 
 from soc_platform import faults
 from soc_platform.days import event_days
@@ -196,3 +200,13 @@ def index_incidents(
         search.delete(superseded)
     faults.check("index_partial")  # superseded incidents gone, the upsert not done
     return search.upsert(incidents)
+
+
+def send_alerts(hot: HotStore) -> "SendReport | None":
+    """Deliver the outbox's due notifications (None: alerting is not configured)."""
+    from soc_platform.alerts import outbox, sender
+
+    config = outbox.active_config()
+    if config is None:
+        return None
+    return sender.drain(hot.connect, config)

@@ -84,6 +84,7 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("detection/incidents", "noisy_rules"),
         ("lake/raw_waf_events", "landing_quarantine_empty"),
         ("lake/raw_waf_events", "lake_day_files"),
+        ("search/incident_index", "alerts_delivered"),
     }
     for name in (
         "hot_maintenance_schedule",

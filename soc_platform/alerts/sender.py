@@ -1,0 +1,257 @@
+"""The sender (I/O): claims due outbox intents, delivers them, records the outcome.
+
+Each round claims due intents (``FOR UPDATE SKIP LOCKED``) in one transaction, delivers
+them (HTTP with urllib, email with smtplib) and marks them sent, retried later
+(exponential backoff with jitter) or dead, then commits. A sender killed after a delivery
+and before its commit leaves the intents pending: they are sent again with the same
+outbox id and dedup key (at most a resend, never a loss).
+"""
+
+import json
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from soc_platform import faults, sql
+from soc_platform.alerts import payloads, policy
+from soc_platform.alerts.routes import AlertConfig, Destination
+from soc_platform.redact import redact_text
+
+Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+USER_AGENT = "soc-platform-alerts/1"
+
+
+@dataclass
+class SendReport:
+    sent: int = 0  # intents delivered
+    messages: int = 0  # requests / emails that succeeded
+    failed: int = 0  # failed attempts (retried later)
+    dead: int = 0  # intents that became dead letters
+    deferred: int = 0  # intents held back by a rate limit
+    errors: list[str] = field(default_factory=list)  # redacted, one line each
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "messages": self.messages,
+            "failed": self.failed,
+            "dead": self.dead,
+            "deferred": self.deferred,
+            "errors": self.errors[:20],
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    http_status: int | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds the receiver asked to wait (429/503)
+
+
+class DeliveryError(Exception):
+    pass
+
+
+def _http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            return Outcome(True, response.status)
+    except urllib.error.HTTPError as exc:
+        retry_after = None
+        header = exc.headers.get("Retry-After") if exc.headers else None
+        if header and header.strip().isdigit():
+            retry_after = float(header.strip())
+        return Outcome(False, exc.code, f"HTTP {exc.code} {exc.reason}", retry_after)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Outcome(False, None, f"{type(exc).__name__}: {reason}")
+
+
+def _send_email(
+    dest: Destination, config: AlertConfig, group: Sequence[payloads.Notification]
+) -> Outcome:
+    assert dest.host and dest.sender
+    msg = payloads.email_message(group, config.ui_url, dest.sender, dest.recipients)
+    try:
+        with smtplib.SMTP(dest.host, dest.port, timeout=dest.timeout) as smtp:
+            if dest.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            password = config.secret(dest.password_env)
+            if dest.username and password:
+                smtp.login(dest.username, password)
+            smtp.send_message(msg)
+        return Outcome(True)
+    except (smtplib.SMTPException, OSError) as exc:
+        return Outcome(False, None, f"{type(exc).__name__}: {exc}")
+
+
+def deliver(
+    dest: Destination, config: AlertConfig, group: Sequence[payloads.Notification]
+) -> Outcome:
+    """Send one message (a group of notifications; PagerDuty: one notification)."""
+    if dest.type == "email":
+        return _send_email(dest, config, group)
+    url = config.destination_url(dest)
+    headers: dict[str, str] = {}
+    if dest.type == "webhook":
+        body = payloads.webhook_body(group, config.ui_url)
+        secret = config.secret(dest.secret_env)
+        if secret:
+            headers[payloads.SIGNATURE_HEADER] = payloads.signature(secret, body)
+    elif dest.type == "slack":
+        body = payloads.slack_body(group, config.ui_url)
+    elif dest.type == "teams":
+        body = payloads.teams_body(group, config.ui_url)
+    elif dest.type == "pagerduty":
+        routing_key = config.secret(dest.routing_key_env) or ""
+        (one,) = group
+        body = payloads.pagerduty_body(one, routing_key, config.ui_url)
+    else:  # pragma: no cover - validated in routes
+        raise DeliveryError(f"unknown destination type {dest.type!r}")
+    return _http_post(url, body, headers, dest.timeout)
+
+
+def _groups(
+    rows: Sequence[dict[str, Any]], config: AlertConfig
+) -> Iterator[tuple[Destination | None, list[payloads.Notification]]]:
+    """One message per (destination, route, group, event); PagerDuty one per intent."""
+    grouped: dict[tuple[Any, ...], list[payloads.Notification]] = {}
+    dests: dict[tuple[Any, ...], Destination | None] = {}
+    for r in rows:
+        dest = config.destinations.get(r["destination"])
+        n = payloads.Notification(
+            outbox_id=r["id"],
+            event=r["event"],
+            dedup_key=r["dedup_key"],
+            route=r["route"],
+            destination=r["destination"],
+            group_key=r["group_key"],
+            incident=r["incident"],
+        )
+        key: tuple[Any, ...] = (r["destination"], r["route"], r["group_key"], r["event"])
+        if dest is None or dest.type == "pagerduty":
+            key = (*key, r["id"])
+        grouped.setdefault(key, []).append(n)
+        dests[key] = dest
+    for key, group in grouped.items():
+        yield dests[key], group
+
+
+def drain(
+    connect: Connect,
+    config: AlertConfig,
+    *,
+    batch: int = 200,
+    max_rounds: int = 50,
+    deliver_fn: Callable[[Destination, AlertConfig, Sequence[payloads.Notification]], Outcome]
+    | None = None,
+) -> SendReport:
+    """Deliver every due intent (rounds of ``batch`` until none is due)."""
+    report = SendReport()
+    send = deliver_fn or deliver
+    for _ in range(max_rounds):
+        with connect() as conn:
+            claimed = _round(conn, config, batch, send, report)
+        if claimed < batch:
+            break
+    return report
+
+
+def _round(
+    conn: psycopg.Connection[Any],
+    config: AlertConfig,
+    batch: int,
+    send: Callable[[Destination, AlertConfig, Sequence[payloads.Notification]], Outcome],
+    report: SendReport,
+) -> int:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql.query("alert_claim_due"), {"limit": batch})
+        rows = list(cur.fetchall())
+        cur.execute(sql.query("alert_recent_messages"))
+        recent = {r["destination"]: int(r["messages"]) for r in cur.fetchall()}
+    if not rows:
+        return 0
+    attempts = {r["id"]: int(r["attempts"]) for r in rows}
+    secrets = config.secret_values
+    logs: list[dict[str, Any]] = []
+    for dest, group in _groups(rows, config):
+        ids = [n.outbox_id for n in group]
+        if dest is None:
+            conn.execute(
+                sql.query("alert_mark_undeliverable"),
+                {"ids": ids, "error": f"destination {group[0].destination!r} is not configured"},
+            )
+            report.dead += len(ids)
+            continue
+        used = recent.get(dest.name, 0)
+        if used >= dest.rate_per_minute:
+            conn.execute(
+                sql.query("alert_defer"),
+                {"ids": ids, "delay": timedelta(seconds=60 / dest.rate_per_minute)},
+            )
+            report.deferred += len(ids)
+            continue
+        recent[dest.name] = used + 1
+        outcome = send(dest, config, group)
+        error = redact_text(outcome.error, secrets) if outcome.error else None
+        logs.extend(
+            {
+                "outbox_id": n.outbox_id,
+                "message": ids[0],
+                "destination": dest.name,
+                "attempt": attempts[n.outbox_id] + 1,
+                "ok": outcome.ok,
+                "http_status": outcome.http_status,
+                "error": error,
+            }
+            for n in group
+        )
+        if outcome.ok:
+            faults.check("alert_sent")  # delivered, the outbox not yet told
+            conn.execute(sql.query("alert_mark_sent"), {"ids": ids})
+            report.sent += len(ids)
+            report.messages += 1
+            continue
+        report.failed += 1
+        report.errors.append(f"{dest.name}: {error}")
+        for n in group:
+            tried = attempts[n.outbox_id] + 1
+            delay = policy.backoff(tried)
+            if outcome.retry_after is not None:
+                delay = max(delay, timedelta(seconds=min(outcome.retry_after, 3600)))
+            if tried >= policy.MAX_ATTEMPTS:
+                report.dead += 1
+            conn.execute(
+                sql.query("alert_mark_failed"),
+                {
+                    "id": n.outbox_id,
+                    "error": error,
+                    "delay": delay,
+                    "max_attempts": policy.MAX_ATTEMPTS,
+                },
+            )
+    if logs:
+        with conn.cursor() as cur:
+            cur.executemany(sql.query("alert_log_delivery"), logs)
+    return len(rows)
+
+
+def summary(report: SendReport) -> str:
+    return json.dumps(report.as_dict())

@@ -1,0 +1,1 @@
+SELECT status, count(*) AS n FROM alert_outbox GROUP BY status

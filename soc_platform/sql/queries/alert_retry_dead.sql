@@ -1,0 +1,4 @@
+-- Give dead intents another round of attempts.
+UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = now()
+WHERE status = 'dead' AND (%(id)s::bigint IS NULL OR id = %(id)s::bigint)
+RETURNING id

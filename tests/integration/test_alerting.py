@@ -1,0 +1,524 @@
+"""Alerting against a real PostgreSQL and real receivers (HTTP servers, an SMTP server):
+intents written with the incident change, delivered once, retried, rate limited, silenced,
+resolved through the lifecycle; bodies checked against each destination's documented
+schema."""
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import psycopg
+import pytest
+
+from soc_platform.alerts import outbox, policy, sender
+from soc_platform.alerts.routes import AlertConfig
+from soc_platform.correlation.detection import default_detection
+from soc_platform.hot.store import HotPolicy, HotStore
+from soc_platform.incidents import engine
+from soc_platform.incidents.lifecycle import Change, apply_change
+from soc_platform.parsing import get_parser, split_lines
+from soc_platform.settings import load_settings
+from tests.alertkit import Receiver, http_receiver, smtp_receiver
+from tests.helpers import sqli_burst, to_jsonl
+
+DAY = date(2026, 3, 10)
+NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+SQLI = default_detection().only("waf-sqli-burst")
+SECRET = "s3cr3t-hmac-key"
+
+# PagerDuty Events API v2 (developer.pagerduty.com/docs/events-API-v2/trigger-events,
+# .../resolve-events): the fields the API requires and their allowed values.
+PAGERDUTY_SCHEMA = {
+    "type": "object",
+    "required": ["routing_key", "event_action", "dedup_key"],
+    "properties": {
+        "routing_key": {"type": "string", "minLength": 1},
+        "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
+        "dedup_key": {"type": "string", "maxLength": 255},
+        "payload": {
+            "type": "object",
+            "required": ["summary", "source", "severity"],
+            "properties": {
+                "summary": {"type": "string", "maxLength": 1024},
+                "source": {"type": "string"},
+                "severity": {"enum": ["critical", "error", "warning", "info"]},
+                "timestamp": {"type": "string"},
+                "custom_details": {"type": "object"},
+            },
+        },
+        "links": {"type": "array", "items": {"required": ["href"]}},
+    },
+    "if": {"properties": {"event_action": {"const": "trigger"}}},
+    "then": {"required": ["payload"]},
+}
+# Slack incoming webhooks (api.slack.com/messaging/webhooks, Block Kit reference): text
+# and/or blocks; a section's text object is plain_text or mrkdwn, at most 3000 characters.
+SLACK_SCHEMA = {
+    "type": "object",
+    "required": ["text", "blocks"],
+    "properties": {
+        "text": {"type": "string"},
+        "blocks": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"enum": ["header", "section", "context", "divider", "actions"]},
+                    "text": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {
+                            "type": {"enum": ["plain_text", "mrkdwn"]},
+                            "text": {"type": "string", "maxLength": 3000},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+# Teams incoming webhook / Workflows: a message whose attachment is an Adaptive Card
+# (learn.microsoft.com, "Send Adaptive Cards using an Incoming Webhook").
+TEAMS_SCHEMA = {
+    "type": "object",
+    "required": ["type", "attachments"],
+    "properties": {
+        "type": {"const": "message"},
+        "attachments": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["contentType", "content"],
+                "properties": {
+                    "contentType": {"const": "application/vnd.microsoft.card.adaptive"},
+                    "content": {
+                        "type": "object",
+                        "required": ["type", "version", "body"],
+                        "properties": {
+                            "type": {"const": "AdaptiveCard"},
+                            "version": {"type": "string"},
+                            "body": {"type": "array"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def webhook_schema() -> dict[str, Any]:
+    text = resources.files("soc_platform.alerts").joinpath("webhook.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@pytest.fixture
+def hot(pg_dsn: str) -> HotStore:
+    store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
+    store.setup()
+    return store
+
+
+def configure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, routes: str, env: dict[str, str]
+) -> AlertConfig:
+    path = tmp_path / "routes.yaml"
+    path.write_text(routes)
+    config = load_settings({"SOC_ALERT_ROUTES": str(path), **env}).alerts
+    assert config is not None
+    monkeypatch.setattr(outbox, "_config", config)
+    monkeypatch.setattr(outbox, "_config_loaded", True)
+    return config
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with http_receiver() as r:
+        yield r
+
+
+def webhook_routes(extra: str = "", route_extra: str = "") -> str:
+    return f"""
+destinations:
+  hook: {{type: webhook, url_env: HOOK_URL, secret_env: HOOK_SECRET{extra}}}
+routes:
+  - name: high
+    match: {{severity: medium}}
+    destinations: [hook]
+{route_extra}
+"""
+
+
+def load(hot: HotStore, events: list[dict[str, Any]]) -> None:
+    block = split_lines(to_jsonl(events).encode())
+    result = get_parser("waf_json")(block, "test.jsonl", datetime.now(UTC))
+    hot.load_events(result.events)
+
+
+def incident(hot: HotStore, ip: str = "198.51.100.7", at: datetime = NOON) -> str:
+    load(hot, sqli_burst(at, ip, n=12))
+    report = engine.correlate_days(hot, [at.date()], SQLI)
+    [inc] = [i for i in report.incidents if i.client_ip == ip]
+    return inc.id
+
+
+def outbox_rows(dsn: str) -> list[dict[str, Any]]:
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute("SELECT * FROM alert_outbox ORDER BY id")
+        return list(cur.fetchall())
+
+
+def make_due(dsn: str) -> None:
+    """Skip the backoff (the test does not wait it out)."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE alert_outbox SET next_attempt_at = now() WHERE status = 'pending'")
+
+
+def drain(hot: HotStore, config: AlertConfig) -> sender.SendReport:
+    return sender.drain(hot.connect, config)
+
+
+def test_a_new_incident_reaches_the_webhook_once_signed_and_schema_valid(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(
+        monkeypatch,
+        tmp_path,
+        webhook_routes(),
+        {"HOOK_URL": receiver.url + "/hook", "HOOK_SECRET": SECRET},
+    )
+    iid = incident(hot)
+    [row] = outbox_rows(hot.dsn)
+    assert (row["incident_id"], row["event"], row["status"]) == (iid, "trigger", "pending")
+    report = drain(hot, config)
+    assert (report.sent, report.messages, report.failed) == (1, 1, 0)
+    [req] = receiver.requests
+    assert req.path == "/hook"
+    jsonschema.validate(req.json(), webhook_schema())
+    expected = hmac.new(SECRET.encode(), req.body, hashlib.sha256).hexdigest()
+    assert req.headers["x-soc-signature"] == f"sha256={expected}"
+    body = req.json()
+    assert body["notifications"][0]["incident"]["id"] == iid
+    assert body["notifications"][0]["incident"]["url"] == f"http://127.0.0.1:8080/incidents/{iid}"
+    assert body["notifications"][0]["dedup_key"] == iid
+
+    # re-evaluation (a backfill of the day), late data extending it: no second notification
+    engine.correlate_days(hot, [DAY], SQLI)
+    load(hot, sqli_burst(NOON + timedelta(minutes=1, seconds=2), "198.51.100.7", n=6))
+    engine.correlate_days(hot, [DAY], SQLI)
+    assert drain(hot, config).sent == 0
+    assert len(receiver.requests) == 1
+    assert [r["status"] for r in outbox_rows(hot.dsn)] == ["sent"]
+
+
+def test_severity_rise_and_repeat_interval_notify_again_superseded_carry_over(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(
+        monkeypatch,
+        tmp_path,
+        webhook_routes(route_extra="    repeat_interval: 1h"),
+        {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET},
+    )
+    row = {
+        "id": "inc-a",
+        "rule": "waf-sqli-burst",
+        "severity": "medium",
+        "client_ip": "203.0.113.9",
+        "status": "open",
+        "description": "x",
+    }
+    now = datetime.now(UTC)
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.record_upsert(conn, [row], {}, config, now) == 1
+        assert outbox.record_upsert(conn, [row], {}, config, now) == 0  # unchanged
+        assert outbox.record_upsert(conn, [{**row, "severity": "high"}], {}, config, now) == 1
+        # lower again: nothing
+        assert outbox.record_upsert(conn, [row], {}, config, now) == 0
+        # the successor of a superseded incident at the same severity: carried over, silent
+        succ = {**row, "id": "inc-b", "severity": "high"}
+        assert outbox.record_upsert(conn, [succ], {"inc-a": "inc-b"}, config, now) == 0
+        # the repeat interval passed: once more
+        later = now + timedelta(hours=1, minutes=1)
+        assert outbox.record_upsert(conn, [succ], {}, config, later) == 1
+        assert outbox.record_upsert(conn, [succ], {}, config, later) == 0
+    rows = outbox_rows(hot.dsn)
+    assert [(r["incident_id"], r["severity"], r["epoch"], r["dedup_key"]) for r in rows] == [
+        ("inc-b", "medium", 0, "inc-a"),
+        ("inc-b", "high", 0, "inc-a"),
+        ("inc-b", "high", 1, "inc-a"),
+    ]
+    assert drain(hot, config).sent == 3
+    assert {n["dedup_key"] for r in receiver.requests for n in r.json()["notifications"]} == {
+        "inc-a"
+    }
+
+
+def test_failures_are_retried_with_backoff_then_dead_and_errors_are_redacted(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "T0KEN-in-the-url"
+    config = configure(
+        monkeypatch,
+        tmp_path,
+        webhook_routes(", timeout: 0.5"),
+        {"HOOK_URL": f"{receiver.url}/{token}", "HOOK_SECRET": SECRET},
+    )
+    monkeypatch.setattr(policy, "MAX_ATTEMPTS", 4)
+    incident(hot)
+    receiver.script = [(500, f"broken {token}"), ("429", 1), ("stall", 2)]
+    first = drain(hot, config)
+    assert (first.sent, first.failed) == (0, 1)
+    [row] = outbox_rows(hot.dsn)
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert row["next_attempt_at"] > datetime.now(UTC)  # backoff: not due yet
+    assert token not in row["last_error"] and "HTTP 500" in row["last_error"]
+    assert drain(hot, config).sent == 0  # not due: nothing claimed
+    make_due(hot.dsn)
+    drain(hot, config)  # 429 with Retry-After: 1
+    make_due(hot.dsn)
+    drain(hot, config)  # the receiver stalls past the 0.5 s timeout
+    [row] = outbox_rows(hot.dsn)
+    assert row["attempts"] == 3 and row["status"] == "pending"
+    assert "timed out" in row["last_error"] or "TimeoutError" in row["last_error"]
+    receiver.script = [503]
+    make_due(hot.dsn)
+    assert drain(hot, config).dead == 1
+    [row] = outbox_rows(hot.dsn)
+    assert row["status"] == "dead"
+    with psycopg.connect(hot.dsn) as conn:
+        dead = outbox.dead_letters(conn)
+        log = conn.execute(
+            "SELECT attempt, ok, http_status, error FROM alert_deliveries"
+        ).fetchall()
+    assert [d["id"] for d in dead] == [row["id"]]
+    assert [(a, ok, s) for a, ok, s, _ in log] == [
+        (1, False, 500),
+        (2, False, 429),
+        (3, False, None),
+        (4, False, 503),
+    ]
+    assert all(token not in (e or "") for *_, e in log)
+    # retried by hand: delivered
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.retry_dead(conn) == 1
+    assert drain(hot, config).sent == 1
+    assert len(receiver.requests) == 5
+
+
+def test_per_destination_rate_limit_defers_the_rest(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(
+        monkeypatch,
+        tmp_path,
+        webhook_routes(", rate_per_minute: 2"),
+        {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET},
+    )
+    rows = [
+        {"id": f"inc-{i}", "rule": "r", "severity": "high", "client_ip": f"10.0.{i}.1"}
+        for i in range(5)
+    ]
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.record_upsert(conn, rows, {}, config) == 5
+    report = drain(hot, config)
+    assert (report.messages, report.deferred) == (2, 3)
+    assert len(receiver.requests) == 2
+    make_due(hot.dsn)
+    assert drain(hot, config).messages == 0  # still 2 in the last minute
+    assert len(receiver.requests) == 2
+
+
+def test_grouping_sends_one_message_per_group(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    rows = [
+        {"id": "a", "rule": "r", "severity": "high", "client_ip": "10.0.0.1"},
+        {"id": "b", "rule": "r", "severity": "high", "client_ip": "10.0.0.2"},  # same /24
+        {"id": "c", "rule": "r", "severity": "high", "client_ip": "10.0.9.2"},
+    ]
+    with psycopg.connect(hot.dsn) as conn:
+        outbox.record_upsert(conn, rows, {}, config)
+    assert drain(hot, config).messages == 2
+    groups = sorted(
+        sorted(n["incident"]["id"] for n in r.json()["notifications"]) for r in receiver.requests
+    )
+    assert groups == [["a", "b"], ["c"]]
+
+
+def test_silenced_notifications_are_recorded_not_sent(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    with psycopg.connect(hot.dsn) as conn:
+        sid, _ = outbox.add_silence(
+            conn, {"client_ip": "198.51.100.0/24"}, timedelta(hours=1), "pentest", "alice"
+        )
+    incident(hot)  # 198.51.100.7: silenced
+    incident(hot, ip="203.0.113.5")  # not
+    rows = outbox_rows(hot.dsn)
+    assert sorted((r["status"], r["silence_id"]) for r in rows) == [
+        ("pending", None),
+        ("silenced", sid),
+    ]
+    assert drain(hot, config).sent == 1
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.expire_silence(conn, sid)
+        assert outbox.list_silences(conn) == []
+        assert len(outbox.list_silences(conn, include_expired=True)) == 1
+        assert outbox.counts(conn) == {"pending": 0, "sent": 1, "dead": 0, "silenced": 1}
+
+
+def test_pagerduty_trigger_then_resolve_from_the_lifecycle_slack_teams_email(
+    hot: HotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        http_receiver() as pd,
+        http_receiver() as slack,
+        http_receiver() as teams,
+        smtp_receiver() as mail,
+    ):
+        routes = f"""
+destinations:
+  oncall: {{type: pagerduty, url: "{pd.url}/v2/enqueue", routing_key_env: PD_KEY}}
+  chat: {{type: slack, url_env: SLACK_URL}}
+  msteams: {{type: teams, url_env: TEAMS_URL}}
+  mail: {{type: email, host: 127.0.0.1, port: {mail.port}, from: soc@example.org,
+          to: [secops@example.org]}}
+routes:
+  - name: everything
+    match: {{severity: informational}}
+    destinations: [oncall, chat, msteams, mail]
+"""
+        config = configure(
+            monkeypatch,
+            tmp_path,
+            routes,
+            {
+                "PD_KEY": "R0UTINGKEY",
+                "SLACK_URL": slack.url + "/services/T/B/X",
+                "TEAMS_URL": teams.url + "/workflow",
+                "SOC_UI_URL": "https://soc.example.org/",
+            },
+        )
+        iid = incident(hot)
+        assert drain(hot, config).messages == 4
+        [trigger] = pd.requests
+        jsonschema.validate(trigger.json(), PAGERDUTY_SCHEMA)
+        assert trigger.path == "/v2/enqueue"
+        assert trigger.json()["event_action"] == "trigger"
+        assert trigger.json()["dedup_key"] == iid
+        assert trigger.json()["routing_key"] == "R0UTINGKEY"
+        [s] = slack.requests
+        jsonschema.validate(s.json(), SLACK_SCHEMA)
+        assert f"https://soc.example.org/incidents/{iid}" in json.dumps(s.json())
+        [t] = teams.requests
+        jsonschema.validate(t.json(), TEAMS_SCHEMA)
+        assert f"https://soc.example.org/incidents/{iid}" in json.dumps(t.json())
+        [msg] = mail.messages
+        assert mail.envelopes == [("soc@example.org", ["secops@example.org"])]
+        assert f"https://soc.example.org/incidents/{iid}" in msg.get_payload()
+
+        # an analyst resolves it: PagerDuty gets resolve with the same dedup key
+        with psycopg.connect(hot.dsn) as conn:
+            apply_change(conn, iid, Change(status="acknowledged"), actor="alice")
+        assert drain(hot, config).messages == 0  # not a state alerting sends
+        with psycopg.connect(hot.dsn) as conn:
+            apply_change(
+                conn, iid, Change(status="resolved", disposition="true_positive"), actor="alice"
+            )
+        assert drain(hot, config).messages == 4
+        resolve = pd.requests[1].json()
+        jsonschema.validate(resolve, PAGERDUTY_SCHEMA)
+        assert (resolve["event_action"], resolve["dedup_key"]) == ("resolve", iid)
+        assert "payload" not in resolve
+
+
+def test_a_rolled_back_incident_change_leaves_no_intent(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    row = {"id": "x", "rule": "r", "severity": "high", "client_ip": "10.0.0.1"}
+    with psycopg.connect(hot.dsn) as conn:
+        outbox.record_upsert(conn, [row], {}, config)
+        conn.rollback()
+    assert outbox_rows(hot.dsn) == []
+
+
+def test_cli_silences_dead_letters_and_errors(
+    hot: HotStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soc_platform.cli import main
+
+    monkeypatch.setenv("SOC_PG_DSN", hot.dsn)
+    # not configured: one clear line, status 2
+    assert main(["alerts", "send"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("soc-platform: error: alerting is not configured: set ")
+    assert err.count("\n") == 1
+    assert main(["alerts", "silence", "add", "colour=red", "--comment", "x"]) == 2
+    assert "silence matcher 'colour' is not one of" in capsys.readouterr().err
+    assert main(["alerts", "silence", "add", "rule=r", "--for", "soon", "--comment", "x"]) == 2
+    assert capsys.readouterr().err.startswith("soc-platform: error: --for must be a duration")
+    args = ["alerts", "silence", "add", "rule=waf-sqli-burst", "--for", "1h", "--comment", "drill"]
+    assert main([*args, "--by", "bob"]) == 0
+    sid = int(capsys.readouterr().out.split()[1])
+    assert main(["alerts", "silence", "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["id"], listed["matchers"], listed["created_by"]) == (
+        sid,
+        {"rule": "waf-sqli-burst"},
+        "bob",
+    )
+    assert main(["alerts", "silence", "expire", str(sid)]) == 0
+    assert main(["alerts", "silence", "expire", str(sid)]) == 2
+    assert f"no active silence {sid}" in capsys.readouterr().err
+    assert main(["alerts", "dead"]) == 0
+    assert "no dead notifications" in capsys.readouterr().out
+    assert main(["alerts", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "configured": False,
+        "pending": 0,
+        "sent": 0,
+        "dead": 0,
+        "silenced": 0,
+    }
+
+
+def test_routes_match_on_columns_the_engine_hook_does_not_pass(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's hook passes a few columns of each changed row; the outbox decides on
+    the whole stored incident (ATT&CK technique and tactic, the body's description)."""
+    routes = """
+destinations:
+  hook: {type: webhook, url_env: HOOK_URL}
+routes:
+  - name: t1190
+    match: {techniques: [T1190], tactics: [initial-access]}
+    destinations: [hook]
+"""
+    config = configure(monkeypatch, tmp_path, routes, {"HOOK_URL": receiver.url})
+    iid = incident(hot)
+    assert drain(hot, config).sent == 1
+    [n] = receiver.requests[0].json()["notifications"]
+    assert n["incident"]["id"] == iid
+    assert n["incident"]["attack_techniques"] == ["T1190"]
+    assert n["incident"]["description"]
