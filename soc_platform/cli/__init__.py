@@ -49,8 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     inc.add_argument("--json", action="store_true")
     inc.add_argument("--limit", type=int, default=50)
 
-    search = sub.add_parser("search", help="free-text incident search")
+    search = sub.add_parser(
+        "search",
+        help="incident search: free text plus filters (status:open severity:>=high "
+        "ip:192.168.0.0/16 rule:... technique:T1190 tactic:... host:... country:RU asn:... "
+        "since:24h)",
+    )
     search.add_argument("query")
+    search.add_argument("--sort", choices=("time", "score"), default="time")
     search.add_argument("--json", action="store_true")
     search.add_argument("--limit", type=int, default=20)
 

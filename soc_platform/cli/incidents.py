@@ -33,7 +33,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     # the hot store is needed by the embedded backend only: do not start it otherwise
     hot = _hot(settings) if settings.search_backend == "embedded" else None
     backend = factory.search_backend(hot, settings.meili_url, settings.meili_api_key)
-    hits = backend.search(args.query, limit=args.limit)
+    hits = backend.search(args.query, limit=args.limit, sort=args.sort)
     if args.json:
         _print(
             json.dumps(

@@ -3,6 +3,7 @@ the ``incidents`` table (the system of record; its search document and terms for
 embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping between an
 :class:`~soc_platform.models.Incident` and a row."""
 
+import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,53 @@ from soc_platform.days import day_start
 from soc_platform.errors import RuleQueryError
 from soc_platform.hot.connection import HotBase
 from soc_platform.models import Incident
+
+#: ORDER BY of search_incidents.sql per sort (each walks an index of the incidents table).
+SEARCH_ORDERS = {
+    "time": "i.start_time DESC, i.id",
+    "score": "i.score DESC, i.start_time DESC, i.id",
+}
+
+
+def _event_facts(cur: psycopg.Cursor[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
+    """Top user agents and paths, and the sources' countries and AS numbers, of each
+    incident's events in the hot store (one statement for the batch)."""
+    ids: list[str] = []
+    ips: list[str] = []
+    los: list[datetime] = []
+    his: list[datetime] = []
+    for inc in incidents:
+        for ip in dict.fromkeys([inc.client_ip, *inc.sources]):
+            if _is_ip(ip):
+                ids.append(inc.id)
+                ips.append(ip)
+                los.append(inc.start_time)
+                his.append(inc.end_time)
+    if not ids:
+        return {}
+    cur.execute(sql.query("incident_event_facts"), {"ids": ids, "ips": ips, "los": los, "his": his})
+    return {
+        row[0]: {"user_agents": row[1], "paths": row[2], "countries": row[3], "asns": row[4]}
+        for row in cur.fetchall()
+    }
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_facts(doc: str, facts: dict[str, Any] | None) -> str:
+    """The search document plus the user agents and paths the incident's events carry
+    (``sqlmap`` finds the scanner incident whose events have that user agent)."""
+    if not facts:
+        return doc
+    extra = [*facts["user_agents"], *facts["paths"], *facts["countries"]]
+    extra += [f"AS{a}" for a in facts["asns"]]
+    return " ".join([doc, *extra]) if extra else doc
 
 
 @dataclass(frozen=True)
@@ -193,11 +241,12 @@ class IncidentTables(HotBase):
         """
         if not incidents and retire is None and not any(w for _, w in retire_windows):
             return UpsertResult(0, [])
-        params = [
-            {**incident_row(inc), "search_doc": doc}
-            for inc, doc in zip(incidents, search_docs, strict=True)
-        ]
         with self.connect() as conn, conn.cursor() as cur:
+            facts = _event_facts(cur, incidents)
+            params = [
+                {**incident_row(inc), "search_doc": _with_facts(doc, facts.get(inc.id))}
+                for inc, doc in zip(incidents, search_docs, strict=True)
+            ]
             retired: set[str] = set()
             if retire is not None:
                 rules, days = retire
@@ -237,6 +286,18 @@ class IncidentTables(HotBase):
             superseded = sorted(retired | {row[0] for row in cur.fetchall()})
             cur.executemany(sql.query("upsert_incident"), params, returning=False)
             changed = int(cur.rowcount)
+            if facts:
+                cur.execute(
+                    sql.query("set_incident_sources_geo"),
+                    {
+                        "rows": Jsonb(
+                            [
+                                {"id": k, "countries": v["countries"], "asns": v["asns"]}
+                                for k, v in facts.items()
+                            ]
+                        )
+                    },
+                )
             cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
             return UpsertResult(changed, superseded)
 
@@ -262,10 +323,20 @@ class IncidentTables(HotBase):
     def search_incidents(
         self,
         terms: Sequence[str],
+        filters: dict[str, Any],
         *,
-        type_: str | None = None,
-        client_ip: str | None = None,
+        sort: str = "time",
         limit: int = 20,
     ) -> list[Incident]:
-        params = {"terms": list(terms), "type": type_, "client_ip": client_ip, "limit": limit}
-        return [incident_from_row(r) for r in self.run_query("search_incidents", params)]
+        """Incidents matching every free-text term (prefix, or similar words for a typo) and
+        the ``filters`` (``Query.sql_params`` without ``terms``), newest first or by score."""
+        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql.query("search_terms"), {"terms": list(terms)})
+            found = cur.fetchone()
+            if found is None or not found["possible"]:
+                return []
+            cur.execute(
+                sql.query("search_incidents").format(order=pgsql.SQL(SEARCH_ORDERS[sort])),
+                {**filters, "tsq": found["tsq"], "limit": limit},
+            )
+            return [incident_from_row(r) for r in cur.fetchall()]
