@@ -3,6 +3,7 @@ the ``incidents`` table (the system of record; its search document and terms for
 embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping between an
 :class:`~soc_platform.models.Incident` and a row."""
 
+import contextlib
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -327,10 +328,25 @@ class IncidentTables(HotBase):
         *,
         sort: str = "time",
         limit: int = 20,
+        conn: psycopg.Connection[Any] | None = None,
     ) -> list[Incident]:
         """Incidents matching every free-text term (prefix, or similar words for a typo) and
-        the ``filters`` (``Query.sql_params`` without ``terms``), newest first or by score."""
-        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        the ``filters`` (``Query.sql_params`` without ``terms``), newest first or by score.
+        ``conn``: a connection to reuse (the UI's, a benchmark's), else a new one."""
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connect())
+            return self._search(conn, terms, filters, sort, limit)
+
+    @staticmethod
+    def _search(
+        conn: psycopg.Connection[Any],
+        terms: Sequence[str],
+        filters: dict[str, Any],
+        sort: str,
+        limit: int,
+    ) -> list[Incident]:
+        with conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql.query("search_terms"), {"terms": list(terms)})
             found = cur.fetchone()
             if found is None or not found["possible"]:

@@ -165,8 +165,9 @@ class EmbeddedSearch:
 
     name = "embedded"
 
-    def __init__(self, hot: HotStore) -> None:
+    def __init__(self, hot: HotStore, conn: Any = None) -> None:
         self.hot = hot
+        self.conn = conn  # a psycopg connection to reuse for every search (None: a new one)
 
     def ensure_index(self) -> None:
         # the search columns, indexes and vocabulary are part of the hot store's schema
@@ -196,7 +197,9 @@ class EmbeddedSearch:
         parsed = _with_legacy(parse_query(query), type_, client_ip)
         params = parsed.sql_params(datetime.now(UTC))
         terms = params.pop("terms")
-        found = self.hot.search_incidents(terms, {**params, "type": type_}, sort=sort, limit=limit)
+        found = self.hot.search_incidents(
+            terms, {**params, "type": type_}, sort=sort, limit=limit, conn=self.conn
+        )
         return [SearchHit.from_incident(i) for i in found]
 
 
