@@ -67,6 +67,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             agg_1h_retention_days=settings.agg_1h_retention_days,
             agg_1d_retention_days=settings.agg_1d_retention_days,
             freshness_lag_minutes=settings.freshness_lag_minutes,
+            reopen_window_minutes=settings.reopen_window_minutes,
         ),
         "search": SearchResource(
             meili_url=_address("MEILI_URL", settings.meili_url),

@@ -54,3 +54,8 @@ class RunFailedError(SocPlatformError):
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)
         self.details = details
+
+
+class LifecycleError(SocPlatformError):
+    """An incident change that cannot be made: unknown incident, status or disposition,
+    or a transition the lifecycle forbids."""

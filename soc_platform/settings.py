@@ -5,11 +5,12 @@ environment variable for production (see README "Configuration").
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from soc_platform.errors import ConfigurationError
 from soc_platform.redact import redact_url, secrets_of
@@ -48,6 +49,10 @@ class Settings:
     agg_1h_retention_days: int = 730
     agg_1d_retention_days: int = 0
     freshness_lag_minutes: int = 60
+    # incident lifecycle (README "Incident lifecycle")
+    reopen_window_minutes: int = 24 * 60  # SOC_REOPEN_WINDOW: a closed group firing again
+    noisy_rule_fp_ratio: float = 0.5  # SOC_NOISY_RULE_FP_RATIO: rules stats check warns over
+    noisy_rule_min_closed: int = 10  # SOC_NOISY_RULE_MIN_CLOSED: ... with this many closed
     rules_dir: Path | None = None  # None: the built-in rule pack (rules/)
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
@@ -174,6 +179,34 @@ def _hot_settings(env: Mapping[str, str]) -> dict[str, int]:
     return values
 
 
+_DURATION = re.compile(r"^(\d+)\s*([mhd])$")
+_DURATION_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
+
+
+def _lifecycle_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    text = _get(env, "SOC_REOPEN_WINDOW") or "24h"
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise ConfigurationError(
+            f"SOC_REOPEN_WINDOW={text!r} is not a duration (e.g. 90m, 24h, 7d; 0m: never reopen)"
+        )
+    ratio_text = _get(env, "SOC_NOISY_RULE_FP_RATIO") or "0.5"
+    try:
+        ratio = float(ratio_text)
+        if not 0 < ratio <= 1:
+            raise ValueError(ratio_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"SOC_NOISY_RULE_FP_RATIO={ratio_text!r} must be a ratio above 0 and at most 1 "
+            "(e.g. 0.5)"
+        ) from None
+    return {
+        "reopen_window_minutes": int(match[1]) * _DURATION_MINUTES[match[2]],
+        "noisy_rule_fp_ratio": ratio,
+        "noisy_rule_min_closed": _days(env, "SOC_NOISY_RULE_MIN_CLOSED", 10, 1) or 1,
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment).
 
@@ -245,6 +278,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         partitions_start=partitions_start,
         dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").expanduser().resolve(),
         **_hot_settings(env),
+        **_lifecycle_settings(env),
         rules_dir=_path(env, "SOC_RULES_DIR"),
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),

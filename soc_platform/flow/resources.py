@@ -72,6 +72,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
     agg_1h_retention_days: int = 730
     agg_1d_retention_days: int = 0
     freshness_lag_minutes: int = 60
+    reopen_window_minutes: int = 24 * 60
 
     def policy(self) -> HotPolicy:
         return HotPolicy.of_days(
@@ -80,6 +81,7 @@ class HotStoreResource(ConfigurableResource):  # type: ignore[type-arg]
             self.agg_1m_retention_days,
             self.agg_1h_retention_days,
             self.agg_1d_retention_days,
+            self.reopen_window_minutes,
         )
 
     _store: HotStore | None = PrivateAttr(default=None)

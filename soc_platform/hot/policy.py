@@ -33,16 +33,25 @@ class HotPolicy:
         ("waf_events_daily_summary", 0),
     )
     partitions_ahead: int = 3
+    #: a closed incident whose group fires again within this is reopened (SOC_REOPEN_WINDOW)
+    reopen_window: timedelta = timedelta(hours=24)
 
     @classmethod
     def of_days(
-        cls, raw: int, compress_after: int, agg_1m: int, agg_1h: int, agg_1d: int
+        cls,
+        raw: int,
+        compress_after: int,
+        agg_1m: int,
+        agg_1h: int,
+        agg_1d: int,
+        reopen_window_minutes: int = 24 * 60,
     ) -> "HotPolicy":
         """A policy from the day counts of the settings (or of the Dagster resource)."""
         return cls(
             retention_days=raw,
             compress_after_days=compress_after,
             agg_retention_days=tuple(zip(AGGREGATES, (agg_1m, agg_1h, agg_1d), strict=True)),
+            reopen_window=timedelta(minutes=reopen_window_minutes),
         )
 
     @classmethod
@@ -53,6 +62,7 @@ class HotPolicy:
             settings.agg_1m_retention_days,
             settings.agg_1h_retention_days,
             settings.agg_1d_retention_days,
+            settings.reopen_window_minutes,
         )
 
     def first_retained_day(self, today: date) -> date | None:

@@ -20,6 +20,9 @@ from soc_platform import sql
 from soc_platform.days import day_start
 from soc_platform.errors import RuleQueryError
 from soc_platform.hot.connection import HotBase
+from soc_platform.incidents import hooks
+from soc_platform.incidents.lifecycle import append_audit
+from soc_platform.incidents.merge import Stored, plan_engine_write
 from soc_platform.models import Incident
 
 #: ORDER BY of search_incidents.sql per sort (each walks an index of the incidents table).
@@ -29,7 +32,7 @@ SEARCH_ORDERS = {
 }
 
 
-def _event_facts(cur: psycopg.Cursor[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
+def _event_facts(conn: psycopg.Connection[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
     """Top user agents and paths, and the sources' countries and AS numbers, of each
     incident's events in the hot store (one statement for the batch)."""
     ids: list[str] = []
@@ -45,11 +48,14 @@ def _event_facts(cur: psycopg.Cursor[Any], incidents: Sequence[Incident]) -> dic
                 his.append(inc.end_time)
     if not ids:
         return {}
-    cur.execute(sql.query("incident_event_facts"), {"ids": ids, "ips": ips, "los": los, "his": his})
-    return {
-        row[0]: {"user_agents": row[1], "paths": row[2], "countries": row[3], "asns": row[4]}
-        for row in cur.fetchall()
-    }
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.query("incident_event_facts"), {"ids": ids, "ips": ips, "los": los, "his": his}
+        )
+        return {
+            row[0]: {"user_agents": row[1], "paths": row[2], "countries": row[3], "asns": row[4]}
+            for row in cur.fetchall()
+        }
 
 
 def _is_ip(text: str) -> bool:
@@ -242,13 +248,13 @@ class IncidentTables(HotBase):
         """
         if not incidents and retire is None and not any(w for _, w in retire_windows):
             return UpsertResult(0, [])
-        with self.connect() as conn, conn.cursor() as cur:
-            facts = _event_facts(cur, incidents)
-            params = [
-                {**incident_row(inc), "search_doc": _with_facts(doc, facts.get(inc.id))}
-                for inc, doc in zip(incidents, search_docs, strict=True)
-            ]
-            retired: set[str] = set()
+        ids = [i.id for i in incidents]
+        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(sql.query("transaction_time")).fetchone()
+            now = row["now"] if row else datetime.now(UTC)
+            cur.execute(sql.query("lock_incidents"), {"ids": ids})
+            existing = {r["id"]: Stored.of(r) for r in cur.fetchall()}
+            removed: list[tuple[Stored, str | None]] = []
             if retire is not None:
                 rules, days = retire
                 lo, hi = day_start(min(days)), day_start(max(days) + timedelta(days=1))
@@ -259,48 +265,90 @@ class IncidentTables(HotBase):
                         "days": sorted(set(days)),
                         "lo": lo,
                         "hi": hi,
-                        "ids": [i.id for i in incidents],
+                        "ids": ids,
                     },
                 )
-                retired = {row[0] for row in cur.fetchall()}
+                removed += [(Stored.of(r), None) for r in cur.fetchall()]
             for rule, windows in retire_windows:
                 if windows:
                     cur.execute(
                         sql.query("retire_incident_windows"),
-                        {"rule": rule, "windows": list(windows), "ids": [i.id for i in incidents]},
+                        {"rule": rule, "windows": list(windows), "ids": ids},
                     )
-                    retired |= {row[0] for row in cur.fetchall()}
-            if not incidents:
-                return UpsertResult(0, sorted(retired))
-            cur.execute(
-                sql.query("supersede_incidents"),
-                {
-                    "rules": [i.rule for i in incidents],
-                    "group_keys": [i.group_key for i in incidents],
-                    "window_starts": [i.window_start for i in incidents],
-                    "last_starts": list(last_starts)
-                    if last_starts is not None
-                    else [i.window_end for i in incidents],
-                    "ids": [i.id for i in incidents],
-                },
-            )
-            superseded = sorted(retired | {row[0] for row in cur.fetchall()})
-            cur.executemany(sql.query("upsert_incident"), params, returning=False)
-            changed = int(cur.rowcount)
-            if facts:
+                    removed += [(Stored.of(r), None) for r in cur.fetchall()]
+            if incidents:
                 cur.execute(
-                    sql.query("set_incident_sources_geo"),
+                    sql.query("supersede_incidents"),
                     {
-                        "rows": Jsonb(
-                            [
-                                {"id": k, "countries": v["countries"], "asns": v["asns"]}
-                                for k, v in facts.items()
-                            ]
-                        )
+                        "rules": [i.rule for i in incidents],
+                        "group_keys": [i.group_key for i in incidents],
+                        "window_starts": [i.window_start for i in incidents],
+                        "last_starts": list(last_starts)
+                        if last_starts is not None
+                        else [i.window_end for i in incidents],
+                        "ids": ids,
                     },
                 )
-            cur.execute(sql.query("add_incident_terms"), {"ids": [i.id for i in incidents]})
-            return UpsertResult(changed, superseded)
+                removed += [(Stored.of(r), r["successor"]) for r in cur.fetchall()]
+            new = [i for i in incidents if i.id not in existing]
+            previous: dict[str, Stored] = {}
+            if new:
+                cur.execute(
+                    sql.query("previous_incidents"),
+                    {
+                        "ids": [i.id for i in new],
+                        "rules": [i.rule for i in new],
+                        "group_keys": [i.group_key for i in new],
+                        "window_starts": [i.window_start for i in new],
+                    },
+                )
+                previous = {r["successor"]: Stored.of(r) for r in cur.fetchall()}
+            plan = plan_engine_write(
+                incidents,
+                existing,
+                removed,
+                previous,
+                now=now,
+                reopen_window=self.policy.reopen_window,
+            )
+            facts = _event_facts(conn, incidents)
+            params = [
+                {
+                    **incident_row(inc),
+                    "search_doc": _with_facts(doc, facts.get(inc.id)),
+                    **plan.states[inc.id].columns(),
+                    "previous_incident": plan.previous[inc.id],
+                }
+                for inc, doc in zip(incidents, search_docs, strict=True)
+            ]
+            changed: list[dict[str, Any]] = []
+            if params:
+                cur.executemany(sql.query("upsert_incident"), params, returning=True)
+                while True:
+                    changed += cur.fetchall()
+                    if not cur.nextset():
+                        break
+                if facts:
+                    cur.execute(
+                        sql.query("set_incident_sources_geo"),
+                        {
+                            "rows": Jsonb(
+                                [
+                                    {"id": k, "countries": v["countries"], "asns": v["asns"]}
+                                    for k, v in facts.items()
+                                ]
+                            )
+                        },
+                    )
+                cur.execute(sql.query("add_incident_terms"), {"ids": ids})
+            for incident_id, state in plan.reopened.items():
+                cur.execute(
+                    sql.query("update_incident_state"), {"id": incident_id, **state.columns()}
+                )
+            append_audit(conn, plan.audit)
+            hooks.after_upsert(conn, changed, dict(plan.superseded))
+            gone = sorted({row.id for row, _ in removed})
+            return UpsertResult(len(changed), gone)
 
     def list_incidents(
         self,

@@ -5,4 +5,5 @@ DELETE FROM incidents
 WHERE rule = %(rule)s
   AND window_start = ANY (%(windows)s::timestamptz[])
   AND id <> ALL (%(ids)s::text[])
-RETURNING id
+RETURNING id, rule, group_key, window_start, window_end, end_time, status, assignee, disposition,
+          notes, status_by, reopened_count, closed_at, status_changed_at, previous_incident

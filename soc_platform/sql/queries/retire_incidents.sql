@@ -7,4 +7,5 @@ WHERE rule = ANY (%(rules)s::text[])
   AND window_start < %(hi)s::timestamptz
   AND (window_start AT TIME ZONE 'UTC')::date = ANY (%(days)s::date[])
   AND id <> ALL (%(ids)s::text[])
-RETURNING id
+RETURNING id, rule, group_key, window_start, window_end, end_time, status, assignee, disposition,
+          notes, status_by, reopened_count, closed_at, status_changed_at, previous_incident

@@ -16,4 +16,7 @@ WHERE old.rule = new.rule
   AND old.window_start >= new.window_start
   AND old.window_start <= new.last_start
   AND old.id <> ALL (%(ids)s::text[])
-RETURNING old.id
+RETURNING old.id, old.rule, old.group_key, old.window_start, old.window_end, old.end_time,
+          old.status, old.assignee, old.disposition, old.notes, old.status_by,
+          old.reopened_count, old.closed_at, old.status_changed_at, old.previous_incident,
+          new.id AS successor
