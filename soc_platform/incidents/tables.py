@@ -32,6 +32,23 @@ SEARCH_ORDERS = {
 }
 
 
+def _search_sql(sort: str) -> pgsql.Composed:
+    return sql.query("search_incidents").format(order=pgsql.SQL(SEARCH_ORDERS[sort]))
+
+
+def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> str | bool | None:
+    """The free-text terms as one tsquery text (search_terms.sql); None: no term (match
+    all); False: some term matches no incident at all (no result)."""
+    if not terms:
+        return None
+    cur.execute(sql.query("search_terms"), {"terms": list(terms)})
+    row = cur.fetchone()
+    if row is None or not row["possible"]:
+        return False
+    tsq: str | None = row["tsq"]
+    return tsq
+
+
 def _event_facts(conn: psycopg.Connection[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
     """Top user agents and paths, and the sources' countries and AS numbers, of each
     incident's events in the hot store (one statement for the batch)."""
@@ -395,12 +412,34 @@ class IncidentTables(HotBase):
         limit: int,
     ) -> list[Incident]:
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql.query("search_terms"), {"terms": list(terms)})
-            found = cur.fetchone()
-            if found is None or not found["possible"]:
+            tsq = _search_tsquery(cur, terms)
+            if tsq is False:
                 return []
-            cur.execute(
-                sql.query("search_incidents").format(order=pgsql.SQL(SEARCH_ORDERS[sort])),
-                {**filters, "tsq": found["tsq"], "limit": limit},
-            )
+            cur.execute(_search_sql(sort), {**filters, "tsq": tsq, "limit": limit})
             return [incident_from_row(r) for r in cur.fetchall()]
+
+    def search_facets(
+        self,
+        terms: Sequence[str],
+        filters: dict[str, Any],
+        *,
+        cap: int = 5000,
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Facet counts (status, severity, rule, tactic, technique, host, country, asn) over
+        the newest ``cap`` matches of a search: facet -> [(value, count)], biggest first."""
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connect())
+            with conn.cursor(row_factory=dict_row) as cur:
+                tsq = _search_tsquery(cur, terms)
+                if tsq is False:
+                    return {}
+                cur.execute(
+                    sql.query("search_facets").format(matches=_search_sql("time")),
+                    {**filters, "tsq": tsq, "limit": cap},
+                )
+                out: dict[str, list[tuple[str, int]]] = {}
+                for r in cur.fetchall():
+                    out.setdefault(r["facet"], []).append((str(r["value"]), int(r["n"])))
+                return out
