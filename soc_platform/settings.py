@@ -53,6 +53,9 @@ class Settings:
     reopen_window_minutes: int = 24 * 60  # SOC_REOPEN_WINDOW: a closed group firing again
     noisy_rule_fp_ratio: float = 0.5  # SOC_NOISY_RULE_FP_RATIO: rules stats check warns over
     noisy_rule_min_closed: int = 10  # SOC_NOISY_RULE_MIN_CLOSED: ... with this many closed
+    # analyst UI (README "Analyst UI")
+    ui_url: str = "http://127.0.0.1:8080"  # SOC_UI_URL: where links to incidents point
+    meili_search_key: str | None = None  # SOC_MEILI_SEARCH_KEY: the UI's search-only key
     rules_dir: Path | None = None  # None: the built-in rule pack (rules/)
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
@@ -105,7 +108,7 @@ class Settings:
             self.s3_endpoint,
             self.pg_dsn,
             self.nats_url,
-        ) + [s for s in (self.meili_api_key, self.s3_secret_access_key) if s]
+        ) + [s for s in (self.meili_api_key, self.meili_search_key, self.s3_secret_access_key) if s]
 
     @property
     def quarantine_dir(self) -> Path:
@@ -279,6 +282,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").expanduser().resolve(),
         **_hot_settings(env),
         **_lifecycle_settings(env),
+        ui_url=(_get(env, "SOC_UI_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        meili_search_key=_get(env, "SOC_MEILI_SEARCH_KEY"),
         rules_dir=_path(env, "SOC_RULES_DIR"),
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),

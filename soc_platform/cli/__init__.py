@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
 from soc_platform.cli import rules as cli_rules
+from soc_platform.cli import ui as cli_ui
 from soc_platform.cli.common import _day, _root_cause
 from soc_platform.cli.incidents import cmd_incidents, cmd_search
 from soc_platform.cli.run import cmd_backfill, cmd_generate, cmd_run
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
     cli_lake.add_parser(sub)
+    cli_ui.add_parser(sub)
     return parser
 
 
@@ -104,6 +106,8 @@ COMMANDS = {
     "stop": cmd_stop,
     "landing": cli_landing.cmd_landing,
     "lake": cli_lake.cmd_lake,
+    "ui": cli_ui.cmd_ui,
+    "users": cli_ui.cmd_users,
 }
 
 

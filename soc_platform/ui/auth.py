@@ -33,9 +33,7 @@ def check_role(role: str) -> str:
 
 def check_name(name: str) -> str:
     if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
-        raise AuthError(
-            f"user name {name!r} is not valid: 1-64 letters, digits and . _ - @ only"
-        )
+        raise AuthError(f"user name {name!r} is not valid: 1-64 letters, digits and . _ - @ only")
     return name
 
 
