@@ -1,4 +1,4 @@
--- Facet counts of a search: the same matches as search_incidents.sql ({matches}, newest
+-- Facet counts of a search: the same matches as search_incidents.sql (newest
 -- first, capped by its LIMIT so the counts cost the same at any table size), counted per
 -- status, severity, rule, tactic, technique, target host, country and AS.
 WITH m AS MATERIALIZED ({matches})

@@ -1,6 +1,6 @@
 -- Embedded incident search: the incidents matching the free-text tsquery (search_terms.sql,
 -- NULL = any) and every filter of the query syntax (soc_platform/search/query.py; a NULL
--- parameter = that filter is off), in the requested order ({order}), LIMIT first: with the
+-- parameter = that filter is off), in the requested order (SEARCH_ORDERS), LIMIT first: with the
 -- tsquery a constant the planner walks the order's index and stops at LIMIT for common
 -- words, or uses the GIN index and sorts the few matches for rare ones. Nothing is ranked
 -- or grouped over every match.
