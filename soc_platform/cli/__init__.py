@@ -82,9 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("stop", help="stop the embedded PostgreSQL cluster")
 
-    dev = sub.add_parser("dev", help="the Dagster UI and daemon on the embedded defaults")
+    dev = sub.add_parser(
+        "dev", help="the Dagster UI and daemon, and the analyst UI, on the embedded defaults"
+    )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--ui-port", type=int, default=8080, help="the analyst UI's port (8080)")
 
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
