@@ -56,7 +56,7 @@ def test_user_agents_and_paths_of_the_events_are_searchable(
 
 
 def test_filters(loaded: tuple[HotStore, dict[str, str]]) -> None:
-    hot, ids = loaded
+    hot, _ids = loaded
     search = EmbeddedSearch(hot)
 
     def found(query: str) -> set[str]:
