@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ip:192.168.0.0/16 rule:... technique:T1190 tactic:... host:... country:RU asn:... "
         "since:24h)",
     )
-    search.add_argument("query")
+    search.add_argument("query", help="the query, or `reindex`: index every incident again")
     search.add_argument("--sort", choices=("time", "score"), default="time")
     search.add_argument("--json", action="store_true")
     search.add_argument("--limit", type=int, default=20)

@@ -78,3 +78,29 @@ def test_sql_params_and_meili_filter() -> None:
         f"end_time >= {int((NOW - timedelta(hours=1)).timestamp())}"
     )
     assert parse_query("just words").meili_filter(NOW) is None
+
+
+def test_passwords_roles_and_tokens() -> None:
+    from soc_platform.ui.auth import (
+        AuthError,
+        allowed,
+        check_password,
+        check_role,
+        hash_password,
+        token_hash,
+        verify_password,
+    )
+
+    stored = hash_password("correct horse")
+    assert stored.startswith("scrypt$") and "correct" not in stored
+    assert hash_password("correct horse") != stored  # a salt per hash
+    assert verify_password("correct horse", stored)
+    assert not verify_password("correct hors", stored)
+    assert not verify_password("correct horse", "garbage")
+    with pytest.raises(AuthError, match="too short"):
+        check_password("short")
+    with pytest.raises(AuthError, match="role 'root' unknown"):
+        check_role("root")
+    assert allowed("responder", "change") and not allowed("viewer", "change")
+    assert allowed("admin", "users") and not allowed("responder", "users")
+    assert len(token_hash("t")) == 64
