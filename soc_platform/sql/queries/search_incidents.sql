@@ -3,9 +3,10 @@
 -- parameter = that filter is off), in the requested order (SEARCH_ORDERS), LIMIT first: with the
 -- tsquery a constant the planner walks the order's index and stops at LIMIT for common
 -- words, or uses the GIN index and sorts the few matches for rare ones. Nothing is ranked
--- or grouped over every match.
+-- or grouped over every match. The source is first the newest (or highest-scored) 2,000
+-- incidents, in the order's index: enough matches there are the answer; else the table.
 SELECT i.*
-FROM incidents AS i
+FROM {source} AS i
 WHERE (%(tsq)s::tsquery IS NULL OR i.search_tsv @@ %(tsq)s::tsquery)
   AND (%(type)s::text IS NULL OR i.type = %(type)s::text)
   AND (%(statuses)s::text[] IS NULL OR i.status = ANY(%(statuses)s::text[]))

@@ -1,7 +1,8 @@
 -- The free-text part of an incident search as one tsquery (search_incidents.sql takes it as
 -- a constant, so the planner sees how selective it is). Each term matches:
 --   * as a word prefix in the full-text vector ("192.168" matches 192.168.1.50,
---     "attempts" matches "attempt") when some incident has it (a GIN probe, LIMIT 1);
+--     "attempts" matches "attempt") when the incidents' vocabulary (incident_terms) has
+--     each of its words as a prefix (a b-tree range probe per word);
 --   * otherwise (a typo) as any of the (up to 3) most similar words of the incidents'
 --     vocabulary (trigram similarity on incident_terms).
 -- Terms are ANDed. Stop words ("from") are ignored. Returns tsq NULL when no term is left
@@ -19,7 +20,15 @@ checked AS MATERIALIZED (
         t.term,
         t.n,
         t.tsq,
-        EXISTS (SELECT 1 FROM incidents AS i WHERE i.search_tsv @@ t.tsq) AS exact,
+        NOT EXISTS (
+            SELECT 1
+            FROM unnest(tsvector_to_array(to_tsvector('english', t.term))) AS l(lexeme)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM incident_terms AS w
+                WHERE w.term LIKE replace(replace(replace(l.lexeme, '\', '\\'), '%%', '\%%'),
+                                          '_', '\_') || '%%'
+            )
+        ) AS exact,
         coalesce((ts_lexize('english_stem', t.term))[1], t.term) AS stem
     FROM terms AS t
 ),
@@ -30,11 +39,15 @@ resolved AS (
             -- the vocabulary holds stems ("block"): compare the stemmed typo ("blokc") too
             SELECT to_tsquery('simple', string_agg(quote_literal(v.term) || ':*', ' | '))
             FROM (
-                SELECT w.term
-                FROM incident_terms AS w
-                WHERE w.term %% c.term OR w.term %% c.stem
-                ORDER BY greatest(similarity(w.term, c.term), similarity(w.term, c.stem)) DESC,
-                         w.term
+                SELECT u.term
+                FROM (
+                    -- two trigram index scans (an OR of both would read the whole vocabulary)
+                    SELECT w.term FROM incident_terms AS w WHERE w.term %% c.term
+                    UNION
+                    SELECT w.term FROM incident_terms AS w WHERE w.term %% c.stem
+                ) AS u
+                ORDER BY greatest(similarity(u.term, c.term), similarity(u.term, c.stem)) DESC,
+                         u.term
                 LIMIT 3
             ) AS v
         ) END AS tsq
