@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -72,7 +73,7 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
     ) -> Callable[[Callable[[Request, Session], Awaitable[Response]]], Any]:
         def wrap(fn: Callable[[Request, Session], Awaitable[Response]]) -> Any:
             async def endpoint(request: Request) -> Response:
-                session = current(request)
+                session = await run_in_threadpool(current, request)
                 if session is None:
                     nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"/login?{urlencode({'next': nxt})}", 303)
@@ -116,7 +117,9 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
         nxt = _safe_next(str(form.get("next", "")))
         if not expected or not hmac.compare_digest(token, expected):
             return RedirectResponse("/login", 303)
-        found = accounts.login(str(form.get("username", "")), str(form.get("password", "")))
+        found = await run_in_threadpool(
+            accounts.login, str(form.get("username", "")), str(form.get("password", ""))
+        )
         if found is None:
             fresh = secrets.token_urlsafe(24)
             response = render(
@@ -137,7 +140,7 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
 
     @guarded("read")
     async def logout(request: Request, session: Session) -> Response:
-        accounts.logout(request.cookies.get(COOKIE, ""))
+        await run_in_threadpool(accounts.logout, request.cookies.get(COOKIE, ""))
         response = RedirectResponse("/login", 303)
         response.delete_cookie(COOKIE)
         return response
@@ -175,21 +178,16 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
 
     @guarded("read")
     async def incidents(request: Request, session: Session) -> Response:
-        view = search_view(request)
+        view = await run_in_threadpool(search_view, request)
         if request.query_params.get("partial"):
             return render(request, "results.html", session=session, **view)
         return render(request, "incidents.html", session=session, **view)
 
-    @guarded("read")
-    async def incident(request: Request, session: Session) -> Response:
-        incident_id = request.path_params["id"]
-        page = max(0, _int(request.query_params.get("page"), 0))
+    def incident_view(incident_id: str, page: int) -> dict[str, Any] | None:
         with hot.connect() as conn:
             row = lifecycle.get_incident(conn, incident_id)
             if row is None:
-                return render(
-                    request, "error.html", 404, session=session, message="no such incident"
-                )
+                return None
             trail = lifecycle.audit_trail(conn, incident_id)
             ips = [ip for ip in dict.fromkeys([row["client_ip"], *row["sources"]]) if _ip(ip)]
             lo = row["start_time"] - timedelta(minutes=1)
@@ -201,22 +199,32 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
             )
             related = _rows(conn, "ui_related", {"id": incident_id, "limit": 10})
         peak = max((int(t["events"]) for t in timeline), default=0)
+        return {
+            "inc": row,
+            "trail": trail,
+            "timeline": timeline,
+            "peak": peak,
+            "events": events[:EVENTS_PAGE],
+            "page": page,
+            "more": len(events) > EVENTS_PAGE,
+            "related": related,
+        }
+
+    @guarded("read")
+    async def incident(request: Request, session: Session) -> Response:
+        page = max(0, _int(request.query_params.get("page"), 0))
+        view = await run_in_threadpool(incident_view, request.path_params["id"], page)
+        if view is None:
+            return render(request, "error.html", 404, session=session, message="no such incident")
         return render(
             request,
             "incident.html",
             session=session,
-            inc=row,
-            trail=trail,
-            timeline=timeline,
-            peak=peak,
-            events=events[:EVENTS_PAGE],
-            page=page,
-            more=len(events) > EVENTS_PAGE,
-            related=related,
             statuses=lifecycle.STATUSES,
             dispositions=lifecycle.DISPOSITIONS,
             can_change=allowed(session.user.role, "change"),
             message=request.query_params.get("msg", ""),
+            **view,
         )
 
     @guarded("change")
@@ -234,12 +242,16 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
             note=field("note"),
             disposition=field("disposition"),
         )
-        message = ""
-        try:
-            with hot.connect() as conn:
-                lifecycle.apply_change(conn, incident_id, wanted, actor=session.user.name)
-        except lifecycle.LifecycleError as exc:
-            message = str(exc)
+
+        def apply() -> str:
+            try:
+                with hot.connect() as conn:
+                    lifecycle.apply_change(conn, incident_id, wanted, actor=session.user.name)
+            except lifecycle.LifecycleError as exc:
+                return str(exc)
+            return ""
+
+        message = await run_in_threadpool(apply)
         target = f"/incidents/{incident_id}"
         if message:
             target += "?" + urlencode({"msg": message})
@@ -247,7 +259,7 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
 
     @guarded("read")
     async def api_search(request: Request, session: Session) -> Response:
-        view = search_view(request)
+        view = await run_in_threadpool(search_view, request)
         return JSONResponse(
             {
                 "query": view["q"],

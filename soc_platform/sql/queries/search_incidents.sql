@@ -15,10 +15,15 @@ WHERE (%(tsq)s::tsquery IS NULL OR i.search_tsv @@ %(tsq)s::tsquery)
   AND (%(techniques)s::text[] IS NULL OR i.attack_techniques && %(techniques)s::text[])
   AND (%(tactics)s::text[] IS NULL OR i.attack_tactics && %(tactics)s::text[])
   AND (%(since)s::timestamptz IS NULL OR i.end_time >= %(since)s::timestamptz)
-  AND (%(networks)s::cidr[] IS NULL OR EXISTS (
-        SELECT 1 FROM unnest(array_append(i.sources, i.client_ip)) AS s(ip)
-        WHERE CASE WHEN s.ip ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}$|^[0-9a-fA-F]*:[0-9a-fA-F:.]*$'
-                   THEN s.ip::inet <<= ANY(%(networks)s::cidr[]) ELSE false END))
+  AND (%(networks)s::cidr[] IS NULL OR CASE
+        WHEN i.client_ip ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}$|^[0-9a-fA-F]*:[0-9a-fA-F:.]*$'
+        THEN i.client_ip::inet <<= ANY(%(networks)s::cidr[])
+        -- grouped by something else than the client IP: any of its sources
+        ELSE EXISTS (
+            SELECT 1 FROM unnest(i.sources) AS s(ip)
+            WHERE CASE WHEN s.ip ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}$|^[0-9a-fA-F]*:[0-9a-fA-F:.]*$'
+                       THEN s.ip::inet <<= ANY(%(networks)s::cidr[]) ELSE false END)
+        END)
   AND (%(hosts)s::text[] IS NULL OR EXISTS (
         SELECT 1 FROM unnest(i.targets) AS t(target)
         WHERE lower(split_part(t.target, '/', 1)) = ANY(%(hosts)s::text[])))
