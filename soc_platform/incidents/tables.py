@@ -47,16 +47,22 @@ def _search_sql(sort: str, window: bool = False) -> pgsql.Composed:
 
 
 def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> str | bool | None:
-    """The free-text terms as one tsquery text (search_terms.sql); None: no term (match
-    all); False: some term matches no incident at all (no result)."""
+    """The free-text terms as one tsquery text (search_terms.sql, search_typo.sql for a
+    typo); None: no term (match all); False: some term matches no incident at all."""
     if not terms:
         return None
     cur.execute(sql.query("search_terms"), {"terms": list(terms)})
-    row = cur.fetchone()
-    if row is None or not row["possible"]:
-        return False
-    tsq: str | None = row["tsq"]
-    return tsq
+    parts: list[str] = []
+    for row in cur.fetchall():
+        tsq = row["tsq"]
+        if not row["exact"]:
+            cur.execute(sql.query("search_typo"), {"term": row["term"], "stem": row["stem"]})
+            found = cur.fetchone()
+            tsq = found["tsq"] if found else None
+            if not tsq:
+                return False
+        parts.append(f"({tsq})")
+    return " & ".join(parts) if parts else None
 
 
 def _event_facts(conn: psycopg.Connection[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
