@@ -56,8 +56,12 @@ def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> str | boo
     for row in cur.fetchall():
         tsq = row["tsq"]
         if not row["exact"]:
+            # the planner cannot estimate a trigram match and would read the whole
+            # vocabulary, computing the similarity of every word: use the index
+            cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute(sql.query("search_typo"), {"term": row["term"], "stem": row["stem"]})
             found = cur.fetchone()
+            cur.execute("RESET enable_seqscan")
             tsq = found["tsq"] if found else None
             if not tsq:
                 return False
