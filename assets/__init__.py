@@ -7,7 +7,7 @@ from dagster import (
     DailyPartitionsDefinition,
 )
 
-from assets.detection import build_detection_assets
+from assets.detection import build_detection_assets, build_detection_checks
 from assets.hot import build_hot_assets, build_hot_checks
 from assets.lake import build_lake_checks, build_lake_specs
 from assets.search import build_search_assets
@@ -26,4 +26,4 @@ def build_assets(
 
 def build_asset_checks() -> list[AssetChecksDefinition]:
     """Checks run by their own jobs (the others run with their asset)."""
-    return [*build_hot_checks(), *build_lake_checks()]
+    return [*build_hot_checks(), *build_lake_checks(), *build_detection_checks()]

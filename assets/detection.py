@@ -11,7 +11,9 @@
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -20,13 +22,21 @@ from dagster import (
     DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
+    asset_check,
 )
 
 from assets.util import day_asset, partition_days
 from soc_platform.errors import RuleError
 from soc_platform.flow import rules as rulework
-from soc_platform.flow.checks import rule_set_check
-from soc_platform.flow.keys import HOT, INCIDENTS, RETRO_HUNT, RULES_CHECK, check_result
+from soc_platform.flow.checks import noisy_rules_check, rule_set_check
+from soc_platform.flow.keys import (
+    HOT,
+    INCIDENTS,
+    NOISY_RULES_CHECK,
+    RETRO_HUNT,
+    RULES_CHECK,
+    check_result,
+)
 from soc_platform.flow.resources import DetectionResource, HotStoreResource
 from soc_platform.incidents import engine
 
@@ -125,3 +135,23 @@ def build_detection_assets(partitions: DailyPartitionsDefinition) -> list[Assets
         )
 
     return [incidents, retro_hunt]
+
+
+def build_detection_checks() -> list[AssetChecksDefinition]:
+    """Checks run by their own job (``hot_freshness_job``, every 15 minutes)."""
+
+    @asset_check(
+        asset=INCIDENTS,
+        name=NOISY_RULES_CHECK,
+        description="No rule has more than SOC_NOISY_RULE_FP_RATIO of its closed incidents "
+        "(at least SOC_NOISY_RULE_MIN_CLOSED) closed as false positives.",
+    )
+    def noisy_rules(
+        context: AssetCheckExecutionContext, hot: HotStoreResource, detection: DetectionResource
+    ) -> AssetCheckResult:
+        outcome = noisy_rules_check(
+            hot.store(), detection.noisy_fp_ratio, detection.noisy_min_closed
+        )
+        return check_result(outcome, NOISY_RULES_CHECK, AssetCheckSeverity.WARN)
+
+    return [noisy_rules]

@@ -24,7 +24,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as UnresolvedAssetJob,
 )
 
-from soc_platform.flow.keys import FRESHNESS_CHECK, HOT
+from soc_platform.flow.keys import FRESHNESS_CHECK, HOT, INCIDENTS, NOISY_RULES_CHECK
 from soc_platform.flow.resources import HotStoreResource, LandingResource
 from soc_platform.sources.landing import prune_archive
 
@@ -76,8 +76,11 @@ def build_maintenance() -> tuple[
 ]:
     freshness_job = define_asset_job(
         "hot_freshness_job",
-        selection=AssetSelection.checks(AssetCheckKey(HOT, FRESHNESS_CHECK)),
-        description="Checks that the newest hot event is recent enough.",
+        selection=AssetSelection.checks(
+            AssetCheckKey(HOT, FRESHNESS_CHECK), AssetCheckKey(INCIDENTS, NOISY_RULES_CHECK)
+        ),
+        description="Checks that the newest hot event is recent enough, and that no rule "
+        "is noisy (too many of its incidents closed as false positives).",
         executor_def=in_process_executor,
     )
     schedules = [

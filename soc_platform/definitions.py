@@ -117,6 +117,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             rules_dir=str(settings.rules_dir) if settings.rules_dir else None,
             config_path=str(settings.detection_config) if settings.detection_config else None,
             assets_path=str(settings.asset_criticality) if settings.asset_criticality else None,
+            noisy_fp_ratio=settings.noisy_rule_fp_ratio,
+            noisy_min_closed=settings.noisy_rule_min_closed,
         ),
     }
 

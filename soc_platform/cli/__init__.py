@@ -9,12 +9,13 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
+from soc_platform.cli import incident as cli_incident
 from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
 from soc_platform.cli import rules as cli_rules
 from soc_platform.cli import ui as cli_ui
 from soc_platform.cli.common import _day, _root_cause
-from soc_platform.cli.incidents import cmd_incidents, cmd_search
+from soc_platform.cli.incidents import add_filter_arguments, cmd_incidents, cmd_search
 from soc_platform.cli.run import cmd_backfill, cmd_generate, cmd_run
 from soc_platform.cli.server import cmd_demo, cmd_dev, cmd_status, cmd_stop
 from soc_platform.redact import redact_text
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     inc = sub.add_parser("incidents", help="list incidents, newest first")
     inc.add_argument("--json", action="store_true")
     inc.add_argument("--limit", type=int, default=50)
+    add_filter_arguments(inc)
 
     search = sub.add_parser(
         "search",
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--ui-port", type=int, default=8080, help="the analyst UI's port (8080)")
 
+    cli_incident.add_parser(sub)
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
     cli_lake.add_parser(sub)
@@ -100,6 +103,7 @@ COMMANDS = {
     "generate": cmd_generate,
     "run": cmd_run,
     "incidents": cmd_incidents,
+    "incident": cli_incident.cmd_incident,
     "search": cmd_search,
     "demo": cmd_demo,
     "dev": cmd_dev,

@@ -1,22 +1,92 @@
 """``incidents`` and ``search``: the incidents table and the search backend."""
 
 import argparse
+import ipaddress
 import json
+import re
+from datetime import UTC, date, datetime, timedelta
 
 from soc_platform.cli.common import _fmt_time, _hot, _print
+from soc_platform.correlation.scoring import LEVELS
+from soc_platform.errors import ConfigurationError
+from soc_platform.incidents.lifecycle import CLOSED, STATUSES
+from soc_platform.incidents.tables import IncidentFilter
 from soc_platform.settings import Settings
+
+_SINCE = re.compile(r"^(\d+)([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def incident_filter(args: argparse.Namespace, now: datetime | None = None) -> IncidentFilter:
+    """The ``incidents`` flags as a filter (one place, so that a shared query syntax can
+    replace it): ``--status open,closed`` (closed = resolved and false_positive),
+    ``--severity high,critical`` or ``>=high``, ``--rule NAME,...``, ``--ip ADDRESS|CIDR``,
+    ``--since 24h|7d|30m|YYYY-MM-DD``."""
+
+    def values(text: str | None) -> list[str] | None:
+        return [v.strip() for v in text.split(",") if v.strip()] if text else None
+
+    def bad(flag: str, text: str, expected: str) -> ConfigurationError:
+        return ConfigurationError(f"{flag} {text!r}: expected {expected}")
+
+    statuses = values(args.status)
+    if statuses is not None:
+        statuses = [s for v in statuses for s in (CLOSED if v == "closed" else (v,))]
+        for s in statuses:
+            if s not in STATUSES:
+                raise bad("--status", s, f"one of {', '.join(STATUSES)}, closed")
+    severities = values(args.severity)
+    if severities is not None:
+        if len(severities) == 1 and severities[0].startswith(">="):
+            floor = severities[0][2:]
+            if floor not in LEVELS:
+                raise bad("--severity", floor, f"one of {', '.join(LEVELS)}")
+            severities = list(LEVELS[LEVELS.index(floor) :])
+        for level in severities:
+            if level not in LEVELS:
+                raise bad("--severity", level, f"one of {', '.join(LEVELS)} (or >=LEVEL)")
+    network = None
+    if args.ip:
+        try:
+            network = str(ipaddress.ip_network(args.ip, strict=False))
+        except ValueError:
+            raise bad("--ip", args.ip, "an address or a network (192.168.0.0/16)") from None
+    since = None
+    if args.since:
+        match = _SINCE.match(args.since)
+        if match:
+            ago = timedelta(**{_UNITS[match[2]]: int(match[1])})
+            since = (now or datetime.now(UTC)) - ago
+        else:
+            try:
+                since = datetime.combine(date.fromisoformat(args.since), datetime.min.time(), UTC)
+            except ValueError:
+                raise bad("--since", args.since, "a duration (30m, 24h, 7d) or a day") from None
+    return IncidentFilter(statuses, severities, values(args.rule), network, since)
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--status", help="open, acknowledged, ..., closed (comma-separated)")
+    parser.add_argument(
+        "--severity", help="low, medium, high, critical (comma-separated) or >=high"
+    )
+    parser.add_argument("--rule", help="rule names (comma-separated)")
+    parser.add_argument("--ip", help="a source address or network (CIDR)")
+    parser.add_argument("--since", help="started within (30m, 24h, 7d) or since a day")
 
 
 def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
-    found = _hot(settings).list_incidents(limit=args.limit)
+    found = _hot(settings).list_incidents(limit=args.limit, where=incident_filter(args))
     if args.json:
         _print(json.dumps([i.to_document() for i in found], indent=2))
         return 0
     if not found:
-        _print("no incidents yet (run: soc-platform run)")
+        filtered = any(getattr(args, f) for f in ("status", "severity", "rule", "ip", "since"))
+        _print("no incident matches" if filtered else "no incidents yet (run: soc-platform run)")
         return 0
     for inc in found:
-        status = f"  [{inc.status}: {inc.suppression}]" if inc.status != "open" else ""
+        reason = f": {inc.suppression}" if inc.status == "suppressed" and inc.suppression else ""
+        status = f"  [{inc.status}{reason}]" if inc.status != "open" else ""
         _print(
             f"{inc.id}  {inc.severity:<8} {inc.score:>3}  {inc.rule:<28} "
             f"{_fmt_time(inc.start_time)}  {inc.event_count:>5} events{status}"

@@ -227,7 +227,7 @@ def cmd_hunt(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    rules = sub.add_parser("rules", help="detection rules: validate, convert, test, hunt")
+    rules = sub.add_parser("rules", help="detection rules: validate, convert, test, hunt, stats")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     path_help = "a directory (or file) of Sigma rules; default: the configured rule set"
 
@@ -262,6 +262,40 @@ def add_parser(sub: Any) -> None:
     hunt.add_argument("--rule", action="append", help="only this rule (repeatable)")
     hunt.add_argument("--json", action="store_true")
 
+    stats = rsub.add_parser(
+        "stats", help="per rule: incidents, closed, dispositions and false-positive ratio"
+    )
+    stats.add_argument("--json", action="store_true")
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_platform.cli.common import _hot
+    from soc_platform.incidents.stats import noisy_rules, rule_stats
+
+    with _hot(settings).connect() as conn:
+        found = rule_stats(conn)
+    noisy = {
+        s.rule
+        for s in noisy_rules(found, settings.noisy_rule_fp_ratio, settings.noisy_rule_min_closed)
+    }
+    if args.json:
+        _print(json.dumps([{**s.to_dict(), "noisy": s.rule in noisy} for s in found], indent=2))
+        return 0
+    if not found:
+        _print("no incidents yet (run: soc-platform run)")
+        return 0
+    _print(
+        f"{'rule':<32} {'incidents':>9} {'closed':>6} {'TP':>5} {'FP':>5} {'benign':>6}  FP ratio"
+    )
+    for s in found:
+        ratio = "-" if s.fp_ratio is None else f"{s.fp_ratio:.0%}"
+        flag = "  noisy" if s.rule in noisy else ""
+        _print(
+            f"{s.rule:<32} {s.incidents:>9} {s.closed:>6} {s.true_positive:>5} "
+            f"{s.false_positive:>5} {s.benign:>6}  {ratio:>8}{flag}"
+        )
+    return 0
+
 
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     return {
@@ -269,4 +303,5 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
         "convert": cmd_convert,
         "test": cmd_test,
         "hunt": cmd_hunt,
+        "stats": cmd_stats,
     }[args.rules_command](args, settings)

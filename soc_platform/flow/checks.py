@@ -10,6 +10,7 @@ from typing import Any
 
 from soc_platform.correlation.ruleset import RuleSet
 from soc_platform.hot.store import HotStore
+from soc_platform.incidents.stats import noisy_rules, rule_stats
 from soc_platform.lake.iceberg import Lake
 from soc_platform.models import FileState
 from soc_platform.sources.ledger import LandingLedger
@@ -152,4 +153,28 @@ def rule_set_check(rule_set: RuleSet, run_errors: dict[str, str] | None = None) 
             "disabled": rule_set.disabled,
             "problems": problems,
         },
+    )
+
+
+def noisy_rules_check(hot: HotStore, max_ratio: float, min_closed: int) -> CheckOutcome:
+    """The ``noisy_rules`` check (WARN): no rule has more than ``max_ratio`` of its closed
+    incidents (at least ``min_closed`` of them) closed as false positives."""
+    with hot.connect() as conn:
+        stats = rule_stats(conn)
+    noisy = noisy_rules(stats, max_ratio, min_closed)
+    meta: dict[str, Any] = {
+        "max_fp_ratio": max_ratio,
+        "min_closed": min_closed,
+        "rules": len(stats),
+        "noisy": [s.to_dict() for s in noisy],
+    }
+    if not noisy:
+        return CheckOutcome(True, f"no rule over {max_ratio:.0%} false positives", meta)
+    worst = noisy[0]
+    return CheckOutcome(
+        False,
+        f"{len(noisy)} noisy rule(s), e.g. {worst.rule}: {worst.false_positive} of "
+        f"{worst.closed} closed incidents were false positives ({worst.fp_ratio:.0%}); tune "
+        "it (thresholds, allow-list) or see soc-platform rules stats",
+        meta,
     )

@@ -35,6 +35,7 @@ TOTALS_CHECK = "aggregate_totals_match"
 FRESHNESS_CHECK = "hot_freshness"
 QUARANTINE_CHECK = "landing_quarantine_empty"
 RULES_CHECK = "rule_set_loads"
+NOISY_RULES_CHECK = "noisy_rules"
 
 
 def name(key: AssetKey) -> str:

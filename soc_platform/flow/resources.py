@@ -166,6 +166,8 @@ class DetectionResource(ConfigurableResource):  # type: ignore[type-arg]
     rules_dir: str | None = None
     config_path: str | None = None
     assets_path: str | None = None
+    noisy_fp_ratio: float = 0.5  # the noisy_rules check: false positives among closed
+    noisy_min_closed: int = 10  # ... of rules with at least this many closed incidents
 
     def load(self, rules_dir: str | None = None) -> Detection:
         """Load and compile (every run: a rule change takes effect on the next batch)."""

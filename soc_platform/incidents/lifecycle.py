@@ -240,7 +240,8 @@ def plan_change(
         entries.append(Entry("reopened" if reopening else "status", "status", state.status, status))
     elif change.status is not None and state.status_by == SYSTEM:
         # confirming the engine's status makes it the analyst's (the engine keeps off it)
-        new = replace(new, status_by=actor)
+        new = replace(new, status_by=actor, status_changed_at=now)
+        entries.append(Entry("status", "status", state.status, status, "confirmed"))
     if disposition != state.disposition:
         new = replace(new, disposition=disposition)
         entries.append(Entry("disposition", "disposition", state.disposition, disposition))

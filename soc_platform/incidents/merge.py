@@ -214,7 +214,7 @@ def plan_engine_write(
             if prev_state.status in CLOSED:
                 link = prev.id
                 entries.append(Entry("linked", "previous_incident", None, prev.id))
-                if inc.start_time - prev.end_time <= reopen_window:
+                if reopen_window > timedelta(0) and inc.start_time - prev.end_time <= reopen_window:
                     for e in _reopen_entries(prev_state, f"its group fired again: {inc.id}"):
                         plan.log(prev.id, e)
                     prev_state = reopen(prev_state, now)

@@ -5,7 +5,7 @@ embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping betwee
 
 import contextlib
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -185,6 +185,17 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         rule_version=row["rule_version"],
         attack_tactics=list(row["attack_tactics"]),
     )
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents to list (None: any): ``incidents --status/--severity/--rule/--ip``."""
+
+    statuses: Sequence[str] | None = None
+    severities: Sequence[str] | None = None
+    rules: Sequence[str] | None = None
+    network: str | None = None  # an address or a CIDR network of a source
+    since: datetime | None = None  # started at or after
 
 
 class IncidentTables(HotBase):
@@ -382,6 +393,7 @@ class IncidentTables(HotBase):
                 cur.execute(
                     sql.query("update_incident_state"), {"id": incident_id, **state.columns()}
                 )
+                changed += cur.fetchall()  # a closed incident its group's new run reopened
             append_audit(conn, plan.audit)
             hooks.after_upsert(conn, changed, dict(plan.superseded))
             gone = sorted({row.id for row, _ in removed})
@@ -394,17 +406,50 @@ class IncidentTables(HotBase):
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 100,
+        where: IncidentFilter | None = None,
     ) -> list[Incident]:
+        where = where or IncidentFilter()
+        since = where.since
+        lo = max(start, since) if start and since else start or since
+
+        def listed(values: Sequence[str] | None) -> list[str] | None:
+            return list(values) if values is not None else None
+
         rows = self.run_query(
             "list_incidents",
             {
                 "ids": list(ids) if ids is not None else None,
-                "lo": start,
+                "lo": lo,
                 "hi": end,
                 "limit": limit,
+                "statuses": listed(where.statuses),
+                "severities": listed(where.severities),
+                "rules": listed(where.rules),
+                "network": where.network,
             },
         )
         return [incident_from_row(r) for r in rows]
+
+    def incident_events(
+        self, incident: Mapping[str, Any], *, limit: int = 50, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """A page of an incident's events in the hot store: those of its sources (its client
+        IP, else its listed sources) over its time range, oldest first."""
+        ips = [incident["client_ip"]] if incident["client_ip"] else list(incident["sources"])
+        valid = []
+        for ip in ips:
+            try:
+                valid.append(str(ipaddress.ip_address(ip)))
+            except ValueError:
+                continue
+        params = {
+            "lo": incident["start_time"],
+            "hi": incident["end_time"],
+            "ips": valid,
+            "limit": limit,
+            "offset": offset,
+        }
+        return self.run_query("incident_events", params)
 
     def search_incidents(
         self,

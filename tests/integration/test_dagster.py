@@ -81,6 +81,7 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("hot/waf_events", "hot_freshness"),
         ("hot/waf_events_daily_summary", "aggregate_totals_match"),
         ("detection/incidents", "rule_set_loads"),
+        ("detection/incidents", "noisy_rules"),
         ("lake/raw_waf_events", "landing_quarantine_empty"),
     }
     for name in ("hot_maintenance_schedule", "hot_freshness_schedule"):
@@ -172,6 +173,30 @@ def test_backfill_rebuilds_a_day_from_the_lake_alone(
             ).fetchone() == (11,)
 
 
+def test_a_backfill_run_keeps_the_status_an_analyst_set(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, pg_dsn: str
+) -> None:
+    """The issue's bug through the backfill job itself: a status set by hand was reset to
+    open by the next backfill of that day."""
+    from soc_platform.incidents.lifecycle import Change, apply_change
+
+    start = YESTERDAY.replace(hour=11, minute=0, second=1)
+    path = land(settings, "day.jsonl", sqli_burst(start, "192.168.9.10", n=12, spacing_s=3))
+    assert run_microbatch(defs, instance, [path]).success
+    with psycopg.connect(pg_dsn) as conn:
+        [(iid,)] = conn.execute("SELECT id FROM incidents").fetchall()
+        apply_change(conn, iid, Change(status="in_progress", assignee="alice"), actor="alice")
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, partition_key=YESTERDAY.date().isoformat(), asset_selection=REBUILD_KEYS
+    )
+    assert result.success
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, status, assignee FROM incidents").fetchall() == [
+            (iid, "in_progress", "alice")
+        ]
+
+
 def test_dagster_cli_validates_the_workspace(work_dir: Path) -> None:
     import os
     import subprocess
@@ -245,13 +270,16 @@ def test_maintenance_and_freshness_jobs_run(
     assert run_microbatch(defs, instance, [path]).success
     fresh = defs.resolve_job_def("hot_freshness_job").execute_in_process(instance=instance)
     assert fresh.success  # a warning, not a failed run
-    (evaluation,) = [
-        e.asset_check_evaluation_data
+    evaluations = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
         for e in fresh.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    assert evaluation.check_name == "hot_freshness" and not evaluation.passed
+    }
+    assert set(evaluations) == {"hot_freshness", "noisy_rules"}
+    evaluation = evaluations["hot_freshness"]
+    assert not evaluation.passed
     assert "min old" in (evaluation.description or "")
+    assert evaluations["noisy_rules"].passed  # no incident closed yet
 
     maintenance = defs.resolve_job_def("hot_maintenance_job").execute_in_process(instance=instance)
     assert maintenance.success
@@ -352,3 +380,37 @@ def test_rule_set_problems_fail_the_rule_check(
     assert "Referer" in (check.description or "")
     [mat] = result.get_asset_materialization_events()
     assert mat.materialization.metadata["rules"].value == 1
+
+
+def test_noisy_rules_check_warns_on_a_rule_analysts_keep_closing_as_false_positive(
+    work_dir: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance
+) -> None:
+    from soc_platform.incidents.lifecycle import Change, apply_change
+
+    monkeypatch.setenv("SOC_DATA_DIR", str(work_dir))
+    monkeypatch.setenv("SOC_PG_DSN", pg_dsn)
+    monkeypatch.setenv("SOC_PARTITIONS_START", (NOW - timedelta(days=30)).date().isoformat())
+    monkeypatch.setenv("SOC_NOISY_RULE_MIN_CLOSED", "2")
+    defs = build_definitions(load_settings())
+    start = NOW.replace(minute=0, second=0) - timedelta(hours=3)
+    bursts = [
+        sqli_burst(start + timedelta(minutes=20 * i), f"198.51.100.{60 + i}") for i in range(3)
+    ]
+    path = land(load_settings(), "bursts.jsonl", [e for b in bursts for e in b])
+    assert run_microbatch(defs, instance, [path]).success
+    with psycopg.connect(pg_dsn) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM incidents ORDER BY id")]
+        assert len(ids) == 3
+        for iid in ids[:2]:
+            apply_change(conn, iid, Change(status="false_positive"), actor="alice")
+    fresh = defs.resolve_job_def("hot_freshness_job").execute_in_process(instance=instance)
+    (noisy,) = [
+        e.asset_check_evaluation_data
+        for e in fresh.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name == "noisy_rules"
+    ]
+    assert not noisy.passed and noisy.severity == dg.AssetCheckSeverity.WARN
+    assert "waf-sqli-burst: 2 of 2 closed incidents were false positives" in (
+        noisy.description or ""
+    )

@@ -305,3 +305,25 @@ def test_landing_format(cwd: Path) -> None:
     assert load_settings({"SOC_LANDING_FORMAT": "seed"}).landing_format == "waf_json"
     with pytest.raises(ConfigurationError, match=r"SOC_LANDING_FORMAT: unknown log format 'nginx'"):
         load_settings({"SOC_LANDING_FORMAT": "nginx"})
+
+
+def test_lifecycle_settings() -> None:
+    from soc_platform.settings import load_settings
+
+    assert load_settings({}).reopen_window_minutes == 24 * 60
+    got = load_settings(
+        {
+            "SOC_REOPEN_WINDOW": "90m",
+            "SOC_NOISY_RULE_FP_RATIO": "0.3",
+            "SOC_NOISY_RULE_MIN_CLOSED": "5",
+        }
+    )
+    assert (got.reopen_window_minutes, got.noisy_rule_fp_ratio, got.noisy_rule_min_closed) == (
+        90,
+        0.3,
+        5,
+    )
+    assert load_settings({"SOC_REOPEN_WINDOW": "7d"}).reopen_window_minutes == 7 * 24 * 60
+    for name, value in (("SOC_REOPEN_WINDOW", "soon"), ("SOC_NOISY_RULE_FP_RATIO", "2")):
+        with pytest.raises(ConfigurationError, match=name):
+            load_settings({name: value})

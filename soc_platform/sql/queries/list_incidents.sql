@@ -6,5 +6,14 @@ FROM incidents
 WHERE (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
   AND (%(lo)s::timestamptz IS NULL OR start_time >= %(lo)s::timestamptz)
   AND (%(hi)s::timestamptz IS NULL OR start_time < %(hi)s::timestamptz)
+  -- `incidents --status/--severity/--rule/--ip` (tables.IncidentFilter)
+  AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+  AND (%(severities)s::text[] IS NULL OR severity = ANY (%(severities)s::text[]))
+  AND (%(rules)s::text[] IS NULL OR rule = ANY (%(rules)s::text[]))
+  AND (%(network)s::inet IS NULL OR EXISTS (
+        SELECT 1
+        FROM unnest(array_append(sources, client_ip)) AS s(ip)
+        WHERE CASE WHEN s.ip ~ '^[0-9a-fA-F:.]+$' THEN s.ip::inet <<= %(network)s::inet END
+      ))
 ORDER BY start_time DESC, id
 LIMIT %(limit)s

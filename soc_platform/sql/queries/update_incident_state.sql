@@ -10,3 +10,5 @@ SET status = %(status)s,
     status_changed_at = %(status_changed_at)s,
     updated_at = now()
 WHERE id = %(id)s
+RETURNING id, rule, severity, score, status, assignee, disposition, client_ip, group_key,
+          start_time, end_time, event_count, previous_incident, false AS inserted
