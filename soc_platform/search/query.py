@@ -68,6 +68,14 @@ class Query:
     filters: dict[str, str] = field(default_factory=dict)  # key -> value as typed
 
     @property
+    def addresses(self) -> tuple[str, ...]:
+        """The ``ip:`` values as addresses when every one is a single address, else ()."""
+        nets = [ipaddress.ip_network(n) for n in self.networks]
+        if not nets or any(n.num_addresses != 1 for n in nets):
+            return ()
+        return tuple(str(n.network_address) for n in nets)
+
+    @property
     def has_filters(self) -> bool:
         return bool(self.filters)
 
@@ -82,6 +90,9 @@ class Query:
             "statuses": opt(self.statuses),
             "severities": opt(self.severities),
             "networks": opt(self.networks),
+            # only single addresses: the same filter, answered by the indexes on client_ip
+            # and sources (an address matching one incident must not read the table)
+            "addresses": opt(self.addresses) if self.networks else None,
             "rules": opt(self.rules),
             "techniques": opt(self.techniques),
             "tactics": opt(self.tactics),

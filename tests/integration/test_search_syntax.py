@@ -67,6 +67,8 @@ def test_filters(loaded: tuple[HotStore, dict[str, str]]) -> None:
     assert found("status:closed") == set()
     assert found("ip:192.168.0.0/16") == {"192.168.7.21"}
     assert found("ip:10.1") == {"10.1.2.3"}
+    assert found("ip:10.1.2.3") == {"10.1.2.3"}  # one address: the client_ip/sources indexes
+    assert found("ip:10.1.2.4") == set()
     assert found("ip:172.16.0.0/12") == set()
     assert found("host:api.example.org injection") == {"10.1.2.3"}
     assert found("severity:>=informational tactic:initial-access") == both

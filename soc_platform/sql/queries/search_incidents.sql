@@ -15,6 +15,8 @@ WHERE (%(tsq)s::tsquery IS NULL OR i.search_tsv @@ %(tsq)s::tsquery)
   AND (%(techniques)s::text[] IS NULL OR i.attack_techniques && %(techniques)s::text[])
   AND (%(tactics)s::text[] IS NULL OR i.attack_tactics && %(tactics)s::text[])
   AND (%(since)s::timestamptz IS NULL OR i.end_time >= %(since)s::timestamptz)
+  AND (%(addresses)s::text[] IS NULL
+       OR i.client_ip = ANY(%(addresses)s::text[]) OR i.sources && %(addresses)s::text[])
   AND (%(networks)s::cidr[] IS NULL OR CASE
         WHEN i.client_ip ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}$|^[0-9a-fA-F]*:[0-9a-fA-F:.]*$'
         THEN i.client_ip::inet <<= ANY(%(networks)s::cidr[])

@@ -78,6 +78,11 @@ def test_sql_params_and_meili_filter() -> None:
         f"end_time >= {int((NOW - timedelta(hours=1)).timestamp())}"
     )
     assert parse_query("just words").meili_filter(NOW) is None
+    assert parse_query("ip:10.0.0.7,10.0.0.8").sql_params(NOW)["addresses"] == [
+        "10.0.0.7",
+        "10.0.0.8",
+    ]
+    assert parse_query("ip:10.0.0.7 ip:10.0").sql_params(NOW)["addresses"] is None
 
 
 def test_passwords_roles_and_tokens() -> None:
