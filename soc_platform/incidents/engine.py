@@ -6,7 +6,7 @@ stored (and those it no longer finds retired).
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -90,6 +90,8 @@ def _store(
         last_starts=found.last_starts,
         retire_windows=[(rule, windows) for rule, windows in found.planned.items()],
     )
+    # the index shows the stored status (an analyst's), not the one the rules computed
+    incidents = [replace(i, status=result.statuses.get(i.id, i.status)) for i in incidents]
     return CorrelationReport(
         found.windows_evaluated,
         incidents,

@@ -7,7 +7,7 @@ import contextlib
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -117,6 +117,8 @@ def _with_facts(doc: str, facts: dict[str, Any] | None) -> str:
 class UpsertResult:
     changed: int  # incidents inserted or updated
     superseded: list[str]  # ids deleted because a merged incident replaces them
+    #: each stored incident's status after the write (an analyst's, when one set it)
+    statuses: dict[str, str] = field(default_factory=dict)
 
 
 def incident_row(inc: Incident) -> dict[str, Any]:
@@ -397,7 +399,8 @@ class IncidentTables(HotBase):
             append_audit(conn, plan.audit)
             hooks.after_upsert(conn, changed, dict(plan.superseded))
             gone = sorted({row.id for row, _ in removed})
-            return UpsertResult(len(changed), gone)
+            statuses = {i: state.status for i, state in plan.states.items()}
+            return UpsertResult(len(changed), gone, statuses)
 
     def list_incidents(
         self,

@@ -370,12 +370,14 @@ def test_rule_set_problems_fail_the_rule_check(
         asset_selection=[dg.AssetKey(["detection", "incidents"])],
     )
     assert result.success
-    [check] = [
-        e.asset_check_evaluation_data
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    assert check.check_name == "rule_set_loads" and not check.passed
+    }
+    assert set(checks) == {"rule_set_loads", "noisy_rules"}  # the asset's checks run with it
+    check = checks["rule_set_loads"]
+    assert not check.passed
     assert "bad-referer" in (check.description or "")
     assert "Referer" in (check.description or "")
     [mat] = result.get_asset_materialization_events()

@@ -162,6 +162,8 @@ def test_re_evaluating_windows_keeps_analyst_state(hot: HotStore) -> None:
     change(hot.dsn, inc.id, Change(status="acknowledged", assignee="alice", note="looking"))
     again = engine.correlate(hot, times(burst), SQLI, now=NOON + timedelta(minutes=10))
     assert again.changed == 0  # nothing rewritten
+    # what the micro-batch indexes carries the analyst's status, not the rules' "open"
+    assert [i.status for i in again.incidents] == ["acknowledged"]
     got = row(hot.dsn, inc.id)
     assert (got["status"], got["assignee"], got["notes"]) == ("acknowledged", "alice", ["looking"])
 
