@@ -57,6 +57,8 @@ class Settings:
     reopen_window_minutes: int = 24 * 60  # SOC_REOPEN_WINDOW: a closed group firing again
     noisy_rule_fp_ratio: float = 0.5  # SOC_NOISY_RULE_FP_RATIO: rules stats check warns over
     noisy_rule_min_closed: int = 10  # SOC_NOISY_RULE_MIN_CLOSED: ... with this many closed
+    # analyst UI (README "Analyst UI")
+    meili_search_key: str | None = None  # SOC_MEILI_SEARCH_KEY: the UI's search-only key
     rules_dir: Path | None = None  # None: the built-in rule pack (rules/)
     detection_config: Path | None = None  # per-deployment rule overrides and allow-lists
     asset_criticality: Path | None = None  # host -> criticality map
@@ -92,7 +94,7 @@ class Settings:
     lake_max_files_per_day: int = 32  # the lake_day_files check fails above, on closed days
     # alerting (README "Alerting"); None: not configured
     alerts: "AlertConfig | None" = None
-    ui_url: str = DEFAULT_UI_URL  # SOC_UI_URL: links in notifications
+    ui_url: str = DEFAULT_UI_URL  # SOC_UI_URL: where the analyst UI is (links in notifications)
 
     @property
     def embedded_pg(self) -> bool:
@@ -122,6 +124,7 @@ class Settings:
             s
             for s in (
                 self.meili_api_key,
+                self.meili_search_key,
                 self.s3_secret_access_key,
                 *(self.alerts.secret_values if self.alerts else ()),
             )
@@ -300,6 +303,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dagster_home=Path(_get(env, "DAGSTER_HOME") or data_dir / "dagster").expanduser().resolve(),
         **_hot_settings(env),
         **_lifecycle_settings(env),
+        meili_search_key=_get(env, "SOC_MEILI_SEARCH_KEY"),
         rules_dir=_path(env, "SOC_RULES_DIR"),
         detection_config=_path(env, "SOC_DETECTION_CONFIG", must_exist=True),
         asset_criticality=_path(env, "SOC_ASSET_CRITICALITY", must_exist=True),

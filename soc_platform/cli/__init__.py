@@ -14,6 +14,7 @@ from soc_platform.cli import incident as cli_incident
 from soc_platform.cli import lake as cli_lake
 from soc_platform.cli import landing as cli_landing
 from soc_platform.cli import rules as cli_rules
+from soc_platform.cli import ui as cli_ui
 from soc_platform.cli.common import _day, _root_cause
 from soc_platform.cli.incidents import add_filter_arguments, cmd_incidents, cmd_search
 from soc_platform.cli.run import cmd_backfill, cmd_generate, cmd_run
@@ -52,8 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     inc.add_argument("--limit", type=int, default=50)
     add_filter_arguments(inc)
 
-    search = sub.add_parser("search", help="free-text incident search")
-    search.add_argument("query")
+    search = sub.add_parser(
+        "search",
+        help="incident search: free text plus filters (status:open severity:>=high "
+        "ip:192.168.0.0/16 rule:... technique:T1190 tactic:... host:... country:RU asn:... "
+        "since:24h)",
+    )
+    search.add_argument("query", help="the query, or `reindex`: index every incident again")
+    search.add_argument("--sort", choices=("time", "score"), default="time")
     search.add_argument("--json", action="store_true")
     search.add_argument("--limit", type=int, default=20)
 
@@ -78,15 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("stop", help="stop the embedded PostgreSQL cluster")
 
-    dev = sub.add_parser("dev", help="the Dagster UI and daemon on the embedded defaults")
+    dev = sub.add_parser(
+        "dev", help="the Dagster UI and daemon, and the analyst UI, on the embedded defaults"
+    )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--ui-port", type=int, default=8080, help="the analyst UI's port (8080)")
 
     cli_incident.add_parser(sub)
     cli_rules.add_parser(sub)
     cli_landing.add_parser(sub)
     cli_lake.add_parser(sub)
     cli_alerts.add_parser(sub)
+    cli_ui.add_parser(sub)
     return parser
 
 
@@ -105,6 +116,8 @@ COMMANDS = {
     "landing": cli_landing.cmd_landing,
     "lake": cli_lake.cmd_lake,
     "alerts": cli_alerts.cmd_alerts,
+    "ui": cli_ui.cmd_ui,
+    "users": cli_ui.cmd_users,
 }
 
 

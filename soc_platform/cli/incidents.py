@@ -101,9 +101,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform import factory
 
     # the hot store is needed by the embedded backend only: do not start it otherwise
+    if args.query == "reindex":
+        return _reindex(args, settings)
     hot = _hot(settings) if settings.search_backend == "embedded" else None
     backend = factory.search_backend(hot, settings.meili_url, settings.meili_api_key)
-    hits = backend.search(args.query, limit=args.limit)
+    hits = backend.search(args.query, limit=args.limit, sort=args.sort)
     if args.json:
         _print(
             json.dumps(
@@ -119,4 +121,33 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             f"{_fmt_time(hit.start_time)}"
         )
         _print(f"      {hit.description}")
+    return 0
+
+
+def _reindex(args: argparse.Namespace, settings: Settings) -> int:
+    """``search reindex``: every incident of the incidents table (the system of record)
+    upserted into the search backend by id, and documents of incidents that no longer
+    exist deleted: catches up after the backend was down or its index was lost."""
+    from datetime import timedelta
+
+    from soc_platform import factory
+    from soc_platform.flow import steps
+
+    hot = _hot(settings)
+    backend = factory.search_backend(hot, settings.meili_url, settings.meili_api_key)
+    found = hot.list_incidents(limit=100_000_000)
+    count = steps.index_incidents(backend, found)
+    pruned = 0
+    if found:
+        lo = min(i.start_time for i in found) - timedelta(days=366)
+        hi = max(i.start_time for i in found) + timedelta(days=1)
+        pruned = backend.prune(lo, hi, [i.id for i in found])
+    if args.json:
+        _print(json.dumps({"backend": backend.name, "indexed": count, "pruned": pruned}))
+    elif backend.name == "embedded":
+        _print(
+            f"{count} incident(s): the embedded search reads the incidents table (nothing to do)"
+        )
+    else:
+        _print(f"{count} incident(s) indexed in {backend.name}; {pruned} stale document(s) deleted")
     return 0

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,24 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
     if not Path(dagster).exists():
         raise DependencyError("the dagster command is not installed (run: make install)")
+    if not port_is_free(args.ui_port, args.host):
+        raise ConfigurationError(
+            f"port {args.ui_port} on {args.host} is taken: pass --ui-port with a free one"
+        )
+    # the analyst UI beside Dagster's: a child process in the same process group, so
+    # Ctrl-C stops both
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "soc_platform.cli",
+            "ui",
+            "--host",
+            args.host,
+            "--port",
+            str(args.ui_port),
+        ]
+    )
     _print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
     argv = [
         dagster,

@@ -3,6 +3,7 @@ the ``incidents`` table (the system of record; its search document and terms for
 embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping between an
 :class:`~soc_platform.models.Incident` and a row."""
 
+import contextlib
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,93 @@ from soc_platform.incidents import hooks
 from soc_platform.incidents.lifecycle import append_audit
 from soc_platform.incidents.merge import Stored, plan_engine_write
 from soc_platform.models import Incident
+
+#: ORDER BY of search_incidents.sql per sort (each walks an index of the incidents table).
+SEARCH_ORDERS = {
+    "time": "i.start_time DESC, i.id",
+    "score": "i.score DESC, i.start_time DESC, i.id",
+}
+
+
+#: how many of the newest (or highest-scored) incidents a search looks at first
+SEARCH_WINDOW = 2000
+
+
+def _search_sql(sort: str, window: bool = False) -> pgsql.Composed:
+    order = pgsql.SQL(SEARCH_ORDERS[sort])
+    source: pgsql.Composable = pgsql.SQL("incidents")
+    if window:
+        source = pgsql.SQL("(SELECT * FROM incidents AS i ORDER BY {} LIMIT {})").format(
+            order, pgsql.Literal(SEARCH_WINDOW)
+        )
+    return sql.query("search_incidents").format(order=order, source=source)
+
+
+def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> str | bool | None:
+    """The free-text terms as one tsquery text (search_terms.sql, search_typo.sql for a
+    typo); None: no term (match all); False: some term matches no incident at all."""
+    if not terms:
+        return None
+    cur.execute(sql.query("search_terms"), {"terms": list(terms)})
+    parts: list[str] = []
+    for row in cur.fetchall():
+        tsq = row["tsq"]
+        if not row["exact"]:
+            # the planner cannot estimate a trigram match and would read the whole
+            # vocabulary, computing the similarity of every word: use the index
+            cur.execute("SET LOCAL enable_seqscan = off")
+            cur.execute(sql.query("search_typo"), {"term": row["term"], "stem": row["stem"]})
+            found = cur.fetchone()
+            cur.execute("RESET enable_seqscan")
+            tsq = found["tsq"] if found else None
+            if not tsq:
+                return False
+        parts.append(f"({tsq})")
+    return " & ".join(parts) if parts else None
+
+
+def _event_facts(conn: psycopg.Connection[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
+    """Top user agents and paths, and the sources' countries and AS numbers, of each
+    incident's events in the hot store (one statement for the batch)."""
+    ids: list[str] = []
+    ips: list[str] = []
+    los: list[datetime] = []
+    his: list[datetime] = []
+    for inc in incidents:
+        for ip in dict.fromkeys([inc.client_ip, *inc.sources]):
+            if _is_ip(ip):
+                ids.append(inc.id)
+                ips.append(ip)
+                los.append(inc.start_time)
+                his.append(inc.end_time)
+    if not ids:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.query("incident_event_facts"), {"ids": ids, "ips": ips, "los": los, "his": his}
+        )
+        return {
+            row[0]: {"user_agents": row[1], "paths": row[2], "countries": row[3], "asns": row[4]}
+            for row in cur.fetchall()
+        }
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_facts(doc: str, facts: dict[str, Any] | None) -> str:
+    """The search document plus the user agents and paths the incident's events carry
+    (``sqlmap`` finds the scanner incident whose events have that user agent)."""
+    if not facts:
+        return doc
+    extra = [*facts["user_agents"], *facts["paths"], *facts["countries"]]
+    extra += [f"AS{a}" for a in facts["asns"]]
+    return " ".join([doc, *extra]) if extra else doc
 
 
 @dataclass(frozen=True)
@@ -307,10 +395,11 @@ class IncidentTables(HotBase):
                 now=now,
                 reopen_window=self.policy.reopen_window,
             )
+            facts = _event_facts(conn, incidents)
             params = [
                 {
                     **incident_row(inc),
-                    "search_doc": doc,
+                    "search_doc": _with_facts(doc, facts.get(inc.id)),
                     **plan.states[inc.id].columns(),
                     "previous_incident": plan.previous[inc.id],
                 }
@@ -323,6 +412,18 @@ class IncidentTables(HotBase):
                     changed += cur.fetchall()
                     if not cur.nextset():
                         break
+                if facts:
+                    cur.execute(
+                        sql.query("set_incident_sources_geo"),
+                        {
+                            "rows": Jsonb(
+                                [
+                                    {"id": k, "countries": v["countries"], "asns": v["asns"]}
+                                    for k, v in facts.items()
+                                ]
+                            )
+                        },
+                    )
                 cur.execute(sql.query("add_incident_terms"), {"ids": ids})
             for incident_id, state in plan.reopened.items():
                 cur.execute(
@@ -390,10 +491,65 @@ class IncidentTables(HotBase):
     def search_incidents(
         self,
         terms: Sequence[str],
+        filters: dict[str, Any],
         *,
-        type_: str | None = None,
-        client_ip: str | None = None,
+        sort: str = "time",
         limit: int = 20,
+        conn: psycopg.Connection[Any] | None = None,
     ) -> list[Incident]:
-        params = {"terms": list(terms), "type": type_, "client_ip": client_ip, "limit": limit}
-        return [incident_from_row(r) for r in self.run_query("search_incidents", params)]
+        """Incidents matching every free-text term (prefix, or similar words for a typo) and
+        the ``filters`` (``Query.sql_params`` without ``terms``), newest first or by score.
+        ``conn``: a connection to reuse (the UI's, a benchmark's), else a new one."""
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connect())
+            return self._search(conn, terms, filters, sort, limit)
+
+    @staticmethod
+    def _search(
+        conn: psycopg.Connection[Any],
+        terms: Sequence[str],
+        filters: dict[str, Any],
+        sort: str,
+        limit: int,
+    ) -> list[Incident]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            tsq = _search_tsquery(cur, terms)
+            if tsq is False:
+                return []
+            params = {**filters, "tsq": tsq, "limit": limit}
+            # the newest (highest-scored) incidents first: when they hold enough matches,
+            # those are the answer (any match outside them ranks lower), at a cost that does
+            # not grow with the table; else the whole table (rare words: the GIN index)
+            cur.execute(_search_sql(sort, window=True), params)
+            rows = cur.fetchall()
+            if len(rows) < limit:
+                cur.execute(_search_sql(sort), params)
+                rows = cur.fetchall()
+            return [incident_from_row(r) for r in rows]
+
+    def search_facets(
+        self,
+        terms: Sequence[str],
+        filters: dict[str, Any],
+        *,
+        cap: int = 5000,
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Facet counts (status, severity, rule, tactic, technique, host, country, asn) over
+        the newest ``cap`` matches of a search: facet -> [(value, count)], biggest first."""
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connect())
+            with conn.cursor(row_factory=dict_row) as cur:
+                tsq = _search_tsquery(cur, terms)
+                if tsq is False:
+                    return {}
+                cur.execute(
+                    sql.query("search_facets").format(matches=_search_sql("time")),
+                    {**filters, "tsq": tsq, "limit": cap},
+                )
+                out: dict[str, list[tuple[str, int]]] = {}
+                for r in cur.fetchall():
+                    out.setdefault(r["facet"], []).append((str(r["value"]), int(r["n"])))
+                return out

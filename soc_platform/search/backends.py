@@ -6,9 +6,8 @@
   applied idempotently, every task awaited and its failure surfaced.
 """
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,6 +15,7 @@ from soc_platform.errors import SearchBackendError
 from soc_platform.hot.store import HotStore
 from soc_platform.models import Incident
 from soc_platform.redact import redact_text, redact_url, secrets_of
+from soc_platform.search.query import Query, free_terms, parse_query, source_prefixes
 
 INDEX_UID = "incidents"
 MEILI_SETTINGS: dict[str, Any] = {
@@ -30,27 +30,69 @@ MEILI_SETTINGS: dict[str, Any] = {
         "rule_ids",
         "attack_techniques",
         "attack_tactics",
+        "user_agents",
+        "paths",
+        "notes",
     ],
     "filterableAttributes": [
         "type",
         "client_ip",
         "start_time",
+        "end_time",
         "severity",
         "rule",
         "status",
         "attack_techniques",
         "attack_tactics",
         "score",
+        "source_prefixes",
+        "hosts",
+        "countries",
+        "asns",
     ],
-    "sortableAttributes": ["start_time", "event_count", "score"],
+    "sortableAttributes": ["start_time", "end_time", "event_count", "score"],
     "displayedAttributes": ["*"],
+    # relevance first, then higher score, then the newest
+    "rankingRules": [
+        "words",
+        "typo",
+        "proximity",
+        "attribute",
+        "exactness",
+        "score:desc",
+        "start_time:desc",
+    ],
+    "faceting": {"maxValuesPerFacet": 100},
+    "synonyms": {
+        "sqli": ["sql injection"],
+        "sql injection": ["sqli"],
+        "xss": ["cross-site scripting", "cross site scripting"],
+        "cross-site scripting": ["xss"],
+        "cross site scripting": ["xss"],
+        "lfi": ["local file inclusion", "path traversal"],
+        "local file inclusion": ["lfi"],
+        "path traversal": ["lfi"],
+        "rce": ["remote code execution", "command injection"],
+        "remote code execution": ["rce"],
+        "command injection": ["rce"],
+    },
 }
-_TERM = re.compile(r"[^\s\"'`,;()]+")
+
+
+def meili_document(inc: Incident) -> dict[str, Any]:
+    """An incident as a Meilisearch document: ``Incident.to_document`` plus the fields the
+    filter syntax needs (source networks, target hosts)."""
+    doc = inc.to_document()
+    doc["source_prefixes"] = sorted(
+        {p for ip in [inc.client_ip, *inc.sources] for p in source_prefixes(ip)}
+    )
+    doc["hosts"] = sorted({t.split("/", 1)[0].lower() for t in inc.targets if t})
+    return doc
 
 
 def query_terms(query: str) -> list[str]:
     """Split a free-text query into lower-case terms (quotes and separators dropped)."""
-    return [t.lower().strip(".:") for t in _TERM.findall(query) if t.strip(".:")]
+    return free_terms(query)
 
 
 @dataclass(frozen=True)
@@ -105,8 +147,17 @@ class SearchBackend(Protocol):
     def prune(self, start: datetime, end: datetime, keep: Sequence[str]) -> int: ...
 
     def search(
-        self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
-    ) -> list[SearchHit]: ...
+        self,
+        query: str,
+        *,
+        type_: str | None = None,
+        client_ip: str | None = None,
+        limit: int = 20,
+        sort: str = "time",
+    ) -> list[SearchHit]:
+        """Incidents matching ``query`` (soc_platform/search/query.py syntax), newest first
+        (``sort="time"``) or highest score first (``"score"``)."""
+        ...
 
 
 class EmbeddedSearch:
@@ -114,8 +165,9 @@ class EmbeddedSearch:
 
     name = "embedded"
 
-    def __init__(self, hot: HotStore) -> None:
+    def __init__(self, hot: HotStore, conn: Any = None) -> None:
         self.hot = hot
+        self.conn = conn  # a psycopg connection to reuse for every search (None: a new one)
 
     def ensure_index(self) -> None:
         # the search columns, indexes and vocabulary are part of the hot store's schema
@@ -134,10 +186,19 @@ class EmbeddedSearch:
         return 0
 
     def search(
-        self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        type_: str | None = None,
+        client_ip: str | None = None,
+        limit: int = 20,
+        sort: str = "time",
     ) -> list[SearchHit]:
+        parsed = _with_legacy(parse_query(query), type_, client_ip)
+        params = parsed.sql_params(datetime.now(UTC))
+        terms = params.pop("terms")
         found = self.hot.search_incidents(
-            query_terms(query), type_=type_, client_ip=client_ip, limit=limit
+            terms, {**params, "type": type_}, sort=sort, limit=limit, conn=self.conn
         )
         return [SearchHit.from_incident(i) for i in found]
 
@@ -229,7 +290,7 @@ class MeilisearchSearch:
         if not self._ready:
             self.ensure_index()
         index = self.client.index(INDEX_UID)
-        docs = [inc.to_document() for inc in incidents]
+        docs = [meili_document(inc) for inc in incidents]
         for start in range(0, len(docs), 5000):
             info = self._call(
                 "add documents", index.add_documents, docs[start : start + 5000], primary_key="id"
@@ -271,17 +332,30 @@ class MeilisearchSearch:
         return self.delete(stale) if stale else 0
 
     def search(
-        self, query: str, *, type_: str | None = None, client_ip: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        type_: str | None = None,
+        client_ip: str | None = None,
+        limit: int = 20,
+        sort: str = "time",
     ) -> list[SearchHit]:
+        parsed = parse_query(query)
         filters = []
         if type_:
             filters.append(f"type = {_quote(type_)}")
         if client_ip:
             filters.append(f"client_ip = {_quote(client_ip)}")
+        syntax = parsed.meili_filter(datetime.now(UTC))
+        if syntax:
+            filters.append(syntax)
         params: dict[str, Any] = {"limit": limit}
         if filters:
             params["filter"] = " AND ".join(filters)
-        result = self._call("search", self.client.index(INDEX_UID).search, query, params)
+        # relevance first (typo tolerance, synonyms), then the settings' ranking rules
+        if sort == "score":
+            params["sort"] = ["score:desc", "start_time:desc"]
+        result = self._call("search", self.client.index(INDEX_UID).search, parsed.text, params)
         return [
             SearchHit(
                 id=h["id"],
@@ -296,6 +370,15 @@ class MeilisearchSearch:
             )
             for h in result["hits"]
         ]
+
+
+def _with_legacy(parsed: Query, type_: str | None, client_ip: str | None) -> Query:
+    """The ``client_ip=`` keyword of older callers as an ``ip:`` filter."""
+    if not client_ip:
+        return parsed
+    return replace(
+        parsed, networks=(*parsed.networks, f"{client_ip}/{32 if '.' in client_ip else 128}")
+    )
 
 
 def unreachable_reason(exc: BaseException) -> str:

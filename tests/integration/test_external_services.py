@@ -224,3 +224,39 @@ def test_meilisearch_backend() -> None:
     assert [h.id for h in backend.search("192.168.77")] == [inc.id]
     assert backend.delete([inc.id]) == 1  # superseded by a merged incident
     assert backend.search("blocked attempts from 192.168") == []
+
+
+@pytest.mark.skipif(
+    not MEILI_URL, reason="SOC_TEST_MEILI_URL is not set: no Meilisearch server on this machine"
+)
+def test_meilisearch_query_syntax_synonyms_and_settings() -> None:
+    """The filter syntax as a Meilisearch filter, the synonyms, settings applied twice."""
+    assert MEILI_URL
+    backend = MeilisearchSearch(MEILI_URL, os.environ.get("SOC_TEST_MEILI_KEY"))
+    backend.ensure_index()
+    backend.prune(T0 - timedelta(days=1), T0 + timedelta(days=1), keep=[])
+    backend.ensure_index()
+    settings = backend.client.index("incidents").get_settings()
+    assert "source_prefixes" in settings["filterableAttributes"]
+    assert "score:desc" in settings["rankingRules"]
+    assert "sql injection" in settings["synonyms"]["sqli"]
+    match = {
+        "group_key": "192.168.77.3",
+        "sources": ["192.168.77.3"],
+        "source_count": 1,
+        "window_start": T0,
+        "start_time": T0,
+        "end_time": T0 + timedelta(minutes=2),
+        "event_count": 12,
+        "blocked_count": 12,
+        "rule_ids": ["942100"],
+        "targets": ["shop.example.com/products"],
+    }
+    inc = build(match)
+    other = build({**match, "group_key": "10.9.8.7", "sources": ["10.9.8.7"]})
+    backend.upsert([inc, other])
+    assert {h.id for h in backend.search("sqli")} == {inc.id, other.id}  # synonym
+    assert [h.id for h in backend.search("ip:192.168.0.0/16 status:open")] == [inc.id]
+    assert [h.id for h in backend.search("ip:10.9 host:shop.example.com")] == [other.id]
+    assert backend.search("status:closed") == []
+    assert backend.search("rule:waf-xss-burst") == []

@@ -1,71 +1,35 @@
--- Embedded incident search. Every query term must match an incident:
---   * as a word prefix in the full-text vector ("192.168" matches 192.168.1.50,
---     "attempts" matches "attempt"), through the GIN index on search_tsv;
---   * or, for a term no incident matches exactly (a typo), through the (up to 3) most
---     similar words of the incidents' vocabulary (trigram similarity on incident_terms),
---     then the same GIN index.
--- Stop words ("from") are ignored; a query of stop words only lists the newest incidents.
--- Ranked by exact matches first, then full-text rank, newest first on ties.
-WITH terms AS MATERIALIZED (
-    SELECT
-        t.term,
-        to_tsquery('english', quote_literal(t.term) || ':*') AS tsq
-    FROM unnest(%(terms)s::text[]) AS t(term)
-    WHERE numnode(plainto_tsquery('english', t.term)) > 0
-),
-checked AS MATERIALIZED (
-    SELECT
-        t.term,
-        t.tsq,
-        EXISTS (SELECT 1 FROM incidents AS i WHERE i.search_tsv @@ t.tsq) AS exact
-    FROM terms AS t
-),
-fuzzy AS MATERIALIZED (
-    SELECT
-        c.term,
-        (
-            SELECT to_tsquery('simple', string_agg(quote_literal(v.term) || ':*', ' | '))
-            FROM (
-                SELECT w.term
-                FROM incident_terms AS w
-                WHERE w.term %% c.term OR w.term %% c.stem
-                ORDER BY greatest(similarity(w.term, c.term), similarity(w.term, c.stem)) DESC,
-                         w.term
-                LIMIT 3
-            ) AS v
-        ) AS tsq
-    FROM (
-        -- the vocabulary holds stems ("block"): compare the stemmed typo ("blokc") too
-        SELECT term, coalesce((ts_lexize('english_stem', term))[1], term) AS stem
-        FROM checked
-        WHERE NOT exact
-    ) AS c
-),
-hits AS (
-    SELECT c.term, i.id, 1.0 + ts_rank(i.search_tsv, c.tsq) AS score
-    FROM checked AS c
-    JOIN incidents AS i ON i.search_tsv @@ c.tsq
-    WHERE c.exact
-    UNION ALL
-    SELECT f.term, i.id, 0.5 + ts_rank(i.search_tsv, f.tsq) AS score
-    FROM fuzzy AS f
-    JOIN incidents AS i ON i.search_tsv @@ f.tsq
-    WHERE f.tsq IS NOT NULL
-),
-matched AS (
-    SELECT id, sum(score) AS score
-    FROM hits
-    GROUP BY id
-    HAVING count(DISTINCT term) = (SELECT count(*) FROM checked)
-    UNION ALL
-    SELECT id, 0 AS score
-    FROM incidents
-    WHERE NOT EXISTS (SELECT 1 FROM checked)
-)
+-- Embedded incident search: the incidents matching the free-text tsquery (search_terms.sql,
+-- NULL = any) and every filter of the query syntax (soc_platform/search/query.py; a NULL
+-- parameter = that filter is off), in the requested order (SEARCH_ORDERS), LIMIT first: with the
+-- tsquery a constant the planner walks the order's index and stops at LIMIT for common
+-- words, or uses the GIN index and sorts the few matches for rare ones. Nothing is ranked
+-- or grouped over every match. The source is first the newest (or highest-scored) 2,000
+-- incidents, in the order's index: enough matches there are the answer; else the table.
 SELECT i.*
-FROM matched AS m
-JOIN incidents AS i ON i.id = m.id
-WHERE (%(type)s::text IS NULL OR i.type = %(type)s::text)
-  AND (%(client_ip)s::text IS NULL OR i.client_ip = %(client_ip)s::text)
-ORDER BY m.score DESC, i.start_time DESC, i.id
+FROM {source} AS i
+WHERE (%(tsq)s::tsquery IS NULL OR i.search_tsv @@ %(tsq)s::tsquery)
+  AND (%(type)s::text IS NULL OR i.type = %(type)s::text)
+  AND (%(statuses)s::text[] IS NULL OR i.status = ANY(%(statuses)s::text[]))
+  AND (%(severities)s::text[] IS NULL OR i.severity = ANY(%(severities)s::text[]))
+  AND (%(rules)s::text[] IS NULL OR i.rule = ANY(%(rules)s::text[]))
+  AND (%(techniques)s::text[] IS NULL OR i.attack_techniques && %(techniques)s::text[])
+  AND (%(tactics)s::text[] IS NULL OR i.attack_tactics && %(tactics)s::text[])
+  AND (%(since)s::timestamptz IS NULL OR i.end_time >= %(since)s::timestamptz)
+  AND (%(addresses)s::text[] IS NULL
+       OR i.client_ip = ANY(%(addresses)s::text[]) OR i.sources && %(addresses)s::text[])
+  AND (%(networks)s::cidr[] IS NULL OR CASE
+        WHEN i.client_ip ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}$|^[0-9a-fA-F]*:[0-9a-fA-F:.]*$'
+        THEN i.client_ip::inet <<= ANY(%(networks)s::cidr[])
+        -- grouped by something else than the client IP: any of its sources
+        ELSE EXISTS (
+            SELECT 1 FROM unnest(i.sources) AS s(ip)
+            WHERE CASE WHEN s.ip ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}$|^[0-9a-fA-F]*:[0-9a-fA-F:.]*$'
+                       THEN s.ip::inet <<= ANY(%(networks)s::cidr[]) ELSE false END)
+        END)
+  AND (%(hosts)s::text[] IS NULL OR EXISTS (
+        SELECT 1 FROM unnest(i.targets) AS t(target)
+        WHERE lower(split_part(t.target, '/', 1)) = ANY(%(hosts)s::text[])))
+  AND (%(countries)s::text[] IS NULL OR i.source_countries && %(countries)s::text[])
+  AND (%(asns)s::bigint[] IS NULL OR i.source_asns && %(asns)s::bigint[])
+ORDER BY {order}
 LIMIT %(limit)s
