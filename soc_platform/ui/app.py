@@ -257,6 +257,74 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
             target += "?" + urlencode({"msg": message})
         return RedirectResponse(target, 303)
 
+    def alerts_view() -> dict[str, Any]:
+        from soc_platform.alerts import outbox
+
+        with hot.connect() as conn:
+            return {
+                "silences": outbox.list_silences(conn, include_expired=True)[:100],
+                "dead": outbox.dead_letters(conn, limit=100),
+                "counts": outbox.counts(conn),
+            }
+
+    @guarded("read")
+    async def alerts(request: Request, session: Session) -> Response:
+        view = await run_in_threadpool(alerts_view)
+        return render(
+            request,
+            "alerts.html",
+            session=session,
+            can_change=allowed(session.user.role, "change"),
+            message=request.query_params.get("msg", ""),
+            **view,
+        )
+
+    @guarded("change")
+    async def add_silence(request: Request, session: Session) -> Response:
+        from soc_platform.alerts import outbox
+        from soc_platform.alerts.silences import parse_matchers
+        from soc_platform.correlation.config import parse_duration
+
+        form = await request.form()
+        matchers_text = str(form.get("matchers", "")).split()
+        duration_text = str(form.get("duration", "")).strip() or "2h"
+        comment = str(form.get("comment", "")).strip()
+
+        def add() -> str:
+            try:
+                if not comment:
+                    return "a silence needs a comment (why)"
+                if not matchers_text:
+                    return "a silence needs at least one matcher (e.g. rule=waf-sqli-burst)"
+                matchers = parse_matchers(matchers_text)
+                duration = parse_duration(duration_text)
+                if not duration:
+                    return "the duration must be longer than 0"
+                with hot.connect() as conn:
+                    sid, ends = outbox.add_silence(
+                        conn, matchers, duration, comment, session.user.name
+                    )
+            except SocPlatformError as exc:
+                return str(exc)
+            return f"silence {sid} until {ends:%Y-%m-%d %H:%M} UTC"
+
+        message = await run_in_threadpool(add)
+        return RedirectResponse("/alerts?" + urlencode({"msg": message}), 303)
+
+    @guarded("change")
+    async def expire_silence(request: Request, session: Session) -> Response:
+        from soc_platform.alerts import outbox
+
+        silence_id = _int(request.path_params["id"], -1)
+
+        def expire() -> str:
+            with hot.connect() as conn:
+                done = outbox.expire_silence(conn, silence_id)
+            return f"silence {silence_id} expired" if done else f"no active silence {silence_id}"
+
+        message = await run_in_threadpool(expire)
+        return RedirectResponse("/alerts?" + urlencode({"msg": message}), 303)
+
     @guarded("read")
     async def api_search(request: Request, session: Session) -> Response:
         view = await run_in_threadpool(search_view, request)
@@ -278,6 +346,9 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
         Route("/incidents", incidents),
         Route("/incidents/{id}", incident),
         Route("/incidents/{id}/change", change, methods=["POST"]),
+        Route("/alerts", alerts),
+        Route("/alerts/silences", add_silence, methods=["POST"]),
+        Route("/alerts/silences/{id}/expire", expire_silence, methods=["POST"]),
         Route("/api/search", api_search),
         Mount("/static", StaticFiles(directory=str(_PKG.joinpath("static"))), name="static"),
     ]

@@ -171,6 +171,59 @@ def test_login_roles_and_csrf(ui: tuple[Server, dict[str, str]]) -> None:
     assert 'id="status">acknowledged<' in victor.request(target)[1]
 
 
+def test_alerts_page_silences_and_dead_notifications(
+    ui: tuple[Server, dict[str, str]], pg_dsn: str
+) -> None:
+    """Silences are created and expired from the UI (responders only, CSRF-checked), and
+    notifications that kept failing are listed."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    server, ids = ui
+    with psycopg.connect(pg_dsn) as conn:  # a notification the sender gave up on
+        conn.execute(
+            "INSERT INTO alert_outbox (incident_id, dedup_key, route, destination, event, "
+            "severity, incident, status, attempts, last_error) VALUES (%s, %s, 'default', "
+            "'webhook', 'trigger', 'high', %s, 'dead', 8, 'HTTP 500 from the receiver')",
+            (ids["10.1.2.3"], ids["10.1.2.3"], Jsonb({"id": ids["10.1.2.3"]})),
+        )
+    alice = Client(server.url)
+    assert alice.login("alice", PASSWORD) == 303
+    status, page, _ = alice.request("/alerts")
+    assert status == 200 and "1 dead" in page and "HTTP 500 from the receiver" in page
+    assert ids["10.1.2.3"] in page and "no silences" in page
+    token = csrf_of(page)
+    # refused: no CSRF token; no comment; an unknown matcher (one clear line)
+    assert alice.request("/alerts/silences", {"matchers": "rule=waf-sqli-burst"})[0] == 403
+    form = {"csrf": token, "matchers": "rule=waf-sqli-burst", "duration": "1h", "comment": ""}
+    status, _, headers = alice.request("/alerts/silences", form)
+    assert status == 303 and "comment" in urllib.parse.unquote_plus(headers["location"])
+    form |= {"matchers": "colour=red", "comment": "maintenance"}
+    _, _, headers = alice.request("/alerts/silences", form)
+    assert "colour" in urllib.parse.unquote_plus(headers["location"])
+    assert "no silences" in alice.request("/alerts")[1]
+
+    form |= {"matchers": "rule=waf-sqli-burst client_ip=10.0.0.0/8"}
+    status, _, headers = alice.request("/alerts/silences", form)
+    assert status == 303
+    page = alice.request(headers["location"])[1]
+    found = re.search(r"<td>(\d+)</td><td>client_ip=10.0.0.0/8 rule=waf-sqli-burst", page)
+    assert found and "maintenance" in page and "<td>alice</td>" in page
+    with psycopg.connect(pg_dsn) as conn:
+        (by,) = conn.execute("SELECT created_by FROM alert_silences").fetchone() or ("",)
+    assert by == "alice"
+
+    victor = Client(server.url)  # a viewer sees them, may not change them
+    assert victor.login("victor", PASSWORD) == 303
+    page = victor.request("/alerts")[1]
+    assert 'id="add-silence"' not in page and "maintenance" in page
+    assert victor.request(f"/alerts/silences/{found[1]}/expire", {"csrf": csrf_of(page)})[0] == 403
+
+    status, _, headers = alice.request(f"/alerts/silences/{found[1]}/expire", {"csrf": token})
+    assert status == 303 and "expired" in urllib.parse.unquote_plus(headers["location"])
+    assert "(expired)" in alice.request("/alerts")[1]
+
+
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test installs it)"
 )
