@@ -117,24 +117,37 @@ def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _parsed(*argv: str) -> argparse.Namespace:
+    """A command's arguments as its own parser gives them (every option the command has
+    since gained at its default), for the commands the demo runs in turn."""
+    from soc_platform.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    gen = argparse.Namespace(
-        out=str(settings.landing_dir),
-        events=args.events,
-        minutes=args.minutes,
-        seed=args.seed,
-        truth=None,
+    gen = _parsed(
+        "generate",
+        "--out",
+        str(settings.landing_dir),
+        "--events",
+        str(args.events),
+        "--minutes",
+        str(args.minutes),
+        "--seed",
+        str(args.seed),
     )
     _print("== 1. generate synthetic WAF traffic into the landing directory")
     cmd_generate(gen, settings)
     _print("\n== 2. run the micro-batch job (lake -> hot store -> correlation -> search)")
-    cmd_run(argparse.Namespace(json=False, verbose=False, source="local"), settings)
+    cmd_run(_parsed("run", "--source", "local"), settings)
     _print("\n== 3. incidents")
-    cmd_incidents(argparse.Namespace(json=False, limit=10), settings)
+    cmd_incidents(_parsed("incidents", "--limit", "10"), settings)
     _print(f"\n== 4. search: {SAMPLE_QUERY!r}")
-    cmd_search(argparse.Namespace(json=False, limit=5, query=SAMPLE_QUERY), settings)
-    _print("\n== 5. operate it in the Dagster UI")
+    cmd_search(_parsed("search", SAMPLE_QUERY, "--limit", "5"), settings)
+    _print("\n== 5. operate it in the Dagster UI and the analyst UI")
     _print("  make dev    (or: .venv/bin/soc-platform dev), then open http://127.0.0.1:3000")
+    _print("  (Dagster) and http://127.0.0.1:8080 (incidents; soc-platform users add NAME first)")
     _print(f"  data directory: {settings.data_dir}")
     return 0
 
