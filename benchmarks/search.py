@@ -186,7 +186,7 @@ def main() -> None:
         line(
             f"  growth {kind} {first:,} -> {last:,}",
             f"x{p95[(last, kind)] / max(p95[(first, kind)], 0.01):.2f}; "
-            f"p95/floor at {last:,}: {p95[(last, kind)] / max(floor, 0.01):.1f}",
+            f"ratio p95/floor at {last:,}: {p95[(last, kind)] / max(floor, 0.01):.1f}",
         )
 
 

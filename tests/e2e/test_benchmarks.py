@@ -71,7 +71,9 @@ SMALL = {
         "--png",
         "{work_dir}/growth.png",
     ],
-    "search.py": ["--incidents", "300", "--queries", "5"],
+    "search.py": ["--sizes", "300,600", "--queries", "5"],
+    # two small runs notifying a local receiver, and the sender against bare POSTs
+    "alerts.py": ["--runs", "2", "--per-run", "2", "--intents", "30"],
     "sources.py": ["--objects", "3", "--lines", "500", "--messages", "2000", "--batch", "500"],
     "landing.py": [
         "--base-events",
