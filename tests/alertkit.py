@@ -29,7 +29,8 @@ class Request:
 @dataclass
 class Receiver:
     """``script``: answers in order (then 200): an int status, ``(status, reason)``,
-    ``("429", seconds)`` for Retry-After, or ``("stall", seconds)``."""
+    ``("429", seconds)`` for Retry-After, ``("stall", seconds)``, or ``"garbage"`` (a
+    reply that is not HTTP)."""
 
     url: str
     requests: list[Request] = field(default_factory=list)
@@ -64,6 +65,11 @@ def http_receiver() -> Iterator[Receiver]:
                 receiver.requests.append(request)
             reason = None
             headers: dict[str, str] = {}
+            if action == "garbage":  # not HTTP at all: http.client's BadStatusLine
+                request.answered = 0
+                self.wfile.write(b"NOT HTTP\r\n\r\n")
+                self.close_connection = True
+                return
             if isinstance(action, tuple) and action[0] == "stall":
                 time.sleep(float(action[1]))
                 status = 200

@@ -209,7 +209,13 @@ def _round(
             report.deferred += len(ids)
             continue
         recent[dest.name] = used + 1
-        outcome = send(dest, config, group)
+        try:
+            outcome = send(dest, config, group)
+        except Exception as exc:  # noqa: BLE001 - any failure of one message is its own
+            # (a reply that is not HTTP, a URL urllib rejects, a header email refuses):
+            # recorded as a failed attempt, so it neither rolls back the round's other
+            # deliveries (which would send them again) nor blocks the queue
+            outcome = Outcome(False, None, f"{type(exc).__name__}: {exc}")
         error = redact_text(outcome.error, secrets) if outcome.error else None
         logs.extend(
             {

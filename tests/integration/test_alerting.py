@@ -316,6 +316,28 @@ def test_failures_are_retried_with_backoff_then_dead_and_errors_are_redacted(
     assert len(receiver.requests) == 5
 
 
+def test_a_reply_that_is_not_http_fails_one_message_not_the_round(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception outside urllib's own errors (BadStatusLine) was not caught: the round
+    rolled back, the notification already delivered in it went back to pending (sent
+    again at the next drain) and the failing one was claimed first for ever."""
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    incident(hot, ip="198.51.100.7")
+    incident(hot, ip="203.0.113.9")  # another /24: a message of its own
+    receiver.script = [200, "garbage"]
+    report = drain(hot, config)
+    assert (report.sent, report.failed) == (1, 1)
+    rows = sorted(outbox_rows(hot.dsn), key=lambda r: r["id"])
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("pending", 1)]
+    assert "BadStatusLine" in (rows[1]["last_error"] or "")
+    make_due(hot.dsn)
+    assert drain(hot, config).sent == 1
+    assert len(receiver.requests) == 3  # the first message was not sent again
+
+
 def test_per_destination_rate_limit_defers_the_rest(
     hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
