@@ -211,7 +211,7 @@ def _round(
         recent[dest.name] = used + 1
         try:
             outcome = send(dest, config, group)
-        except Exception as exc:  # noqa: BLE001 - any failure of one message is its own
+        except Exception as exc:  # any failure of one message is its own
             # (a reply that is not HTTP, a URL urllib rejects, a header email refuses):
             # recorded as a failed attempt, so it neither rolls back the round's other
             # deliveries (which would send them again) nor blocks the queue

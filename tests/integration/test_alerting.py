@@ -338,6 +338,33 @@ def test_a_reply_that_is_not_http_fails_one_message_not_the_round(
     assert len(receiver.requests) == 3  # the first message was not sent again
 
 
+def test_two_predecessors_notified_alike_carry_over_to_one_successor(
+    hot: HotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Late events can merge two runs that each paged into one successor: both outbox rows
+    carried over broke the UNIQUE key, and with it the whole incident write."""
+    config = configure(
+        monkeypatch,
+        tmp_path,
+        webhook_routes(),
+        {"HOOK_URL": "http://127.0.0.1:9/h", "HOOK_SECRET": SECRET},
+    )
+    with psycopg.connect(hot.dsn) as conn:
+        for old in ("inc-a", "inc-b"):
+            conn.execute(
+                "INSERT INTO alert_outbox (incident_id, dedup_key, route, destination, event, "
+                "severity, incident, status) VALUES (%s, %s, 'default', 'hook', 'trigger', "
+                "'high', '{}', 'sent')",
+                (old, old),
+            )
+        outbox.record_upsert(conn, [], {"inc-a": "inc-c", "inc-b": "inc-c"}, config)
+    rows = outbox_rows(hot.dsn)
+    assert [(r["incident_id"], r["dedup_key"]) for r in rows] == [
+        ("inc-c", "inc-a"),  # the oldest moves, keeping the key it was sent under
+        ("inc-b", "inc-b"),  # the other stays with its incident
+    ]
+
+
 def test_per_destination_rate_limit_defers_the_rest(
     hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
