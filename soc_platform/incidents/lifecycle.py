@@ -214,6 +214,10 @@ def plan_change(
     LifecycleError for an unknown status or disposition or a forbidden transition."""
     if not actor.strip():
         raise LifecycleError("a change needs an actor")
+    if actor.strip().lower() == SYSTEM:
+        # the engine's own name: a status set under it would be taken for the engine's
+        # and changed back by the next evaluation
+        raise LifecycleError(f"the actor {SYSTEM!r} is the engine's name; give your own")
     if change == Change():
         raise LifecycleError("nothing to change: give a status, assignee, note or disposition")
     entries: list[Entry] = []

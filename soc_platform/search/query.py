@@ -210,6 +210,8 @@ def _severities(value: str) -> list[str]:
                 "<": LEVELS[:rank],
                 "=": LEVELS[rank : rank + 1],
             }[op]
+            if not pick:  # severity:>critical: no level is above it
+                raise _fail(f"severity {value!r} matches no level; use one of {', '.join(LEVELS)}")
             return list(pick)
     return [_level(value)]
 
@@ -231,16 +233,28 @@ def _network(value: str) -> str:
     return str(net)
 
 
+#: The longest ``since:`` (a century: past it the time bound is not a date any more).
+MAX_SINCE = timedelta(days=36_500)
+#: AS numbers are 32-bit.
+MAX_ASN = 2**32 - 1
+
+
 def _duration(value: str) -> timedelta:
     m = _DURATION.match(value.strip().lower())
     if not m or int(m.group(1)) == 0:
         raise _fail(f"since {value!r} is not a duration; use e.g. since:30m, 24h, 7d or 2w")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        span = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        span = timedelta.max
+    if span > MAX_SINCE:
+        raise _fail(f"since {value!r} is longer than {MAX_SINCE.days} days")
+    return span
 
 
 def _asn(value: str) -> int:
     v = value.upper().removeprefix("AS")
-    if not v.isdigit():
+    if not v.isdigit() or int(v) > MAX_ASN:
         raise _fail(f"asn {value!r} is not an AS number (e.g. asn:12345 or asn:AS12345)")
     return int(v)
 

@@ -122,6 +122,9 @@ def test_refused_changes(change: Change, error: str) -> None:
         plan_change(State(), change, actor="alice", now=NOW)
     with pytest.raises(LifecycleError, match="needs an actor"):
         plan_change(State(), Change(note="x"), actor=" ", now=NOW)
+    # a status set as "system" would be the engine's, changed back at the next evaluation
+    with pytest.raises(LifecycleError, match="the engine's name"):
+        plan_change(State(), Change(status="suppressed"), actor="System", now=NOW)
 
 
 # -- the engine's side --------------------------------------------------------------------

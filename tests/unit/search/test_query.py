@@ -54,6 +54,12 @@ def test_ip_prefixes_and_free_text_colons() -> None:
         ("technique:1190", "not an ATT&CK id"),
         ("asn:big", "not an AS number"),
         ("rule:", "needs a value"),
+        # values that crashed (OverflowError; a bigint PostgreSQL refuses) or matched
+        # every incident (no level above critical gave an empty, so absent, filter)
+        ("since:999999999d", "is longer than 36500 days"),
+        ("asn:99999999999999999999", "not an AS number"),
+        ("severity:>critical", "matches no level"),
+        ("severity:<informational", "matches no level"),
     ],
 )
 def test_errors_are_one_line(text: str, needle: str) -> None:
@@ -89,6 +95,7 @@ def test_passwords_roles_and_tokens() -> None:
     from soc_platform.ui.auth import (
         AuthError,
         allowed,
+        check_name,
         check_password,
         check_role,
         hash_password,
@@ -96,6 +103,8 @@ def test_passwords_roles_and_tokens() -> None:
         verify_password,
     )
 
+    with pytest.raises(AuthError, match="reserved for the incident engine"):
+        check_name("system")
     stored = hash_password("correct horse")
     assert stored.startswith("scrypt$") and "correct" not in stored
     assert hash_password("correct horse") != stored  # a salt per hash
