@@ -301,6 +301,9 @@ def _destination(name: str, spec: object, path: str, problems: list[str]) -> Des
         timeout = 10
     secret_env = _var(spec, "secret_env", path, problems)
     password_env = _var(spec, "password_env", path, problems)
+    if password_env and not spec.get("starttls"):
+        # smtplib would send the password in clear text
+        problems.append(at(f"{path}.password_env", "needs starttls: true (no password in clear)"))
     if len(problems) > before:
         return None
     return Destination(

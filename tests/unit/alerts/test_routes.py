@@ -90,6 +90,15 @@ def test_a_valid_file_parses() -> None:
             GOOD.replace("group_by: [rule]", "group_by: [rul]"),
             "alert routes routes.yaml: route 'sqli'.group_by: must be among",
         ),
+        (
+            GOOD.replace(
+                "  pd: {type: pagerduty, routing_key_env: PD_KEY}",
+                "  pd: {type: pagerduty, routing_key_env: PD_KEY}\n"
+                "  mail: {type: email, host: smtp.example, from: soc@example, to: [a@example],"
+                " username: soc, password_env: SMTP_PASSWORD}",
+            ),
+            "alert routes routes.yaml: destinations.mail.password_env: needs starttls: true",
+        ),
         ("routes: []", "alert routes routes.yaml: routes: at least one route is needed"),
         ("a: [", "alert routes routes.yaml: invalid YAML"),
     ],
