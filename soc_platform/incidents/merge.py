@@ -182,7 +182,15 @@ def plan_engine_write(
             link = link or next(
                 (p.previous_incident for p in predecessors if p.previous_incident), None
             )
-            seen_end = max([p.end_time for p in predecessors] + ([seen_end] if seen_end else []))
+            # a closed state is reopened by activity after the end of what was closed, not
+            # after the latest end of every predecessor: an open predecessor merged into a
+            # closed incident is new activity the analyst has not seen
+            closed_ends = [
+                s.end_time
+                for s in ([old] if old is not None else []) + predecessors
+                if s.state.status in CLOSED
+            ]
+            seen_end = max(closed_ends) if closed_ends else None
             entries += [
                 Entry(
                     "inherited",

@@ -248,6 +248,29 @@ def test_reopen_policy() -> None:
     assert p.reopened == {} and p.previous[later.id] is None
 
 
+def test_an_open_run_merged_into_a_closed_incident_reopens_it() -> None:
+    """Late events join a resolved incident (10:00-10:05) and a later open one of its
+    group (10:20-10:30) into one run keeping the resolved one's id: the open activity
+    after what the analyst closed reopens it (it stayed resolved: the reopen test compared
+    with the latest end of every predecessor, 10:30)."""
+    closed_inc = incident(T0)
+    open_inc = incident(T0 + timedelta(minutes=20), minutes=10)
+    merged = replace(closed_inc, end_time=open_inc.end_time, window_end=open_inc.window_end)
+    p = plan(
+        [merged],
+        existing={closed_inc.id: stored(closed_inc, worked("resolved"))},
+        removed=[(stored(open_inc, State()), merged.id)],
+    )
+    assert (p.states[merged.id].status, p.states[merged.id].reopened_count) == ("open", 1)
+    # merged with another closed one: late events inside both spans reopen nothing
+    p = plan(
+        [merged],
+        existing={closed_inc.id: stored(closed_inc, worked("resolved"))},
+        removed=[(stored(open_inc, worked("resolved")), merged.id)],
+    )
+    assert p.states[merged.id].status == "resolved"
+
+
 def test_noisy_rules_need_enough_closed_incidents() -> None:
     stats = [
         RuleStats("quiet", 50, 20, 18, 2, 0),
