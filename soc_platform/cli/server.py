@@ -152,6 +152,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """In a child before exec: receive SIGTERM when the parent ends (Linux
+    ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing, and Ctrl-C still stops both)."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from soc_platform.flow.instance import prepare_dagster_home
     from soc_platform.hot.embedded import EmbeddedPostgres, port_is_free
@@ -173,8 +184,9 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(
             f"port {args.ui_port} on {args.host} is taken: pass --ui-port with a free one"
         )
-    # the analyst UI beside Dagster's: a child process in the same process group, so
-    # Ctrl-C stops both
+    # the analyst UI beside Dagster's: a child process in the same process group (Ctrl-C
+    # stops both) that the kernel also stops when its parent (this process, dagster once
+    # exec'd) ends, however it ends (SIGTERM to it alone, kill -9): no orphan keeps the port
     subprocess.Popen(
         [
             sys.executable,
@@ -185,7 +197,8 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             args.host,
             "--port",
             str(args.ui_port),
-        ]
+        ],
+        preexec_fn=_die_with_parent,
     )
     _print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
     argv = [

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soc_platform.hot.embedded import EmbeddedPostgres, free_port
+from soc_platform.hot.embedded import EmbeddedPostgres, free_port, port_is_free
 from soc_platform.lake.iceberg import DEAD_LETTER, Lake, LakeConfig
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
@@ -237,10 +237,10 @@ def test_dev_serves_the_ui_and_stops_on_sigterm(env: dict[str, str], work_dir: P
     import time
     import urllib.request
 
-    port = free_port()
+    port, ui_port = free_port(), free_port()
     env = {**env, "TMPDIR": str(work_dir)}
     proc = subprocess.Popen(
-        [*CLI, "dev", "--port", str(port)],
+        [*CLI, "dev", "--port", str(port), "--ui-port", str(ui_port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -259,8 +259,24 @@ def test_dev_serves_the_ui_and_stops_on_sigterm(env: dict[str, str], work_dir: P
             except OSError:
                 continue
         assert status == 200
+        # the analyst UI beside it (its login page: every other page needs a session)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/login") as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            raise AssertionError("the analyst UI did not answer")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) is not None
+        # the UI went with it: its port is free again (an orphan kept it before)
+        deadline = time.monotonic() + 30
+        while not port_is_free(ui_port, "127.0.0.1"):
+            assert time.monotonic() < deadline, "the analyst UI outlived soc-platform dev"
+            time.sleep(0.5)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -50,7 +50,7 @@ class Dev:
         self.port = free_port()
         self.log = log
         self.proc = subprocess.Popen(
-            [*faultkit.CLI, "dev", "--port", str(self.port)],
+            [*faultkit.CLI, "dev", "--port", str(self.port), "--ui-port", str(free_port())],
             env=env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
