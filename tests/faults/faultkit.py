@@ -249,8 +249,9 @@ def snapshot(env: dict[str, str], dsn: str) -> State:
         incidents = [
             r[0]
             for r in conn.execute(
+                # times of writing, not content: when a run wrote the row or set its status
                 "SELECT to_jsonb(i) - 'created_at' - 'updated_at' - 'search_tsv' "
-                "FROM incidents i ORDER BY id"
+                "- 'status_changed_at' FROM incidents i ORDER BY id"
             )
         ]
         terms = conn.execute("SELECT count(*) FROM incident_terms").fetchone()
