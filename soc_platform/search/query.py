@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from soc_platform.correlation.scoring import LEVELS  # severity levels, lowest first
 from soc_platform.errors import SocPlatformError
 
 #: Lifecycle statuses (soc_platform.incidents.lifecycle.STATUSES) and the ``closed`` alias.
 STATUSES = ("open", "acknowledged", "in_progress", "resolved", "false_positive", "suppressed")
 STATUS_ALIASES = {"closed": ("resolved", "false_positive"), "ack": ("acknowledged",)}
-#: Severity levels, lowest first (soc_platform.correlation.scoring.LEVELS).
-LEVELS = ("informational", "low", "medium", "high", "critical")
 LEVEL_ALIASES = {"info": "informational", "med": "medium", "crit": "critical"}
 KEYS = (
     "status",
