@@ -5,6 +5,7 @@ embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping betwee
 
 import contextlib
 import ipaddress
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,30 +33,72 @@ SEARCH_ORDERS = {
 }
 
 
-#: how many of the newest (or highest-scored) incidents a search looks at first
-SEARCH_WINDOW = 2000
+#: the fewest of the newest (or highest-scored) incidents a search walks first
+SEARCH_WINDOW_MIN = 100
+#: the cost of reading one match through the full-text index (a heap fetch and a recheck,
+#: in random order) over the cost of one step of the walk in the order's index, measured
+#: with benchmarks/search.py (about 15 us against 5 us)
+INDEX_FETCH_COST = 3.0
 
 
-def _search_sql(sort: str, window: bool = False) -> pgsql.Composed:
+@dataclass(frozen=True)
+class SearchTerms:
+    """A search's free text as one tsquery (None: no free text, match all) and the
+    estimated share of incidents it matches (None: unknown), with the incident count."""
+
+    tsquery: str | None
+    selectivity: float | None = None
+    total: float | None = None
+
+
+def search_plan(terms: SearchTerms, limit: int) -> int | None:
+    """How to find the first ``limit`` matches: None, read every match through the indexes
+    and sort them (cheap when few incidents match); else walk this many of the newest (or
+    highest-scored) incidents first, and the whole table only when they hold fewer than
+    ``limit`` matches. Pure: chosen from the estimate ``search_terms.sql`` makes from the
+    vocabulary and ANALYZE's statistics, where the planner's own estimate misses prefixes
+    of many rare words ("192.168"). Reading m matches costs about m * INDEX_FETCH_COST
+    steps, walking to the limit-th of them about limit * total / m steps: the index wins
+    below m = sqrt(limit * total / INDEX_FETCH_COST)."""
+    if terms.tsquery is None or terms.total is None:
+        return None  # filters only (the planner's statistics cover them), or never analysed
+    total = max(terms.total, 1.0)
+    selectivity = terms.selectivity if terms.selectivity is not None else 1.0
+    matches = max(selectivity * total, 1.0)
+    if matches <= (limit * total / INDEX_FETCH_COST) ** 0.5:
+        return None
+    # enough incidents to hold twice the limit at the estimated density
+    return max(SEARCH_WINDOW_MIN, 2 * limit, math.ceil(2 * limit * total / matches))
+
+
+def _search_sql(sort: str, window: int | None = None) -> pgsql.Composed:
     order = pgsql.SQL(SEARCH_ORDERS[sort])
     source: pgsql.Composable = pgsql.SQL("incidents")
-    if window:
+    if window is not None:
         source = pgsql.SQL("(SELECT * FROM incidents AS i ORDER BY {} LIMIT {})").format(
-            order, pgsql.Literal(SEARCH_WINDOW)
+            order, pgsql.Literal(window)
         )
     return sql.query("search_incidents").format(order=order, source=source)
 
 
-def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> str | bool | None:
+def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> SearchTerms | None:
     """The free-text terms as one tsquery text (search_terms.sql, search_typo.sql for a
-    typo); None: no term (match all); False: some term matches no incident at all."""
+    typo) with the estimated share of incidents it matches; None: some term matches no
+    incident at all."""
     if not terms:
-        return None
+        return SearchTerms(None)
     cur.execute(sql.query("search_terms"), {"terms": list(terms)})
     parts: list[str] = []
+    selectivity: float | None = 1.0
+    total: float | None = None
     for row in cur.fetchall():
         tsq = row["tsq"]
-        if not row["exact"]:
+        total = row["total"]
+        if row["exact"]:
+            if row["selectivity"] is not None and selectivity is not None:
+                # the terms taken as independent; a sum of frequencies can pass 1
+                selectivity *= min(1.0, float(row["selectivity"]))
+        else:
             # the planner cannot estimate a trigram match and would read the whole
             # vocabulary, computing the similarity of every word: use the index
             cur.execute("SET LOCAL enable_seqscan = off")
@@ -64,9 +107,12 @@ def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> str | boo
             cur.execute("RESET enable_seqscan")
             tsq = found["tsq"] if found else None
             if not tsq:
-                return False
+                return None
+            selectivity = None  # the similar words' frequencies are not estimated
         parts.append(f"({tsq})")
-    return " & ".join(parts) if parts else None
+    if not parts:
+        return SearchTerms(None)
+    return SearchTerms(" & ".join(parts), selectivity, total)
 
 
 def _event_facts(conn: psycopg.Connection[Any], incidents: Sequence[Incident]) -> dict[str, Any]:
@@ -514,16 +560,19 @@ class IncidentTables(HotBase):
         limit: int,
     ) -> list[Incident]:
         with conn.cursor(row_factory=dict_row) as cur:
-            tsq = _search_tsquery(cur, terms)
-            if tsq is False:
+            found = _search_tsquery(cur, terms)
+            if found is None:
                 return []
-            params = {**filters, "tsq": tsq, "limit": limit}
-            # the newest (highest-scored) incidents first: when they hold enough matches,
-            # those are the answer (any match outside them ranks lower), at a cost that does
-            # not grow with the table; else the whole table (rare words: the GIN index)
-            cur.execute(_search_sql(sort, window=True), params)
-            rows = cur.fetchall()
-            if len(rows) < limit:
+            params = {**filters, "tsq": found.tsquery, "limit": limit}
+            window = search_plan(found, limit)
+            rows: list[dict[str, Any]] = []
+            if window is not None:
+                # many matches: the newest (highest-scored) incidents first. When they hold
+                # enough matches, those are the answer (any match outside them ranks lower),
+                # at a cost that does not grow with the table
+                cur.execute(_search_sql(sort, window), params)
+                rows = cur.fetchall()
+            if len(rows) < limit and (window is None or window < (found.total or 0) + 1):
                 cur.execute(_search_sql(sort), params)
                 rows = cur.fetchall()
             return [incident_from_row(r) for r in rows]
@@ -542,12 +591,12 @@ class IncidentTables(HotBase):
             if conn is None:
                 conn = stack.enter_context(self.connect())
             with conn.cursor(row_factory=dict_row) as cur:
-                tsq = _search_tsquery(cur, terms)
-                if tsq is False:
+                found = _search_tsquery(cur, terms)
+                if found is None:
                     return {}
                 cur.execute(
                     sql.query("search_facets").format(matches=_search_sql("time")),
-                    {**filters, "tsq": tsq, "limit": cap},
+                    {**filters, "tsq": found.tsquery, "limit": cap},
                 )
                 out: dict[str, list[tuple[str, int]]] = {}
                 for r in cur.fetchall():
