@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -29,15 +29,34 @@ from soc_platform import sql
 from soc_platform.errors import SocPlatformError
 from soc_platform.hot.store import HotStore
 from soc_platform.incidents import lifecycle
+from soc_platform.incidents.events import EventPage, incident_event_page
 from soc_platform.search.backends import SearchBackend, SearchHit
 from soc_platform.search.query import QuerySyntaxError, parse_query
 from soc_platform.ui.accounts import Accounts, Session
 from soc_platform.ui.auth import allowed
 
+if TYPE_CHECKING:
+    from soc_platform.lake.iceberg import Lake
+
 log = logging.getLogger(__name__)
 COOKIE = "soc_session"
 LOGIN_COOKIE = "soc_login_csrf"
 EVENTS_PAGE = 50
+#: the columns of the incident page's events (the hot store's ``ui_events`` query)
+EVENT_COLUMNS = (
+    "event_time",
+    "client_ip",
+    "host",
+    "request_method",
+    "request_uri",
+    "status_code",
+    "user_agent",
+    "rule_id",
+    "rule_msg",
+    "action",
+    "source_country",
+    "source_as_number",
+)
 FACETS = ("status", "severity", "rule", "tactic", "technique", "host", "country", "asn")
 FACET_KEYS = {"asn": "asn", "host": "host", "country": "country"}
 TIME_RANGES = ("1h", "24h", "7d", "30d")
@@ -55,8 +74,9 @@ HEADERS = {
 _PKG = resources.files(__package__)
 
 
-def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
-    """The UI over ``hot`` (incidents, events, users) and ``search`` (the incident list)."""
+def create_app(hot: HotStore, search: SearchBackend, lake: "Lake | None" = None) -> Starlette:
+    """The UI over ``hot`` (incidents, events, users), ``search`` (the incident list) and
+    ``lake`` (raw events of days past the hot store's retention; None: no lake)."""
     templates = Jinja2Templates(directory=str(_PKG.joinpath("templates")))
     accounts = Accounts(hot.connect)
 
@@ -194,19 +214,36 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
             hi = row["end_time"] + timedelta(minutes=1)
             span = {"ips": ips, "lo": lo, "hi": hi}
             timeline = _rows(conn, "ui_timeline", span)
-            events = _rows(
-                conn, "ui_events", {**span, "limit": EVENTS_PAGE + 1, "offset": page * EVENTS_PAGE}
-            )
             related = _rows(conn, "ui_related", {"id": incident_id, "limit": 10})
+
+            def hot_rows(limit: int, offset: int) -> list[dict[str, Any]]:
+                return _rows(conn, "ui_events", {**span, "limit": limit, "offset": offset})
+
+            try:
+                events = incident_event_page(
+                    hot_rows,
+                    lake,
+                    hot.policy,
+                    lo=lo,
+                    hi=hi,
+                    ips=ips,
+                    columns=EVENT_COLUMNS,
+                    limit=EVENTS_PAGE,
+                    offset=page * EVENTS_PAGE,
+                )
+            except SocPlatformError as exc:
+                events = EventPage([], False, "none", f"the raw lake could not be read: {exc}")
         peak = max((int(t["events"]) for t in timeline), default=0)
         return {
             "inc": row,
             "trail": trail,
             "timeline": timeline,
             "peak": peak,
-            "events": events[:EVENTS_PAGE],
+            "events": events.rows,
+            "events_source": events.source,
+            "events_note": events.note,
             "page": page,
-            "more": len(events) > EVENTS_PAGE,
+            "more": events.more,
             "related": related,
         }
 

@@ -22,6 +22,7 @@ from soc_platform.flow import steps
 from soc_platform.hot.embedded import free_port
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
+from soc_platform.lake.iceberg import Lake
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.search.backends import EmbeddedSearch
 from soc_platform.ui.accounts import Accounts
@@ -42,11 +43,11 @@ def parse(events: list[dict[str, object]]) -> pa.Table:
 
 
 class Server:
-    def __init__(self, hot: HotStore) -> None:
+    def __init__(self, hot: HotStore, lake: Lake | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(hot, EmbeddedSearch(hot)),
+            create_app(hot, EmbeddedSearch(hot), lake),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
