@@ -43,7 +43,8 @@ def event_page(
         return []
     where: BooleanExpression = spans_filter([(lo, hi)])
     if ips:
-        where = And(where, In("client_ip", set(ips)))  # type: ignore[call-arg]
+        by_source: BooleanExpression = In("client_ip", set(ips))  # type: ignore[call-arg,misc]
+        where = And(where, by_source)
     need = offset + limit
     with lake._reaching(f"reading {RAW_EVENTS}"):
         keys = _first_keys(
@@ -55,8 +56,9 @@ def event_page(
         ids = set(page["event_id"].to_pylist())
         times = page["event_time"].to_pylist()
         wanted = list(dict.fromkeys([*columns, "event_time", "event_id"]))
+        by_id: BooleanExpression = In("event_id", ids)  # type: ignore[call-arg,misc]
         rows = table.scan(
-            row_filter=And(spans_filter([(times[0], times[-1])]), In("event_id", ids)),  # type: ignore[call-arg]
+            row_filter=And(spans_filter([(times[0], times[-1])]), by_id),
             selected_fields=tuple(wanted),
         ).to_arrow()
     rows = rows.sort_by(ORDER)
