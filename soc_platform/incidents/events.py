@@ -47,19 +47,28 @@ def incident_event_page(
 ) -> EventPage:
     """Events ``offset`` to ``offset + limit`` of an incident (its ``ips`` over [lo, hi]).
 
-    The hot store answers when the incident's first day is within its retention, or when
-    it still holds rows of the incident (retention not applied yet); otherwise the lake
-    does, with the same row shape (``columns``) and order.
+    The hot store answers when the incident's first day is within its retention. Past it,
+    the lake does (same row shape, ``columns``, and order): the hot store may hold none of
+    the incident's events, or only those of its later days (retention drops whole days).
+    When the lake has none of them (or there is no lake), the hot store's rows, if any.
     """
-    rows = hot_rows(limit + 1, offset)
-    if rows or not past_retention(policy, lo, today) or hot_rows(1, 0):
+    if not past_retention(policy, lo, today):
+        rows = hot_rows(limit + 1, offset)
         return EventPage(rows[:limit], len(rows) > limit, "hot")
     keeps = f"the hot store keeps {policy.retention_days} days"
+    if lake is not None:
+        found = event_page(lake, lo, hi, ips, columns, limit=limit + 1, offset=offset)
+        if found or (offset and event_page(lake, lo, hi, ips, columns, limit=1)):
+            return EventPage(
+                found[:limit], len(found) > limit, "lake", f"from the raw lake: {keeps}"
+            )
+    rows = hot_rows(limit + 1, offset)
+    if rows or hot_rows(1, 0):
+        where = "no lake configured" if lake is None else "not in the raw lake"
+        note = f"from the hot store ({keeps}; {where}): events of older days may be missing"
+        return EventPage(rows[:limit], len(rows) > limit, "hot", note)
     if lake is None:
         return EventPage(
             [], False, "none", f"not in the hot store ({keeps}) and no lake configured"
         )
-    found = event_page(lake, lo, hi, ips, columns, limit=limit + 1, offset=offset)
-    if not found and offset == 0:
-        return EventPage([], False, "none", f"not in the hot store ({keeps}) nor in the raw lake")
-    return EventPage(found[:limit], len(found) > limit, "lake", f"from the raw lake: {keeps}")
+    return EventPage([], False, "none", f"not in the hot store ({keeps}) nor in the raw lake")

@@ -4,7 +4,7 @@ uvicorn server), paged in the hot store's order; without a lake the page says so
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,14 @@ def aged(pg_dsn: str, lake: Lake, work_dir: Path) -> tuple[HotStore, str, list[s
     return hot, inc.id, expected
 
 
+def cli_env(monkeypatch: pytest.MonkeyPatch, pg_dsn: str, lake: Lake, work_dir: Path) -> None:
+    monkeypatch.setenv("SOC_PG_DSN", pg_dsn)
+    monkeypatch.setenv("SOC_DATA_DIR", str(work_dir / "data"))
+    monkeypatch.setenv("SOC_HOT_RETENTION_DAYS", str(RETENTION))
+    monkeypatch.setenv("SOC_LAKE_CATALOG_URI", lake.config.catalog_uri)
+    monkeypatch.setenv("SOC_LAKE_WAREHOUSE", lake.config.warehouse)
+
+
 def show(capsys: pytest.CaptureFixture[str], iid: str, *flags: str) -> dict[str, Any]:
     status = main(["incident", "show", iid, "--events", "--json", *flags])
     out, err = capsys.readouterr()
@@ -75,11 +83,7 @@ def test_incident_show_pages_events_past_retention_from_the_lake(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, iid, expected = aged
-    monkeypatch.setenv("SOC_PG_DSN", pg_dsn)
-    monkeypatch.setenv("SOC_DATA_DIR", str(work_dir / "data"))
-    monkeypatch.setenv("SOC_HOT_RETENTION_DAYS", str(RETENTION))
-    monkeypatch.setenv("SOC_LAKE_CATALOG_URI", lake.config.catalog_uri)
-    monkeypatch.setenv("SOC_LAKE_WAREHOUSE", lake.config.warehouse)
+    cli_env(monkeypatch, pg_dsn, lake, work_dir)
 
     pages = [show(capsys, iid, "--limit", "5", "--page", str(n))["events"] for n in (1, 2, 3, 4)]
     assert [len(p["rows"]) for p in pages] == [5, 5, 2, 0]
@@ -154,3 +158,35 @@ def test_incident_page_shows_events_past_retention_from_the_lake(
             in page
         )
         assert IP + "</td>" not in page.split("<h2>Events</h2>")[1].split("<h2>")[0]
+
+
+def test_an_incident_across_the_retention_boundary_pages_every_event_from_the_lake(
+    pg_dsn: str,
+    lake: Lake,
+    work_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Retention drops whole days: an incident across midnight into the oldest day kept
+    has only its later events left in the hot store; the lake has them all."""
+    first_kept = datetime.now(UTC).date() - timedelta(days=RETENTION)
+    start = datetime.combine(first_kept, time(0), tzinfo=UTC) - timedelta(seconds=60)
+    burst = sqli_burst(start, IP, n=12, spacing_s=10)  # 6 events before midnight, 6 after
+    events = ingest(lake, work_dir / "c.jsonl", burst)
+    loader = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
+    loader.setup()
+    steps.load_hot(loader, events)
+    detection = default_detection().only("waf-sqli-burst")
+    report = engine.correlate_days(loader, [start.date(), first_kept], detection)
+    [inc] = [i for i in report.incidents if i.client_ip == IP]
+    assert inc.start_time.date() < first_kept <= inc.end_time.date()
+    hot = HotStore(pg_dsn, policy=HotPolicy(retention_days=RETENTION))
+    hot.setup()
+    hot.maintain()
+    assert hot.count_events(start.date(), first_kept) == 6  # the later half only
+    cli_env(monkeypatch, pg_dsn, lake, work_dir)
+
+    page = show(capsys, inc.id, "--limit", "50")["events"]
+    assert page["source"] == "lake" and len(page["rows"]) == 12
+    got = [datetime.fromisoformat(r["event_time"]) for r in page["rows"]]
+    assert got == [start + timedelta(seconds=10 * i) for i in range(12)]
