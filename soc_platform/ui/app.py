@@ -225,16 +225,20 @@ def create_app(hot: HotStore, search: SearchBackend, lake: "Lake | None" = None)
                 return _rows(conn, "ui_events", {**span, "limit": limit, "offset": offset})
 
             try:
-                events = incident_event_page(
-                    hot_rows,
-                    lake,
-                    hot.policy,
-                    lo=lo,
-                    hi=hi,
-                    ips=ips,
-                    columns=EVENT_COLUMNS,
-                    limit=EVENTS_PAGE,
-                    offset=page * EVENTS_PAGE,
+                events = (
+                    incident_event_page(
+                        hot_rows,
+                        lake,
+                        hot.policy,
+                        lo=lo,
+                        hi=hi,
+                        ips=ips,
+                        columns=EVENT_COLUMNS,
+                        limit=EVENTS_PAGE,
+                        offset=page * EVENTS_PAGE,
+                    )
+                    if ips  # the page selects by address (the lake would take none as all)
+                    else EventPage([], False, "none", "no source address to select events by")
                 )
             except SocPlatformError as exc:
                 events = EventPage([], False, "none", f"the raw lake could not be read: {exc}")

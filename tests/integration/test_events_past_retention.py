@@ -15,7 +15,7 @@ from soc_platform.correlation.detection import default_detection
 from soc_platform.flow import steps
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
-from soc_platform.lake.iceberg import Lake
+from soc_platform.lake.iceberg import Lake, LakeConfig
 from soc_platform.lake.pages import event_page
 from soc_platform.ui.accounts import Accounts
 from tests.helpers import sqli_burst, to_jsonl
@@ -133,7 +133,7 @@ def test_lake_page_is_filtered_in_the_scan_and_stops_at_the_end(
 
 
 def test_incident_page_shows_events_past_retention_from_the_lake(
-    aged: tuple[HotStore, str, list[str]], lake: Lake
+    aged: tuple[HotStore, str, list[str]], lake: Lake, work_dir: Path
 ) -> None:
     hot, iid, expected = aged
     Accounts(hot.connect).add("alice", "viewer", PASSWORD)
@@ -190,3 +190,11 @@ def test_an_incident_across_the_retention_boundary_pages_every_event_from_the_la
     assert page["source"] == "lake" and len(page["rows"]) == 12
     got = [datetime.fromisoformat(r["event_time"]) for r in page["rows"]]
     assert got == [start + timedelta(seconds=10 * i) for i in range(12)]
+    # a lake that cannot be read: the page says so in one line, the rest of it stands
+    broken = Lake(LakeConfig(catalog_uri=f"sqlite:///{work_dir}", warehouse=lake.config.warehouse))
+    with Server(hot, broken) as server:
+        alice = Client(server.url)
+        assert alice.login("alice", PASSWORD) == 303
+        status, page, _ = alice.request(f"/incidents/{iid}")
+        assert status == 200 and "the raw lake could not be read: cannot open the Iceberg" in page
+        assert 'id="audit"' in page
