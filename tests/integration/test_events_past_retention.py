@@ -158,6 +158,14 @@ def test_incident_page_shows_events_past_retention_from_the_lake(
             in page
         )
         assert IP + "</td>" not in page.split("<h2>Events</h2>")[1].split("<h2>")[0]
+    # a lake that cannot be read: the page says so in one line, the rest of it stands
+    broken = Lake(LakeConfig(catalog_uri=f"sqlite:///{work_dir}", warehouse=lake.config.warehouse))
+    with Server(hot, broken) as server:
+        alice = Client(server.url)
+        assert alice.login("alice", PASSWORD) == 303
+        status, page, _ = alice.request(f"/incidents/{iid}")
+        assert status == 200 and "the raw lake could not be read: cannot open the Iceberg" in page
+        assert 'id="audit"' in page
 
 
 def test_an_incident_across_the_retention_boundary_pages_every_event_from_the_lake(
@@ -190,11 +198,3 @@ def test_an_incident_across_the_retention_boundary_pages_every_event_from_the_la
     assert page["source"] == "lake" and len(page["rows"]) == 12
     got = [datetime.fromisoformat(r["event_time"]) for r in page["rows"]]
     assert got == [start + timedelta(seconds=10 * i) for i in range(12)]
-    # a lake that cannot be read: the page says so in one line, the rest of it stands
-    broken = Lake(LakeConfig(catalog_uri=f"sqlite:///{work_dir}", warehouse=lake.config.warehouse))
-    with Server(hot, broken) as server:
-        alice = Client(server.url)
-        assert alice.login("alice", PASSWORD) == 303
-        status, page, _ = alice.request(f"/incidents/{iid}")
-        assert status == 200 and "the raw lake could not be read: cannot open the Iceberg" in page
-        assert 'id="audit"' in page
