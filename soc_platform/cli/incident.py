@@ -6,7 +6,7 @@ import argparse
 import getpass
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soc_platform.cli.common import _fmt_time, _hot, _print
 from soc_platform.errors import LifecycleError
@@ -20,6 +20,9 @@ from soc_platform.incidents.lifecycle import (
     get_incident,
 )
 from soc_platform.settings import Settings
+
+if TYPE_CHECKING:
+    from soc_platform.incidents.events import EventPage
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +40,11 @@ def add_parser(sub: Any) -> None:
         return p
 
     show = action("show", "an incident, its audit trail and (--events) its events")
-    show.add_argument("--events", action="store_true", help="its events from the hot store")
+    show.add_argument(
+        "--events",
+        action="store_true",
+        help="its events: from the hot store, or from the raw lake past hot retention",
+    )
     show.add_argument("--limit", type=int, default=50, help="events per page")
     show.add_argument("--page", type=int, default=1, help="the page of events (from 1)")
     action("ack", "acknowledge: someone is looking at it")
@@ -92,7 +99,7 @@ def _jsonable(value: Any) -> Any:
 def cmd_incident(args: argparse.Namespace, settings: Settings) -> int:
     hot = _hot(settings)
     if args.incident_command == "show":
-        return _show(args, hot)
+        return _show(args, hot, settings)
     actor = _actor(args)
     with hot.connect() as conn:
         entries = apply_change(conn, args.id, _change(args), actor=actor)
@@ -122,7 +129,56 @@ def _describe(e: AuditEntry) -> str:
     return f"{text} ({e.comment})" if e.comment and e.action != "note" else text
 
 
-def _show(args: argparse.Namespace, hot: Any) -> int:
+#: the columns of a page of events (the hot store's ``incident_events`` query)
+EVENT_COLUMNS = (
+    "event_time",
+    "client_ip",
+    "host",
+    "request_method",
+    "request_uri",
+    "status_code",
+    "user_agent",
+    "rule_id",
+    "rule_msg",
+    "action",
+    "event_id",
+)
+
+
+def _events(
+    hot: Any, settings: Settings, row: dict[str, Any], limit: int, page: int
+) -> "EventPage":
+    """A page of the incident's events: the hot store's, else the lake's past retention."""
+    from soc_platform import factory
+    from soc_platform.incidents.events import incident_event_page
+
+    return incident_event_page(
+        lambda n, skip: hot.incident_events(row, limit=n, offset=skip),
+        factory.lake(settings),
+        hot.policy,
+        lo=row["start_time"],
+        hi=row["end_time"],
+        ips=_source_ips(row),
+        columns=EVENT_COLUMNS,
+        limit=limit,
+        offset=(page - 1) * limit,
+    )
+
+
+def _source_ips(row: dict[str, Any]) -> list[str]:
+    """The addresses the hot store's page reads: its client IP, else its sources."""
+    import ipaddress
+
+    found = []
+    for ip in [row["client_ip"]] if row["client_ip"] else row["sources"]:
+        try:
+            found.append(str(ipaddress.ip_address(ip)))
+        except ValueError:
+            continue
+    return found
+
+
+def _show(args: argparse.Namespace, hot: Any, settings: Settings) -> int:
     if args.limit < 1 or args.page < 1:
         raise LifecycleError("--limit and --page must be at least 1")
     with hot.connect() as conn:
@@ -132,15 +188,18 @@ def _show(args: argparse.Namespace, hot: Any) -> int:
         if not trail:
             raise LifecycleError(f"no incident {args.id!r} (soc-platform incidents lists them)")
         return _show_removed(args, trail)
-    events = (
-        hot.incident_events(row, limit=args.limit, offset=(args.page - 1) * args.limit)
-        if args.events
-        else None
-    )
+    events = _events(hot, settings, row, args.limit, args.page) if args.events else None
     if args.json:
         doc: dict[str, Any] = {"incident": _jsonable(row), "audit": [e.to_dict() for e in trail]}
         if events is not None:
-            doc["events"] = {"page": args.page, "limit": args.limit, "rows": _jsonable(events)}
+            doc["events"] = {
+                "page": args.page,
+                "limit": args.limit,
+                "source": events.source,
+                "note": events.note,
+                "more": events.more,
+                "rows": _jsonable(events.rows),
+            }
         _print(json.dumps(doc, indent=2))
         return 0
     _print(f"{row['id']}  {row['rule']}  {row['severity']} ({row['score']})")
@@ -165,8 +224,11 @@ def _show(args: argparse.Namespace, hot: Any) -> int:
         own = "" if e.incident_id == row["id"] else f" [{e.incident_id}]"
         _print(f"  {_fmt_time(e.at)}  {_describe(e)}{own}")
     if events is not None:
-        _print(f"events (page {args.page}, {len(events)} shown):")
-        for ev in events:
+        more = ", more on the next page" if events.more else ""
+        _print(f"events (page {args.page}, {len(events.rows)} shown{more}):")
+        if events.note:
+            _print(f"  ({events.note})")
+        for ev in events.rows:
             _print(
                 f"  {_fmt_time(ev['event_time'])}  {ev['client_ip']:<16} {ev['action']:<8} "
                 f"{ev['status_code'] or '-':>3} {ev['request_method'] or '-'} "

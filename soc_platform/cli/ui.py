@@ -72,9 +72,11 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_app(settings: Settings) -> Any:
-    """The UI app on the configured stores. With Meilisearch it searches with the
+    """The UI app on the configured stores (the lake too: events past hot retention).
+    With Meilisearch it searches with the
     search-only key (SOC_MEILI_SEARCH_KEY), never the master key; without that key it
     searches the incidents table (the system of record) itself."""
+    from soc_platform import factory
     from soc_platform.search.backends import EmbeddedSearch, MeilisearchSearch, SearchBackend
     from soc_platform.ui.app import create_app
 
@@ -82,7 +84,8 @@ def build_app(settings: Settings) -> Any:
     search: SearchBackend = EmbeddedSearch(hot)
     if settings.meili_url and settings.meili_search_key:
         search = MeilisearchSearch(settings.meili_url, settings.meili_search_key)
-    return create_app(hot, search)
+    # the raw lake: an incident's events for days past the hot store's retention
+    return create_app(hot, search, factory.lake(settings))
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:

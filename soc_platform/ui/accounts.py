@@ -29,6 +29,9 @@ class User:
     name: str
     role: str
     created_at: datetime | None = None
+    #: open sessions, and when the newest began (the last sign-in still on record)
+    sessions: int = 0
+    last_login: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,39 @@ class Accounts:
             ) from None
 
     def list(self) -> list[User]:
-        return [User(r["name"], r["role"], r["created_at"]) for r in self._rows("ui_users", {})]
+        return [
+            User(r["name"], r["role"], r["created_at"], r["sessions"], r["last_login"])
+            for r in self._rows("ui_users", {})
+        ]
 
-    def remove(self, name: str) -> None:
-        if not self._rows("ui_remove_user", {"name": name}):
-            raise AuthError(f"no user {name!r} (soc-platform users list shows them)")
+    def remove(self, name: str, *, actor: str | None = None) -> None:
+        """Remove ``name`` and end its sessions. With ``actor`` (an admin in the UI): not
+        the actor itself, and not the last admin. The command line (an operator with the
+        database's credentials) passes none: it may remove anyone, to recover a lost UI."""
+        if actor is not None and name == actor:
+            raise AuthError("you cannot remove yourself: another admin can")
+        self._guarded("ui_remove_user", {"name": name}, actor, demotes=True)
+
+    def set_role(self, name: str, role: str, *, actor: str | None = None) -> None:
+        """Give ``name`` the role ``role`` (its sessions keep going, with the new role).
+        With ``actor``: the last admin keeps the admin role."""
+        check_role(role)
+        self._guarded("ui_set_role", {"name": name, "role": role}, actor, demotes=role != "admin")
+
+    def _guarded(
+        self, query: str, params: dict[str, Any], actor: str | None, demotes: bool
+    ) -> None:
+        """Run ``query`` on one user; when it takes an admin away (``demotes``) on behalf of
+        ``actor``, refuse to leave no admin (the admins are locked meanwhile)."""
+        name = params["name"]
+        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql.query("ui_lock_admins"))
+            admins = [r["name"] for r in cur.fetchall()]
+            if actor is not None and demotes and admins == [name]:
+                raise AuthError(f"{name!r} is the last admin: make another user admin first")
+            cur.execute(sql.query(query), params)
+            if not cur.fetchall():
+                raise AuthError(f"no user {name!r} (soc-platform users list shows them)")
 
     def passwd(self, name: str, password: str, role: str | None = None) -> None:
         check_password(password)

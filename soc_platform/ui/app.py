@@ -3,9 +3,10 @@
 Security defaults (README "Analyst UI"): every page but /login needs a session; sessions
 are server-side (``ui_sessions``) behind an HttpOnly, SameSite=Strict cookie; every POST
 carries the session's CSRF token (the login form a double-submit token); roles gate the
-actions (viewer reads, responder changes incidents, admin manages users); responses forbid
-framing and inline scripts (CSP). Incident changes go through ``lifecycle.apply_change``
-with the logged-in user as the actor, so the audit trail is the same as the CLI's.
+actions (viewer reads, responder changes incidents, admin manages users at /admin/users);
+responses forbid framing and inline scripts (CSP). Incident changes go through
+``lifecycle.apply_change`` with the logged-in user as the actor, so the audit trail is the
+same as the CLI's; user changes through ``accounts.Accounts``, as the ``users`` command's.
 """
 
 import hmac
@@ -14,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -29,18 +30,39 @@ from soc_platform import sql
 from soc_platform.errors import SocPlatformError
 from soc_platform.hot.store import HotStore
 from soc_platform.incidents import lifecycle
+from soc_platform.incidents.events import EventPage, incident_event_page
 from soc_platform.search.backends import SearchBackend, SearchHit
 from soc_platform.search.query import QuerySyntaxError, parse_query
 from soc_platform.ui.accounts import Accounts, Session
-from soc_platform.ui.auth import allowed
+from soc_platform.ui.auth import MIN_PASSWORD, ROLES, AuthError, allowed
+
+if TYPE_CHECKING:
+    from soc_platform.lake.iceberg import Lake
 
 log = logging.getLogger(__name__)
 COOKIE = "soc_session"
 LOGIN_COOKIE = "soc_login_csrf"
 EVENTS_PAGE = 50
+#: the columns of the incident page's events (the hot store's ``ui_events`` query)
+EVENT_COLUMNS = (
+    "event_time",
+    "client_ip",
+    "host",
+    "request_method",
+    "request_uri",
+    "status_code",
+    "user_agent",
+    "rule_id",
+    "rule_msg",
+    "action",
+    "source_country",
+    "source_as_number",
+)
 FACETS = ("status", "severity", "rule", "tactic", "technique", "host", "country", "asn")
 FACET_KEYS = {"asn": "asn", "host": "host", "country": "country"}
 TIME_RANGES = ("1h", "24h", "7d", "30d")
+#: the permissions of ``auth.PERMISSIONS`` in the words of a refusal
+ACTIONS = {"read": "read", "change": "make changes", "users": "manage users"}
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,9 +77,11 @@ HEADERS = {
 _PKG = resources.files(__package__)
 
 
-def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
-    """The UI over ``hot`` (incidents, events, users) and ``search`` (the incident list)."""
+def create_app(hot: HotStore, search: SearchBackend, lake: "Lake | None" = None) -> Starlette:
+    """The UI over ``hot`` (incidents, events, users), ``search`` (the incident list) and
+    ``lake`` (raw events of days past the hot store's retention; None: no lake)."""
     templates = Jinja2Templates(directory=str(_PKG.joinpath("templates")))
+    templates.env.globals["allowed"] = allowed  # the nav shows what the role may open
     accounts = Accounts(hot.connect)
 
     def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
@@ -83,7 +107,8 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
                         "error.html",
                         403,
                         session=session,
-                        message=f"your role ({session.user.role}) may not {action} here",
+                        message=f"your role ({session.user.role}) may not "
+                        f"{ACTIONS.get(action, action)} here",
                     )
                 if request.method == "POST":
                     form = await request.form()
@@ -194,19 +219,40 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
             hi = row["end_time"] + timedelta(minutes=1)
             span = {"ips": ips, "lo": lo, "hi": hi}
             timeline = _rows(conn, "ui_timeline", span)
-            events = _rows(
-                conn, "ui_events", {**span, "limit": EVENTS_PAGE + 1, "offset": page * EVENTS_PAGE}
-            )
             related = _rows(conn, "ui_related", {"id": incident_id, "limit": 10})
+
+            def hot_rows(limit: int, offset: int) -> list[dict[str, Any]]:
+                return _rows(conn, "ui_events", {**span, "limit": limit, "offset": offset})
+
+            try:
+                events = (
+                    incident_event_page(
+                        hot_rows,
+                        lake,
+                        hot.policy,
+                        lo=lo,
+                        hi=hi,
+                        ips=ips,
+                        columns=EVENT_COLUMNS,
+                        limit=EVENTS_PAGE,
+                        offset=page * EVENTS_PAGE,
+                    )
+                    if ips  # the page selects by address (the lake would take none as all)
+                    else EventPage([], False, "none", "no source address to select events by")
+                )
+            except SocPlatformError as exc:
+                events = EventPage([], False, "none", f"the raw lake could not be read: {exc}")
         peak = max((int(t["events"]) for t in timeline), default=0)
         return {
             "inc": row,
             "trail": trail,
             "timeline": timeline,
             "peak": peak,
-            "events": events[:EVENTS_PAGE],
+            "events": events.rows,
+            "events_source": events.source,
+            "events_note": events.note,
             "page": page,
-            "more": len(events) > EVENTS_PAGE,
+            "more": events.more,
             "related": related,
         }
 
@@ -325,6 +371,75 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
         message = await run_in_threadpool(expire)
         return RedirectResponse("/alerts?" + urlencode({"msg": message}), 303)
 
+    @guarded("users")
+    async def users(request: Request, session: Session) -> Response:
+        found = await run_in_threadpool(accounts.list)
+        return render(
+            request,
+            "users.html",
+            session=session,
+            users=found,
+            roles=ROLES,
+            min_password=MIN_PASSWORD,
+            message=request.query_params.get("msg", ""),
+        )
+
+    async def user_action(
+        request: Request, session: Session, act: Callable[[Any], str]
+    ) -> Response:
+        """Run ``act`` on the posted form (it returns what to tell the admin); the rules
+        are the accounts' (the ``users`` command's), their refusals one line."""
+        form = await request.form()
+
+        def run() -> str:
+            try:
+                return act(form)
+            except AuthError as exc:
+                return str(exc)
+
+        message = await run_in_threadpool(run)
+        return RedirectResponse("/admin/users?" + urlencode({"msg": message}), 303)
+
+    @guarded("users")
+    async def add_user(request: Request, session: Session) -> Response:
+        def act(form: Any) -> str:
+            name, role = str(form.get("name", "")).strip(), str(form.get("role", ""))
+            accounts.add(name, role, str(form.get("password", "")))
+            return f"user {name} added ({role})"
+
+        return await user_action(request, session, act)
+
+    @guarded("users")
+    async def set_role(request: Request, session: Session) -> Response:
+        name = request.path_params["name"]
+
+        def act(form: Any) -> str:
+            role = str(form.get("role", ""))
+            accounts.set_role(name, role, actor=session.user.name)
+            return f"{name} is now {role}"
+
+        return await user_action(request, session, act)
+
+    @guarded("users")
+    async def reset_password(request: Request, session: Session) -> Response:
+        name = request.path_params["name"]
+
+        def act(form: Any) -> str:
+            accounts.passwd(name, str(form.get("password", "")))
+            return f"password of {name} set; their sessions ended"
+
+        return await user_action(request, session, act)
+
+    @guarded("users")
+    async def remove_user(request: Request, session: Session) -> Response:
+        name = request.path_params["name"]
+
+        def act(form: Any) -> str:
+            accounts.remove(name, actor=session.user.name)
+            return f"user {name} removed; their sessions ended"
+
+        return await user_action(request, session, act)
+
     @guarded("read")
     async def api_search(request: Request, session: Session) -> Response:
         view = await run_in_threadpool(search_view, request)
@@ -349,6 +464,11 @@ def create_app(hot: HotStore, search: SearchBackend) -> Starlette:
         Route("/alerts", alerts),
         Route("/alerts/silences", add_silence, methods=["POST"]),
         Route("/alerts/silences/{id}/expire", expire_silence, methods=["POST"]),
+        Route("/admin/users", users, methods=["GET"]),
+        Route("/admin/users", add_user, methods=["POST"]),
+        Route("/admin/users/{name}/role", set_role, methods=["POST"]),
+        Route("/admin/users/{name}/password", reset_password, methods=["POST"]),
+        Route("/admin/users/{name}/remove", remove_user, methods=["POST"]),
         Route("/api/search", api_search),
         Mount("/static", StaticFiles(directory=str(_PKG.joinpath("static"))), name="static"),
     ]

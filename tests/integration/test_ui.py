@@ -22,6 +22,7 @@ from soc_platform.flow import steps
 from soc_platform.hot.embedded import free_port
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
+from soc_platform.lake.iceberg import Lake
 from soc_platform.parsing import get_parser, split_lines
 from soc_platform.search.backends import EmbeddedSearch
 from soc_platform.ui.accounts import Accounts
@@ -42,11 +43,11 @@ def parse(events: list[dict[str, object]]) -> pa.Table:
 
 
 class Server:
-    def __init__(self, hot: HotStore) -> None:
+    def __init__(self, hot: HotStore, lake: Lake | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(hot, EmbeddedSearch(hot)),
+            create_app(hot, EmbeddedSearch(hot), lake),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -84,6 +85,7 @@ def ui(pg_dsn: str) -> Iterator[tuple[Server, dict[str, str]]]:
     accounts = Accounts(hot.connect)
     accounts.add("alice", "responder", PASSWORD)
     accounts.add("victor", "viewer", PASSWORD)
+    accounts.add("ada", "admin", PASSWORD)
     with Server(hot) as server:
         yield server, ids
 
@@ -255,4 +257,20 @@ def test_analyst_in_the_browser(ui: tuple[Server, dict[str, str]]) -> None:
         page.goto(server.url + "/incidents?q=status:in_progress,open&sort=score")
         expect(page.locator("table.incidents tbody tr")).to_have_count(2)
         page.screenshot(path=str(ROOT / "docs" / "screenshots" / "incidents.png"), full_page=True)
+
+        admin = browser.new_page()  # an admin adds a user on the Users page
+        errors: list[str] = []
+        admin.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        admin.goto(server.url + "/admin/users")
+        admin.fill("input[name=username]", "ada")
+        admin.fill("input[name=password]", PASSWORD)
+        admin.click("button[type=submit]")
+        admin.wait_for_url("**/admin/users")
+        admin.fill("#add-user input[name=name]", "bob")
+        admin.select_option("#add-user select[name=role]", "viewer")
+        admin.fill("#add-user input[name=password]", "b0b-password")
+        admin.click("#add-user button[type=submit]")
+        expect(admin.locator("#message")).to_have_text("user bob added (viewer)")
+        expect(admin.locator('tr[data-user="bob"] td.role')).to_have_text("viewer")
+        assert errors == []  # nothing the CSP refused
         browser.close()
