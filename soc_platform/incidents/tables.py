@@ -6,6 +6,7 @@ embedded search), ``shadow_incidents`` (retro-hunts), and the one mapping betwee
 import contextlib
 import ipaddress
 import math
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +82,53 @@ def _search_sql(sort: str, window: int | None = None) -> pgsql.Composed:
     return sql.query("search_incidents").format(order=order, source=source)
 
 
+#: how long a connection's database keeps its search statistics (search_stats.sql) cached
+SEARCH_STATS_TTL = 60.0
+_search_stats: dict[str, tuple[float, "SearchStats"]] = {}
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    """ANALYZE's view of the incidents (search_stats.sql): their count and the most common
+    lexemes of their search vectors with the share of incidents holding each."""
+
+    total: float | None
+    common: Mapping[str, float] = field(default_factory=dict)
+
+    def selectivity(self, lexemes: Sequence[str], vocabulary: Sequence[int]) -> float:
+        """The share of incidents a term (its words, each a prefix) matches: per word the
+        larger of the frequencies of the common lexemes it starts (right for common words)
+        and the count of vocabulary words it starts over the incident count (every word is
+        in at least one incident: right for a prefix of many rare words, "192.168", which
+        ANALYZE and the planner miss); the rarest word counts. Pure."""
+        total = max(self.total or 1.0, 1.0)
+        shares = [
+            max(
+                sum(f for lexeme, f in self.common.items() if lexeme.startswith(word)),
+                words / total,
+            )
+            for word, words in zip(lexemes, vocabulary, strict=True)
+        ]
+        return min(1.0, min(shares, default=1.0))
+
+
+def _stats(cur: psycopg.Cursor[Any]) -> SearchStats:
+    """The database's search statistics, cached SEARCH_STATS_TTL seconds."""
+    key = cur.connection.info.dsn
+    now = time.monotonic()
+    cached = _search_stats.get(key)
+    if cached is not None and now - cached[0] < SEARCH_STATS_TTL:
+        return cached[1]
+    cur.execute(sql.query("search_stats"))
+    row = cur.fetchone()
+    stats = SearchStats(None)
+    if row is not None:
+        elems, freqs = row["elems"] or [], row["freqs"] or []
+        stats = SearchStats(row["total"], dict(zip(elems, freqs[: len(elems)], strict=True)))
+    _search_stats[key] = (now, stats)
+    return stats
+
+
 def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> SearchTerms | None:
     """The free-text terms as one tsquery text (search_terms.sql, search_typo.sql for a
     typo) with the estimated share of incidents it matches; None: some term matches no
@@ -88,16 +136,15 @@ def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> SearchTer
     if not terms:
         return SearchTerms(None)
     cur.execute(sql.query("search_terms"), {"terms": list(terms)})
+    rows = cur.fetchall()
+    stats = _stats(cur) if rows else SearchStats(None)
     parts: list[str] = []
     selectivity: float | None = 1.0
-    total: float | None = None
-    for row in cur.fetchall():
+    for row in rows:
         tsq = row["tsq"]
-        total = row["total"]
         if row["exact"]:
-            if row["selectivity"] is not None and selectivity is not None:
-                # the terms taken as independent; a sum of frequencies can pass 1
-                selectivity *= min(1.0, float(row["selectivity"]))
+            if selectivity is not None:  # the terms taken as independent
+                selectivity *= stats.selectivity(row["lexemes"], row["vocabulary"])
         else:
             # the planner cannot estimate a trigram match and would read the whole
             # vocabulary, computing the similarity of every word: use the index
@@ -112,7 +159,7 @@ def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> SearchTer
         parts.append(f"({tsq})")
     if not parts:
         return SearchTerms(None)
-    return SearchTerms(" & ".join(parts), selectivity, total)
+    return SearchTerms(" & ".join(parts), selectivity, stats.total)
 
 
 def _event_facts(conn: psycopg.Connection[Any], incidents: Sequence[Incident]) -> dict[str, Any]:

@@ -5,27 +5,10 @@
 -- vocabulary's text_pattern_ops index. A term that is not is a typo: search_typo.sql.
 -- Stop words ("from") are dropped.
 --
--- `selectivity`: the share of incidents the term matches, estimated per word as the larger
--- of (a) the frequencies ANALYZE recorded for the most common lexemes that start with it
--- (pg_stats.most_common_elems of search_tsv: right for common words like "blocked") and
--- (b) the number of vocabulary words that start with it over the incident count (every
--- word is in at least one incident: right for a prefix of many rare words like "192.168",
--- which (a) and the planner miss); the rarest word of the term counts. `total`: the
--- incident count ANALYZE saw (NULL before the first ANALYZE). tables.search_plan uses them
--- to choose between the full-text index and a walk of the newest incidents.
-WITH stats AS MATERIALIZED (
-    SELECT
-        CASE WHEN c.reltuples >= 0 THEN c.reltuples END AS total,
-        s.most_common_elems::text::text[] AS elems,
-        s.most_common_elem_freqs AS freqs
-    FROM pg_class AS c
-    LEFT JOIN pg_stats AS s
-        ON s.schemaname = c.relnamespace::regnamespace::text
-       AND s.tablename = c.relname
-       AND s.attname = 'search_tsv'
-    WHERE c.oid = 'incidents'::regclass
-),
-terms AS MATERIALIZED (
+-- `lexemes` and `vocabulary`: the term's words and how many vocabulary words start with
+-- each (counted up to 5,000): with search_stats.sql, what tables.search_plan estimates the
+-- matches from.
+WITH terms AS MATERIALIZED (
     SELECT
         t.term,
         t.n,
@@ -40,10 +23,7 @@ words AS MATERIALIZED (
         (SELECT count(*) FROM (
             SELECT 1 FROM incident_terms AS w
             WHERE w.term ~>=~ l.lexeme AND w.term ~<~ (l.lexeme || chr(1114111))
-            LIMIT 5000) AS v) AS vocabulary,
-        (SELECT sum(m.freq)
-         FROM stats AS st, unnest(st.elems, st.freqs) AS m(elem, freq)
-         WHERE m.elem ^@ l.lexeme) AS common
+            LIMIT 5000) AS v) AS vocabulary
     FROM terms AS t
     CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', t.term))) AS l(lexeme)
 )
@@ -51,10 +31,12 @@ SELECT
     t.term,
     coalesce((ts_lexize('english_stem', t.term))[1], t.term) AS stem,
     t.tsq::text AS tsq,
-    NOT EXISTS (SELECT 1 FROM words AS w WHERE w.n = t.n AND w.vocabulary = 0) AS exact,
-    (SELECT min(greatest(coalesce(w.common, 0), w.vocabulary / greatest(st.total, 1)))
-     FROM words AS w WHERE w.n = t.n) AS selectivity,
-    st.total
+    coalesce(array_agg(w.lexeme ORDER BY w.lexeme) FILTER (WHERE w.lexeme IS NOT NULL),
+             '{}') AS lexemes,
+    coalesce(array_agg(w.vocabulary ORDER BY w.lexeme) FILTER (WHERE w.lexeme IS NOT NULL),
+             '{}') AS vocabulary,
+    NOT coalesce(bool_or(w.vocabulary = 0), false) AS exact
 FROM terms AS t
-CROSS JOIN stats AS st
+LEFT JOIN words AS w ON w.n = t.n
+GROUP BY t.n, t.term, t.tsq
 ORDER BY t.n
