@@ -1,7 +1,9 @@
 """The embedded search's choice of access path (tables.search_plan, pure): read every match
 through the indexes when few incidents match, else walk the newest first."""
 
-from soc_platform.incidents.tables import SEARCH_WINDOW_MIN, SearchTerms, search_plan
+import pytest
+
+from soc_platform.incidents.tables import SEARCH_WINDOW_MIN, SearchStats, SearchTerms, search_plan
 
 
 def test_no_free_text_or_no_statistics_leaves_the_choice_to_the_planner() -> None:
@@ -31,3 +33,16 @@ def test_the_window_grows_as_matches_thin_out_and_the_index_takes_over() -> None
     assert windows == [100, 400, 4000, 8000, 13334]
     # at 1,000,000 incidents the index wins below sqrt(20e6 / 3) = 2,582 matches
     assert search_plan(SearchTerms("'x':*", 0.0025, 1_000_000.0), 20) is None
+
+
+def test_a_words_share_is_the_larger_of_its_common_lexemes_and_its_vocabulary() -> None:
+    stats = SearchStats(1000.0, {"block": 0.7, "blocker": 0.1, "attempt": 0.99})
+    # a common word: the frequencies of the common lexemes it starts
+    assert stats.selectivity(["block"], [2]) == pytest.approx(0.8)
+    # a prefix of many rare words ANALYZE does not list: one incident per vocabulary word
+    assert stats.selectivity(["192.168"], [300]) == pytest.approx(0.3)
+    # a term of several words: its rarest word
+    assert stats.selectivity(["attempt", "192.168"], [1, 300]) == pytest.approx(0.3)
+    # never above every incident, and no statistics yet: the vocabulary alone
+    assert SearchStats(10.0, {"a": 0.9, "ab": 0.9}).selectivity(["a"], [1]) == 1.0
+    assert SearchStats(None).selectivity(["x"], [0]) == 0.0
