@@ -158,3 +158,6 @@ def test_a_typo_is_looked_up_in_the_trigram_index(hot: HotStore) -> None:
         # new words go into the index at once: no pending list for every lookup to read
         cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'incident_terms_trgm_idx'")
         assert "fastupdate=off" in (cur.fetchone() or [[]])[0]
+        # the incidents' index keeps fast update, with a small pending list
+        cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'incidents_search_tsv_idx'")
+        assert "gin_pending_list_limit=256" in (cur.fetchone() or [[]])[0]
