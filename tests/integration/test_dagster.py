@@ -85,6 +85,7 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("lake/raw_waf_events", "landing_quarantine_empty"),
         ("lake/raw_waf_events", "lake_day_files"),
         ("search/incident_index", "alerts_delivered"),
+        ("search/incident_index", "search_backlog_empty"),
     }
     for name in (
         "hot_maintenance_schedule",
