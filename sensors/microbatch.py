@@ -264,7 +264,7 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         correlation: engine.CorrelationReport,
         hot: HotStoreResource,
         search: SearchResource,
-    ) -> Iterator[AssetMaterialization]:
+    ) -> Iterator[AssetMaterialization | Output[None]]:
         faults.check("index", _run_files(context))
         store = hot.store()
         backend = search.backend(store)
@@ -291,8 +291,8 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         context.log_event(
             check_evaluation(outcome, INDEX, BACKLOG_CHECK, AssetCheckSeverity.WARN)  # type: ignore[arg-type]  # accepted at run time
         )
-        context.add_output_metadata(meta)
         yield from _partition_events(context, partitions, INDEX, ingest.days, meta)
+        yield Output(None, metadata=meta)  # the run's summary reads pending from here
 
     @op(
         ins={
