@@ -20,6 +20,7 @@ from soc_platform.lake.iceberg import RAW_EVENTS, Lake, LakeConfig
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 
+
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args], env=env, capture_output=True, text=True, timeout=300, check=False
