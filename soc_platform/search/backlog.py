@@ -137,8 +137,11 @@ def drain(
     (and after) still queued."""
     report = DrainReport(backend.name)
     with connect() as conn:
-        upto = summary(conn).upto
+        before = summary(conn)
+    upto = before.upto
     if not backend.stores_documents:  # embedded: the table is the index
+        if before.pending:
+            faults.check("index_partial")  # the backlog read, its entries not yet dropped
         with connect() as conn, conn.cursor() as cur:
             cur.execute(
                 sql.query("clear_search_backlog"),
@@ -156,10 +159,10 @@ def drain(
         backend.ensure_index()
         if plan.deletes:
             report.deleted += backend.delete(plan.deletes)
-        faults.check("index_partial")  # deletes applied, the upserts not
         docs = [i for i in found if i.id in set(plan.upserts)]
         report.upserted += backend.upsert(docs)
         report.upserted_ids += [i.id for i in docs]
+        faults.check("index_partial")  # the backend took them, the entries not yet removed
         with connect() as conn:  # the backend's tasks succeeded: those entries are done
             _remove(conn, entries)
         if len(entries) < batch:
