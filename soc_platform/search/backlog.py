@@ -18,7 +18,7 @@ The embedded backend's index is the incidents table itself: the engine queues al
 
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +77,6 @@ class DrainReport:
     cleared: int = 0  # embedded backend: entries dropped (its index is the table)
     pending: int = 0  # left in the backlog
     error: str = ""  # why the backend could not take them (one line, redacted)
-    upserted_ids: list[str] = field(default_factory=list)
 
 
 def summary(conn: psycopg.Connection[Any]) -> Summary:
@@ -161,7 +160,6 @@ def drain(
             report.deleted += backend.delete(plan.deletes)
         docs = [i for i in found if i.id in set(plan.upserts)]
         report.upserted += backend.upsert(docs)
-        report.upserted_ids += [i.id for i in docs]
         faults.check("index_partial")  # the backend took them, the entries not yet removed
         with connect() as conn:  # the backend's tasks succeeded: those entries are done
             _remove(conn, entries)

@@ -141,6 +141,16 @@ def test_meilisearch_down_mid_run(env: dict[str, str], pg_dsn: str) -> None:
     ids = incident_ids(pg_dsn)
     assert backlog(pg_dsn) == [(i, "upsert") for i in ids]
 
+    # an analyst's change commits; sending it now fails, said in one warning line
+    note = cli(down, "incident", "note", "phished via vendor portal", ids[0], "--actor", "al")
+    assert note.returncode == 0, note.stderr
+    assert note.stderr == (
+        f"soc-platform: warning: search indexing pending: {incidents} incidents (Meilisearch "
+        f"at http://127.0.0.1:{closed} unreachable (connection refused)); the next run or "
+        "`soc-platform search reindex` catches up\n"
+    )
+    assert backlog(pg_dsn) == [(i, "upsert") for i in ids]
+
     # reindex with the backend still down: one line, exit status 2, the backlog kept
     reindex = cli(down, "search", "reindex")
     assert reindex.returncode == 2 and "Traceback" not in reindex.stderr, reindex.stderr
@@ -163,6 +173,8 @@ def test_meilisearch_down_mid_run(env: dict[str, str], pg_dsn: str) -> None:
     assert back.returncode == 0, back.stderr
     assert json.loads(back.stdout)["pending"] == 0
     assert backlog(pg_dsn) == []
+    found = cli(env, "search", "vendr portal", "--json")
+    assert [h["id"] for h in json.loads(found.stdout)["hits"]] == [ids[0]]
 
 
 def test_postgresql_down_between_steps(
