@@ -155,10 +155,11 @@ def drain(
             break
         found = list_incidents([e.incident_id for e in entries])
         plan = plan_drain(entries, {i.id for i in found})
-        backend.ensure_index()
+        # (the backend creates its index and applies its settings on its first write)
         if plan.deletes:
             report.deleted += backend.delete(plan.deletes)
-        docs = [i for i in found if i.id in set(plan.upserts)]
+        wanted = set(plan.upserts)
+        docs = [i for i in found if i.id in wanted]
         report.upserted += backend.upsert(docs)
         faults.check("index_partial")  # the backend took them, the entries not yet removed
         with connect() as conn:  # the backend's tasks succeeded: those entries are done
