@@ -16,8 +16,8 @@ from dagster import (
 from assets.util import day_asset, partition_days
 from soc_platform.days import day_start
 from soc_platform.flow import steps
-from soc_platform.flow.checks import alerts_check
-from soc_platform.flow.keys import ALERTS_CHECK, INCIDENTS, INDEX, check_result
+from soc_platform.flow.checks import alerts_check, search_backlog_check
+from soc_platform.flow.keys import ALERTS_CHECK, BACKLOG_CHECK, INCIDENTS, INDEX, check_result
 from soc_platform.flow.resources import HotStoreResource, SearchResource
 
 
@@ -36,12 +36,21 @@ def build_search_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDef
         days = partition_days(context)
         store = hot.store()
         start, end = day_start(days[0]), day_start(days[-1]) + timedelta(days=1)
-        found = store.list_incidents(start=start, end=end, limit=1_000_000)
         backend = search.backend(store)
-        count = steps.index_incidents(backend, found)
+        # the backlog first (what any write queued), then the days' incidents rewritten and
+        # the documents of those that no longer exist pruned
+        drained = steps.drain_search_backlog(store, backend)
+        found = store.list_incidents(start=start, end=end, limit=1_000_000)
+        count = steps.rewrite_index(backend, found)
         pruned = backend.prune(start, end, [i.id for i in found])
         return MaterializeResult(
-            metadata={"indexed": count, "pruned": pruned, "backend": backend.name}
+            metadata={
+                "indexed": count,
+                "pruned": pruned,
+                "backlog_drained": drained.upserted + drained.deleted + drained.cleared,
+                "pending": drained.pending,
+                "backend": backend.name,
+            }
         )
 
     return [incident_index]
@@ -58,5 +67,16 @@ def alerts_delivered(hot: HotStoreResource) -> AssetCheckResult:
     return check_result(alerts_check(hot.store()), ALERTS_CHECK, AssetCheckSeverity.ERROR)
 
 
+@asset_check(
+    asset=INDEX,
+    name=BACKLOG_CHECK,
+    description='No incident waits for the search backend (README "Search"): warns with how '
+    "many and the oldest's age while Meilisearch is behind the incidents table. Evaluated by "
+    "every micro-batch's index_incidents step too.",
+)
+def search_backlog_empty(hot: HotStoreResource) -> AssetCheckResult:
+    return check_result(search_backlog_check(hot.store()), BACKLOG_CHECK, AssetCheckSeverity.WARN)
+
+
 def build_search_checks() -> list[AssetChecksDefinition]:
-    return [alerts_delivered]
+    return [alerts_delivered, search_backlog_empty]

@@ -42,6 +42,7 @@ from soc_platform.flow import checks, steps
 from soc_platform.flow.instance import CLAIM_TAG, claim_run
 from soc_platform.flow.keys import (
     AGGREGATE_KEYS,
+    BACKLOG_CHECK,
     COUNTS_CHECK,
     DEAD,
     HOT,
@@ -263,14 +264,35 @@ def build_microbatch_job(partitions: DailyPartitionsDefinition) -> JobDefinition
         correlation: engine.CorrelationReport,
         hot: HotStoreResource,
         search: SearchResource,
-    ) -> Iterator[AssetMaterialization]:
+    ) -> Iterator[AssetMaterialization | Output[None]]:
         faults.check("index", _run_files(context))
-        backend = search.backend(hot.store())
-        count = steps.index_incidents(backend, correlation.incidents, correlation.superseded)
-        context.log.info(f"indexed {count} incidents in the {backend.name} backend")
-        yield from _partition_events(
-            context, partitions, INDEX, ingest.days, {"indexed": count, "backend": backend.name}
+        store = hot.store()
+        backend = search.backend(store)
+        # the backlog the batch's incident writes queued (and any left by an earlier run).
+        # The incidents are stored: a backend that cannot take them leaves them queued and
+        # the run goes on (its files retire), saying so in one line
+        report = steps.index_incidents(store, backend)
+        meta: dict[str, Any] = {
+            "indexed": report.upserted,
+            "deleted": report.deleted,
+            "pending": report.pending,
+            "backend": backend.name,
+        }
+        if report.error:
+            line = steps.pending_line(report)
+            meta["pending_reason"] = line
+            context.log.warning(line)
+        else:
+            context.log.info(
+                f"indexed {report.upserted} incidents in the {backend.name} backend "
+                f"({report.deleted} deleted, {report.pending} pending)"
+            )
+        outcome = checks.search_backlog_check(store)
+        context.log_event(
+            check_evaluation(outcome, INDEX, BACKLOG_CHECK, AssetCheckSeverity.WARN)  # type: ignore[arg-type]  # accepted at run time
         )
+        yield from _partition_events(context, partitions, INDEX, ingest.days, meta)
+        yield Output(None, metadata=meta)  # the run's summary reads pending from here
 
     @op(
         ins={

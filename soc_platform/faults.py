@@ -18,8 +18,8 @@
   commit not done), ``hot_copy_slice`` (inside the COPY transaction, after the first
   slice, before the commit), ``aggregates_level`` (between two aggregate levels of a
   refresh), ``correlation_rule`` (the rules evaluated, their incidents not stored),
-  ``index_partial`` (superseded incidents deleted from the search backend, the upsert not
-  done) and ``retire_file`` (the first file out of landing, the ledger not yet told).
+  ``index_partial`` (the search backlog sent to the backend, its entries not yet removed:
+  they are sent again) and ``retire_file`` (the first file out of landing, the ledger not yet told).
 * ``SUBSTRING``, when given, limits the fault to runs holding a file whose path contains
   it. Only the step boundaries know the run's files: a point inside a step takes none.
 

@@ -120,6 +120,13 @@ class Incident:
     rule_title: str = ""
     rule_version: str = ""
     attack_tactics: list[str] = field(default_factory=list)
+    # what the stored row adds (tables.incident_from_row): its sources' countries and AS
+    # numbers, its events' most frequent user agents and paths, and the analysts' notes
+    countries: list[str] = field(default_factory=list)
+    asns: list[int] = field(default_factory=list)
+    user_agents: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_document(self) -> dict[str, object]:
         """A JSON-ready search document (times as ISO strings plus epoch seconds for sorting)."""
@@ -152,6 +159,11 @@ class Incident:
             "suppression": self.suppression,
             "suppressed_count": self.suppressed_count,
             "rule_title": self.rule_title,
+            "countries": list(self.countries),
+            "asns": list(self.asns),
+            "user_agents": list(self.user_agents),
+            "paths": list(self.paths),
+            "notes": list(self.notes),
         }
 
 

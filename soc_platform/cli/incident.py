@@ -5,6 +5,7 @@ the same path and audit as the web UI."""
 import argparse
 import getpass
 import json
+import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,10 @@ def cmd_incident(args: argparse.Namespace, settings: Settings) -> int:
         entries = apply_change(conn, args.id, _change(args), actor=actor)
         row = get_incident(conn, args.id)
     assert row is not None  # apply_change raised otherwise
+    if entries:  # committed: the search backend follows now, or its backlog keeps it
+        pending = index_change(hot, settings, args.id)
+        if pending:
+            sys.stderr.write(f"soc-platform: warning: {pending}\n")
     if args.json:
         _print(
             json.dumps(
@@ -117,6 +122,16 @@ def cmd_incident(args: argparse.Namespace, settings: Settings) -> int:
     for e in entries:
         _print(f"{args.id}: {_describe(e)}")
     return 0
+
+
+def index_change(hot: Any, settings: Settings, incident_id: str) -> str:
+    """The changed incident to the search backend now (best effort): the pending line when
+    the backend is out of reach, else ""."""
+    from soc_platform import factory
+    from soc_platform.search import backlog
+
+    backend = factory.search_backend(hot, settings.meili_url, settings.meili_api_key)
+    return backlog.index_change(hot, backend, incident_id)
 
 
 def _describe(e: AuditEntry) -> str:

@@ -125,9 +125,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _reindex(args: argparse.Namespace, settings: Settings) -> int:
-    """``search reindex``: every incident of the incidents table (the system of record)
-    upserted into the search backend by id, and documents of incidents that no longer
-    exist deleted: catches up after the backend was down or its index was lost."""
+    """``search reindex``: the search backlog drained (search/backlog.py), then every
+    incident of the incidents table (the system of record) upserted into the search backend
+    by id, and documents of incidents that no longer exist deleted: catches up after the
+    backend was down or its index was lost. A backend out of reach fails in one line, the
+    backlog kept."""
     from datetime import timedelta
 
     from soc_platform import factory
@@ -135,15 +137,26 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     hot = _hot(settings)
     backend = factory.search_backend(hot, settings.meili_url, settings.meili_api_key)
+    drained = steps.drain_search_backlog(hot, backend)
     found = hot.list_incidents(limit=100_000_000)
-    count = steps.index_incidents(backend, found)
+    count = steps.rewrite_index(backend, found)
     pruned = 0
     if found:
         lo = min(i.start_time for i in found) - timedelta(days=366)
         hi = max(i.start_time for i in found) + timedelta(days=1)
         pruned = backend.prune(lo, hi, [i.id for i in found])
     if args.json:
-        _print(json.dumps({"backend": backend.name, "indexed": count, "pruned": pruned}))
+        _print(
+            json.dumps(
+                {
+                    "backend": backend.name,
+                    "indexed": count,
+                    "pruned": pruned,
+                    "backlog_drained": drained.upserted + drained.deleted + drained.cleared,
+                    "pending": drained.pending,
+                }
+            )
+        )
     elif backend.name == "embedded":
         _print(
             f"{count} incident(s): the embedded search reads the incidents table (nothing to do)"

@@ -112,10 +112,16 @@ def run_microbatch(
         from soc_platform.flow.runreport import failed_run
 
         raise failed_run(result, settings.secrets, "microbatch")
+    from soc_platform.flow.runreport import RunSteps
+
+    index = RunSteps.of(result.run_id, result.all_events).outputs.get("index_incidents", {})
     return {
         "run_id": result.run_id,
         "ingest": result.output_for_node("ingest_landing_files"),
         "incidents": result.output_for_node("correlate_incidents").incidents,
+        # what waits for the search backend after the run, and why (empty: nothing)
+        "search_pending": int(getattr(index.get("pending"), "value", 0) or 0),
+        "search_pending_line": str(getattr(index.get("pending_reason"), "value", "") or ""),
     }
 
 
@@ -270,6 +276,9 @@ def _combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     total["files_failed"] = {k: v for s in summaries for k, v in s["files_failed"].items()}
     total["days"] = sorted({d for s in summaries for d in s["days"]})
     total["incidents"] = sorted({i for s in summaries for i in s["incidents"]})
+    # after the last run: what still waits for the search backend, and why
+    total["search_pending"] = summaries[-1].get("search_pending", 0) if summaries else 0
+    total["search_pending_line"] = summaries[-1].get("search_pending_line", "") if summaries else ""
     total["runs"] = summaries
     return total
 
@@ -288,6 +297,8 @@ def _run_summary(out: dict[str, Any]) -> dict[str, Any]:
         "files_failed": ing.files_failed,
         "days": [d.isoformat() for d in ing.days],
         "incidents": [i.id for i in out["incidents"]],
+        "search_pending": out.get("search_pending", 0),
+        "search_pending_line": out.get("search_pending_line", ""),
     }
 
 
@@ -305,6 +316,8 @@ def _print_run(summary: dict[str, Any]) -> None:
     for path, why in summary["files_failed"].items():
         _print(f"  unreadable  {path}: {why} (lines before the problem were kept)")
     _print(f"  incidents   {len(summary['incidents'])} in the evaluated windows")
+    if summary.get("search_pending_line"):
+        _print(f"  {summary['search_pending_line']}")
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:

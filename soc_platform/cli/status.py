@@ -19,7 +19,8 @@ from soc_platform.search.backends import unreachable_reason
 from soc_platform.settings import Settings
 from soc_platform.sources.landing import list_landing_files
 
-HOT_TABLES = ("waf_events", "incidents")
+#: search_backlog: incidents waiting for the search backend (README "Search")
+HOT_TABLES = ("waf_events", "incidents", "search_backlog")
 TIMEOUT_S = 3
 
 

@@ -270,3 +270,35 @@ def alerts_check(hot: HotStore) -> CheckOutcome:
         "Fix the destination, then: soc-platform alerts dead --retry-all",
         meta,
     )
+
+
+def search_backlog_check(hot: HotStore) -> CheckOutcome:
+    """The ``search_backlog_empty`` check (WARN): no incident waits for the search backend
+    (search/backlog.py); else how many, and for how long the oldest has waited."""
+    from soc_platform.search import backlog
+
+    with hot.connect() as conn:
+        found = backlog.summary(conn)
+    meta: dict[str, Any] = {
+        "pending": found.pending,
+        "pending_deletes": found.deletes,
+        "oldest_age_s": round(found.oldest_age_s, 1),
+    }
+    if not found.pending:
+        return CheckOutcome(True, "no incident waits for the search backend", meta)
+    meta["oldest_queued_at"] = found.oldest.isoformat() if found.oldest else None
+    return CheckOutcome(
+        False,
+        f"{found.pending} incident(s) wait for the search backend, the oldest for "
+        f"{_age(found.oldest_age_s)}: is Meilisearch reachable? The next run or "
+        "soc-platform search reindex catches up",
+        meta,
+    )
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

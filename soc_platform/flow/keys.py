@@ -38,6 +38,7 @@ RULES_CHECK = "rule_set_loads"
 DAY_FILES_CHECK = "lake_day_files"
 ALERTS_CHECK = "alerts_delivered"  # no dead notification (README "Alerting")
 NOISY_RULES_CHECK = "noisy_rules"
+BACKLOG_CHECK = "search_backlog_empty"  # nothing waits for the search backend (README "Search")
 
 
 def name(key: AssetKey) -> str:

@@ -25,6 +25,7 @@ from soc_platform.lake.iceberg import Lake
 from soc_platform.models import EVENT_SCHEMA, LAKE_EVENT_SCHEMA, Incident
 from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.parsing.detect import AUTO, RecordParser, format_name
+from soc_platform.search import backlog
 from soc_platform.search.backends import SearchBackend
 from soc_platform.sources.landing import iter_blocks
 
@@ -189,16 +190,33 @@ def rebuild_hot_days(hot: HotStore, lake: Lake, days: Sequence[date]) -> HotRepo
     )
 
 
+def drain_search_backlog(
+    hot: HotStore, search: SearchBackend, ids: Sequence[str] | None = None
+) -> backlog.DrainReport:
+    """Send the search backlog to the backend in bulk; raises SearchBackendError when the
+    backend cannot take it, the backlog kept (search/backlog.py: drain_store)."""
+    return backlog.drain_store(hot, search, ids)
+
+
 def index_incidents(
-    search: SearchBackend, incidents: Sequence[Incident], superseded: Sequence[str] = ()
-) -> int:
-    """Upsert incidents into the search backend by id; drop the superseded ones."""
-    if not incidents and not superseded:
+    hot: HotStore, search: SearchBackend, ids: Sequence[str] | None = None
+) -> backlog.DrainReport:
+    """Bring the search backend up to date with the incidents table: drain the backlog the
+    incident writes queued. The incidents are stored whatever happens here: when the backend
+    is unreachable (or refuses), the report says why (``error``) and how many incidents wait
+    (``pending``) instead of raising; the next drain catches up."""
+    return backlog.catch_up(hot, search, ids)
+
+
+pending_line = backlog.pending_line
+
+
+def rewrite_index(search: SearchBackend, incidents: Sequence[Incident]) -> int:
+    """Upsert ``incidents`` (rows of the incidents table) into the backend by id (a rebuild
+    of days, ``search reindex``)."""
+    if not incidents:
         return 0
     search.ensure_index()
-    if superseded:
-        search.delete(superseded)
-    faults.check("index_partial")  # superseded incidents gone, the upsert not done
     return search.upsert(incidents)
 
 

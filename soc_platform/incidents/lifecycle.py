@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 
 from soc_platform import sql
 from soc_platform.errors import LifecycleError
-from soc_platform.incidents import hooks
+from soc_platform.incidents import hooks, search_queue
 
 __all__ = [
     "CLOSED",
@@ -313,8 +313,15 @@ def apply_change(
         if not entries and new == state:
             return []
         cur.execute(sql.query("update_incident_state"), {"id": incident_id, **new.columns()})
+        if len(new.notes) > len(state.notes):  # a note: searchable (embedded search) at once
+            cur.execute(
+                sql.query("add_incident_note_text"), {"id": incident_id, "note": new.notes[-1]}
+            )
+            cur.execute(sql.query("add_incident_terms"), {"ids": [incident_id]})
     appended = append_audit(conn, [(incident_id, actor, e) for e in entries])
     hooks.after_change(conn, incident_id, state.status, new.status, actor)
+    # the search backend's copy follows (search/backlog.py), committed with the change
+    search_queue.enqueue(conn, upserts=[incident_id])
     return appended
 
 

@@ -22,7 +22,7 @@ from soc_platform import sql
 from soc_platform.days import day_start
 from soc_platform.errors import RuleQueryError
 from soc_platform.hot.connection import HotBase
-from soc_platform.incidents import hooks
+from soc_platform.incidents import hooks, search_queue
 from soc_platform.incidents.lifecycle import append_audit
 from soc_platform.incidents.merge import Stored, plan_engine_write
 from soc_platform.models import Incident
@@ -211,6 +211,12 @@ def _with_facts(doc: str, facts: dict[str, Any] | None) -> str:
     return " ".join([doc, *extra]) if extra else doc
 
 
+def _with_notes(doc: str, notes: Sequence[str]) -> str:
+    """The search document plus the analysts' notes (an incident is found by what was
+    written about it; ``lifecycle.apply_change`` appends a new note the same way)."""
+    return " ".join([doc, *notes]) if notes else doc
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     changed: int  # incidents inserted or updated
@@ -284,6 +290,11 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         rule_title=row["rule_title"],
         rule_version=row["rule_version"],
         attack_tactics=list(row["attack_tactics"]),
+        countries=list(row.get("source_countries") or ()),
+        asns=[int(a) for a in row.get("source_asns") or ()],
+        user_agents=list(row.get("user_agents") or ()),
+        paths=list(row.get("paths") or ()),
+        notes=list(row.get("notes") or ()),
     )
 
 
@@ -497,7 +508,9 @@ class IncidentTables(HotBase):
             params = [
                 {
                     **incident_row(inc),
-                    "search_doc": _with_facts(doc, facts.get(inc.id)),
+                    "search_doc": _with_notes(
+                        _with_facts(doc, facts.get(inc.id)), plan.states[inc.id].notes
+                    ),
                     **plan.states[inc.id].columns(),
                     "previous_incident": plan.previous[inc.id],
                 }
@@ -516,7 +529,13 @@ class IncidentTables(HotBase):
                         {
                             "rows": Jsonb(
                                 [
-                                    {"id": k, "countries": v["countries"], "asns": v["asns"]}
+                                    {
+                                        "id": k,
+                                        "countries": v["countries"],
+                                        "asns": v["asns"],
+                                        "user_agents": v["user_agents"],
+                                        "paths": v["paths"],
+                                    }
                                     for k, v in facts.items()
                                 ]
                             )
@@ -531,6 +550,8 @@ class IncidentTables(HotBase):
             append_audit(conn, plan.audit)
             hooks.after_upsert(conn, changed, dict(plan.superseded))
             gone = sorted({row.id for row, _ in removed})
+            # what the search backend still needs, committed with the change itself
+            search_queue.enqueue(conn, upserts=[*ids, *plan.reopened], deletes=gone)
             statuses = {i: state.status for i, state in plan.states.items()}
             return UpsertResult(len(changed), gone, statuses)
 

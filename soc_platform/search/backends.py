@@ -80,8 +80,9 @@ MEILI_SETTINGS: dict[str, Any] = {
 
 
 def meili_document(inc: Incident) -> dict[str, Any]:
-    """An incident as a Meilisearch document: ``Incident.to_document`` plus the fields the
-    filter syntax needs (source networks, target hosts)."""
+    """An incident as a Meilisearch document: ``Incident.to_document`` (with what the stored
+    row adds: countries, AS numbers, user agents, paths, notes) plus the fields the filter
+    syntax needs (source networks, target hosts)."""
     doc = inc.to_document()
     doc["source_prefixes"] = sorted(
         {p for ip in [inc.client_ip, *inc.sources] for p in source_prefixes(ip)}
@@ -137,6 +138,9 @@ class SearchHit:
 
 class SearchBackend(Protocol):
     name: str
+    #: whether the backend holds its own copy of the incidents (Meilisearch), which the
+    #: search backlog (search/backlog.py) keeps up to date; False: it reads the table
+    stores_documents: bool
 
     def ensure_index(self) -> None: ...
 
@@ -164,6 +168,7 @@ class EmbeddedSearch:
     """Search over the incidents table (no extra service)."""
 
     name = "embedded"
+    stores_documents = False
 
     def __init__(self, hot: HotStore, conn: Any = None) -> None:
         self.hot = hot
@@ -207,6 +212,7 @@ class MeilisearchSearch:
     """Meilisearch backend (https://www.meilisearch.com/docs/reference/api)."""
 
     name = "meilisearch"
+    stores_documents = True
 
     def __init__(self, url: str, api_key: str | None, timeout_ms: int = 30_000) -> None:
         import meilisearch

@@ -31,6 +31,7 @@ from soc_platform.errors import SocPlatformError
 from soc_platform.hot.store import HotStore
 from soc_platform.incidents import lifecycle
 from soc_platform.incidents.events import EventPage, incident_event_page
+from soc_platform.search import backlog
 from soc_platform.search.backends import SearchBackend, SearchHit
 from soc_platform.search.query import QuerySyntaxError, parse_query
 from soc_platform.ui.accounts import Accounts, Session
@@ -292,9 +293,13 @@ def create_app(hot: HotStore, search: SearchBackend, lake: "Lake | None" = None)
         def apply() -> str:
             try:
                 with hot.connect() as conn:
-                    lifecycle.apply_change(conn, incident_id, wanted, actor=session.user.name)
+                    changed = lifecycle.apply_change(
+                        conn, incident_id, wanted, actor=session.user.name
+                    )
             except lifecycle.LifecycleError as exc:
                 return str(exc)
+            if changed:  # committed: the search backend follows now, or its backlog keeps it
+                return backlog.index_change(hot, search, incident_id)
             return ""
 
         message = await run_in_threadpool(apply)

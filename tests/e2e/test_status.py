@@ -65,7 +65,11 @@ def test_data_dirs_side_by_side_remembered_ports_status_and_stop(work_dir: Path)
         )
         assert hot["data_dir"] == str(first / "postgres")
         assert hot["version"].startswith(("15", "16", "17", "18"))
-        assert hot["dialect"] == "plain" and hot["rows"] == {"waf_events": 0, "incidents": 0}
+        assert hot["dialect"] == "plain" and hot["rows"] == {
+            "waf_events": 0,
+            "incidents": 0,
+            "search_backlog": 0,
+        }
         assert status["search"]["backend"] == "embedded"
         assert status["landing"] == {
             "dir": str(first / "landing"),

@@ -82,4 +82,10 @@ def test_search_syntax_errors_and_reindex(env: dict[str, str]) -> None:
     assert bad.stderr.count("\n") == 1
     reindex = cli(env, "search", "reindex", "--json")
     assert reindex.returncode == 0, reindex.stderr
-    assert json.loads(reindex.stdout) == {"backend": "embedded", "indexed": 0, "pruned": 0}
+    assert json.loads(reindex.stdout) == {
+        "backend": "embedded",
+        "indexed": 0,
+        "pruned": 0,
+        "backlog_drained": 0,
+        "pending": 0,
+    }

@@ -85,6 +85,7 @@ def test_definitions_wiring(defs: dg.Definitions) -> None:
         ("lake/raw_waf_events", "landing_quarantine_empty"),
         ("lake/raw_waf_events", "lake_day_files"),
         ("search/incident_index", "alerts_delivered"),
+        ("search/incident_index", "search_backlog_empty"),
     }
     for name in (
         "hot_maintenance_schedule",
@@ -140,6 +141,15 @@ def test_microbatch_run_reports_partitions_and_metadata(
     assert [(i.client_ip, i.event_count) for i in incidents] == [("192.168.44.5", 11)]
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM waf_events").fetchone() == (12,)
+        # the embedded search's index is the incidents table: nothing waits after the run
+        assert conn.execute("SELECT count(*) FROM search_backlog").fetchone() == (0,)
+    (backlog_check,) = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name == "search_backlog_empty"
+    ]
+    assert backlog_check.passed
 
     again = run_microbatch(defs, instance, [today_file, late_file])
     assert again.output_for_node("ingest_landing_files").appended == 0

@@ -1,7 +1,8 @@
 SELECT id, type, rule, severity, client_ip, targets, start_time, end_time, window_start, window_end,
        event_count, blocked_count, rule_ids, description, attack_techniques, updated_at,
        group_key, group_fields, sources, source_count, target_count, score, score_reasons,
-       status, suppression, suppressed_count, rule_title, rule_version, attack_tactics
+       status, suppression, suppressed_count, rule_title, rule_version, attack_tactics,
+       source_countries, source_asns, user_agents, paths, notes
 FROM incidents
 WHERE (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
   AND (%(lo)s::timestamptz IS NULL OR start_time >= %(lo)s::timestamptz)
