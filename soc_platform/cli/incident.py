@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from soc_platform.cli.common import _fmt_time, _hot, _print
 from soc_platform.errors import LifecycleError
+from soc_platform.incidents.events import EVENT_COLUMNS as PAGE_COLUMNS
 from soc_platform.incidents.lifecycle import (
     DISPOSITIONS,
     STATUSES,
@@ -145,19 +146,7 @@ def _describe(e: AuditEntry) -> str:
 
 
 #: the columns of a page of events (the hot store's ``incident_events`` query)
-EVENT_COLUMNS = (
-    "event_time",
-    "client_ip",
-    "host",
-    "request_method",
-    "request_uri",
-    "status_code",
-    "user_agent",
-    "rule_id",
-    "rule_msg",
-    "action",
-    "event_id",
-)
+EVENT_COLUMNS = (*PAGE_COLUMNS, "event_id")
 
 
 def _events(

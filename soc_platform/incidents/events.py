@@ -5,11 +5,26 @@ days past the hot store's retention (README "Analyst UI"). The incident page and
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soc_platform.hot.policy import HotPolicy
-from soc_platform.lake.iceberg import Lake
-from soc_platform.lake.pages import event_page
+
+if TYPE_CHECKING:  # pyiceberg is imported by the lake read only (the CLI starts faster)
+    from soc_platform.lake.iceberg import Lake
+
+#: the columns every page of an incident's events shows (the CLI and the UI add their own)
+EVENT_COLUMNS = (
+    "event_time",
+    "client_ip",
+    "host",
+    "request_method",
+    "request_uri",
+    "status_code",
+    "user_agent",
+    "rule_id",
+    "rule_msg",
+    "action",
+)
 
 #: a page of the hot store's rows: ``(limit, offset) -> rows``
 HotRows = Callable[[int, int], list[dict[str, Any]]]
@@ -34,7 +49,7 @@ def past_retention(policy: HotPolicy, start: datetime, today: date | None = None
 
 def incident_event_page(
     hot_rows: HotRows,
-    lake: Lake | None,
+    lake: "Lake | None",
     policy: HotPolicy,
     *,
     lo: datetime,
@@ -55,6 +70,8 @@ def incident_event_page(
     if not past_retention(policy, lo, today):
         rows = hot_rows(limit + 1, offset)
         return EventPage(rows[:limit], len(rows) > limit, "hot")
+    from soc_platform.lake.pages import event_page
+
     keeps = f"the hot store keeps {policy.retention_days} days"
     if lake is not None:
         found = event_page(lake, lo, hi, ips, columns, limit=limit + 1, offset=offset)

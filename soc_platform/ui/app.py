@@ -30,6 +30,7 @@ from soc_platform import sql
 from soc_platform.errors import SocPlatformError
 from soc_platform.hot.store import HotStore
 from soc_platform.incidents import lifecycle
+from soc_platform.incidents.events import EVENT_COLUMNS as PAGE_COLUMNS
 from soc_platform.incidents.events import EventPage, incident_event_page
 from soc_platform.search import backlog
 from soc_platform.search.backends import SearchBackend, SearchHit
@@ -45,20 +46,7 @@ COOKIE = "soc_session"
 LOGIN_COOKIE = "soc_login_csrf"
 EVENTS_PAGE = 50
 #: the columns of the incident page's events (the hot store's ``ui_events`` query)
-EVENT_COLUMNS = (
-    "event_time",
-    "client_ip",
-    "host",
-    "request_method",
-    "request_uri",
-    "status_code",
-    "user_agent",
-    "rule_id",
-    "rule_msg",
-    "action",
-    "source_country",
-    "source_as_number",
-)
+EVENT_COLUMNS = (*PAGE_COLUMNS, "source_country", "source_as_number")
 FACETS = ("status", "severity", "rule", "tactic", "technique", "host", "country", "asn")
 FACET_KEYS = {"asn": "asn", "host": "host", "country": "country"}
 TIME_RANGES = ("1h", "24h", "7d", "30d")
