@@ -21,67 +21,17 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import dagster as dg
 import psycopg
 import pytest
 
 from soc_platform.flow.instance import EMBEDDED_INSTANCE_YAML
-from soc_platform.hot.embedded import free_port
+from tests.devproc import CLI, Dev, wait_for
 from tests.helpers import to_jsonl, waf_event
-
-CLI = [sys.executable, "-m", "soc_platform.cli"]
-T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float, step: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-class Dev:
-    """`soc-platform dev` in its own process group, its output in a log file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        self.proc = subprocess.Popen(
-            [*CLI, "dev", "--port", str(self.port), "--ui-port", str(free_port())],
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def ready(self) -> bool:
-        assert self.proc.poll() is None, self.log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/server_info") as resp:
-                return bool(resp.status == 200)
-        except OSError:
-            return False
-
-    def kill(self, sig: int) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def log_lines(self) -> list[str]:
-        return self.log.read_text(errors="replace").splitlines()
 
 
 @pytest.fixture
