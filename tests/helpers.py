@@ -1,6 +1,7 @@
 """Shared test data builders."""
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,3 +48,13 @@ def sqli_burst(start: datetime, ip: str, n: int = 12, spacing_s: float = 5) -> l
 
 def to_jsonl(events: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without the project's settings (``SOC_*``, Meilisearch,
+    Dagster, pyiceberg): what a test hands a ``soc-platform`` subprocess before its own."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
+    }

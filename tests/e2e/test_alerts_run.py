@@ -6,7 +6,6 @@ command's output."""
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.alertkit import http_receiver
-from tests.helpers import sqli_burst, to_jsonl
+from tests.helpers import clean_environ, sqli_burst, to_jsonl
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 SECRET = "e2e-webhook-secret"
@@ -24,11 +23,7 @@ SECRET = "e2e-webhook-secret"
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     assets = work_dir / "assets.yml"
     assets.write_text("shop.example.com: critical\n")  # a critical target: severity high+
     return {

@@ -14,6 +14,7 @@ import pytest
 
 from soc_platform.hot.embedded import EmbeddedPostgres, free_port, port_is_free
 from soc_platform.lake.iceberg import DEAD_LETTER, Lake, LakeConfig
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 
@@ -29,11 +30,7 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     return {
         **keep,
         "SOC_DATA_DIR": str(work_dir / "data"),

@@ -22,6 +22,7 @@ from soc_platform.hot.embedded import (
     wheel_bin_dir,
 )
 from tests.conftest import PG_BIN_DIR
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 AS_ROOT = os.geteuid() == 0
@@ -34,11 +35,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def embedded_env(data: Path, bin_dir: Path | str | None = None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    env = clean_environ()
     env |= {"SOC_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}
     if bin_dir:
         env["SOC_PG_BIN_DIR"] = str(bin_dir)

@@ -3,7 +3,6 @@ reach the lake and the hot store with AS number, organisation and country from t
 files the settings name (tiny fixtures), and host criticality from the asset map; the
 seed's question is then answered from the hot store."""
 
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from psycopg.rows import dict_row
 from soc_platform.hot.store import HotStore
 from soc_platform.models import EVENT_SCHEMA
 from tests.e2e.test_cli import lake_of
-from tests.helpers import sqli_burst, to_jsonl, waf_event
+from tests.helpers import clean_environ, sqli_burst, to_jsonl, waf_event
 from tests.mmdb_fixtures import asn_db, country_db
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
@@ -24,11 +23,7 @@ CLI = [sys.executable, "-m", "soc_platform.cli"]
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     assets = work_dir / "assets.yml"
     assets.write_text("shop.example.com: critical\n'*.example.com': low\n")
     return {

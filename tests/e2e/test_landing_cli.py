@@ -1,7 +1,6 @@
 """`soc-platform run` and `soc-platform landing` with the landing ledger, as a user runs them."""
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ import pytest
 
 from soc_platform.hot.schema import partition_name
 from soc_platform.hot.store import HotStore
-from tests.helpers import to_jsonl, waf_event
+from tests.helpers import clean_environ, to_jsonl, waf_event
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -27,11 +26,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     return {
         **keep,
         "SOC_DATA_DIR": str(work_dir / "data"),

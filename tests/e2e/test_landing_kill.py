@@ -14,7 +14,6 @@ check) now fails the dead runs, the queue moves, and the sensor retries their fi
 Slow (a few minutes: two `dagster dev` starts, sensor ticks every 15 s here).
 """
 
-import os
 import re
 import shutil
 import signal
@@ -31,16 +30,12 @@ import pytest
 
 from soc_platform.flow.instance import EMBEDDED_INSTANCE_YAML
 from tests.devproc import CLI, Dev, wait_for
-from tests.helpers import to_jsonl, waf_event
+from tests.helpers import clean_environ, to_jsonl, waf_event
 
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     return {
         **keep,
         "SOC_DATA_DIR": str(work_dir / "data"),

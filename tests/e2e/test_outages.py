@@ -3,7 +3,6 @@ run stopped, why, what it had stored (checked against the stores) and what to do
 status 1; the traceback only with SOC_DEBUG=1. A second run completes the first."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from psycopg import sql
 
 from soc_platform.hot.embedded import EmbeddedPostgres, free_port
 from soc_platform.lake.iceberg import RAW_EVENTS, Lake, LakeConfig
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 
@@ -38,11 +38,7 @@ def one_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     return {
         **keep,
         "SOC_DATA_DIR": str(work_dir / "data"),

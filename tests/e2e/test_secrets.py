@@ -4,7 +4,6 @@ every output, every file of the Dagster instance and the data directory, the Ice
 catalog database and the S3 warehouse are searched for the marker."""
 
 import gzip
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from soc_platform.hot.embedded import EmbeddedPostgres, free_port
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 
@@ -133,11 +133,7 @@ def test_no_credential_is_printed_logged_or_recorded(
     port = pg_cluster.port
     closed = free_port()  # nothing listens there: Meilisearch is down
     data, home = work_dir / "data", work_dir / "dagster"
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     base = {
         **keep,
         "PYTHONWARNINGS": "ignore",

@@ -2,7 +2,6 @@
 as a user would, in subprocesses, with real clusters."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from soc_platform.hot.embedded import EmbeddedPostgres, free_port
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 
@@ -28,11 +28,7 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def embedded_env(data: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    env = clean_environ()
     return {**env, "SOC_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}
 
 

@@ -1,13 +1,14 @@
 """``soc-platform users`` and ``search`` (syntax errors, reindex) in subprocesses."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 
@@ -20,11 +21,7 @@ def cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complete
 
 @pytest.fixture
 def env(work_dir: Path, pg_dsn: str) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-    }
+    keep = clean_environ()
     return {
         **keep,
         "SOC_DATA_DIR": str(work_dir / "data"),

@@ -4,7 +4,6 @@ incidents, search, landing, ledger, Dagster runs), compared with an uninterrupte
 
 import gzip
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from soc_platform.hot.store import HotStore
 from soc_platform.lake.iceberg import DEAD_LETTER, RAW_EVENTS, Lake, LakeConfig
 from soc_platform.search.backends import EmbeddedSearch
 from soc_platform.settings import load_settings
+from tests.helpers import clean_environ
 
 CLI = [sys.executable, "-m", "soc_platform.cli"]
 EVENTS = 2500
@@ -36,12 +36,7 @@ def child_env(base: dict[str, str], pycache: Path) -> dict[str, str]:
     """The environment of the suite's subprocesses: none of the developer's soc-platform,
     Dagster or pyiceberg settings. Compiled bytecode is cached under ``pycache`` so each
     subprocess does not recompile Dagster (PYTHONDONTWRITEBYTECODE would make it)."""
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
-        and k != "PYTHONDONTWRITEBYTECODE"
-    }
+    keep = {k: v for k, v in clean_environ().items() if k != "PYTHONDONTWRITEBYTECODE"}
     return {**keep, "PYTHONWARNINGS": "ignore", "PYTHONPYCACHEPREFIX": str(pycache), **base}
 
 
