@@ -24,9 +24,11 @@ from soc_platform.parsing import DEFAULT_MAX_LINE_BYTES, LineBlock
 from soc_platform.parsing.records import iter_record_blocks
 from soc_platform.settings import Settings
 from soc_platform.sources.ledger import LandingLedger
-from soc_platform.sources.streams import READ_BYTES
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
+
+#: bytes asked of an object's body per read (gzip is recognised by its magic bytes)
+READ_BYTES = 1 << 20
 
 
 class S3SourceError(SocPlatformError):

@@ -1,12 +1,17 @@
-"""Byte streams (S3 object bodies) -> blocks of lines: gzip by magic bytes, not by name."""
+"""Byte streams (S3 object bodies, read as ``S3Area.blocks`` reads them) -> blocks of records:
+gzip by magic bytes, not by name; any read size."""
 
 import gzip
 import io
 import zlib
+from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
-from soc_platform.sources.streams import iter_stream_blocks
+from soc_platform.parsing import LineBlock
+from soc_platform.parsing.records import iter_record_blocks
+from soc_platform.sources.s3 import READ_BYTES
 
 LINES = [b'{"a":1}', b'{"a":2}', b"", b'{"a":3}']
 
@@ -24,6 +29,11 @@ class Trickle(io.RawIOBase):
         take = self.n if size < 0 else min(size, self.n)
         out, self.data = self.data[:take], self.data[take:]
         return out
+
+
+def iter_stream_blocks(body: io.RawIOBase | io.BytesIO) -> Iterator[LineBlock]:
+    """An object body's blocks, read as the S3 source reads one."""
+    return iter_record_blocks(iter(partial(body.read, READ_BYTES), b""))
 
 
 def _lines(body: io.RawIOBase | io.BytesIO) -> list[tuple[int, bytes]]:
