@@ -430,7 +430,9 @@ def test_silenced_notifications_are_recorded_not_sent(
         assert outbox.expire_silence(conn, sid)
         assert outbox.list_silences(conn) == []
         assert len(outbox.list_silences(conn, include_expired=True)) == 1
-        assert outbox.counts(conn) == {"pending": 0, "sent": 1, "dead": 0, "silenced": 1}
+        assert outbox.counts(conn) == {
+            "pending": 0, "sent": 1, "dead": 0, "silenced": 1, "canceled": 0
+        }
 
 
 def test_pagerduty_trigger_then_resolve_from_the_lifecycle_slack_teams_email(
@@ -548,6 +550,7 @@ def test_cli_silences_dead_letters_and_errors(
         "sent": 0,
         "dead": 0,
         "silenced": 0,
+        "canceled": 0,
     }
 
 
