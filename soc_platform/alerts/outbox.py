@@ -204,7 +204,11 @@ def record_change(
     if not found:
         return 0
     snapshot = _json_ready(found[0])
-    resolves = sum(1 for p in _priors(conn, [incident_id]) if p["event"] == "resolve")
+    # the resolves' epoch: the incident's latest trigger epoch (a reopened incident
+    # triggers in a new epoch), so the same close written twice is one resolve per key
+    epoch = max(
+        (p["epoch"] for p in _priors(conn, [incident_id]) if p["event"] == "trigger"), default=0
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql.query("alert_cancel_triggers"), {"id": incident_id})
         cur.execute(sql.query("alert_resolve_keys"), {"id": incident_id})
@@ -217,7 +221,7 @@ def record_change(
             destination=k["destination"],
             event="resolve",
             severity=str(snapshot.get("severity", "")),
-            epoch=resolves,
+            epoch=epoch,
             group_key=k["group_key"],
         )
         for k in keys
