@@ -746,3 +746,26 @@ def test_an_engine_write_does_not_wait_for_a_slow_delivery(
         "sent",
         None,
     )
+
+
+def test_a_lease_holds_while_its_session_lives_and_until_it_runs_out(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows another live sender leased are not claimed; once its lease runs out they are
+    (a hung sender delays, never loses, a notification)."""
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    row = {"id": "inc-a", "rule": "r", "severity": "high", "client_ip": "10.0.0.1"}
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.record_upsert(conn, [row], {}, config) == 1
+    with psycopg.connect(hot.dsn, autocommit=True) as other:  # a live session's lease
+        other.execute(
+            "UPDATE alert_outbox SET claimed_by = pg_backend_pid(),"
+            " claimed_until = now() + interval '1 hour'"
+        )
+        assert drain(hot, config).sent == 0
+        other.execute("UPDATE alert_outbox SET claimed_until = now() - interval '1 second'")
+        assert drain(hot, config).sent == 1
+    assert [r["status"] for r in outbox_rows(hot.dsn)] == ["sent"]
+    assert len(receiver.requests) == 1
