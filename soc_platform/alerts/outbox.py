@@ -172,6 +172,7 @@ def record_upsert(
                 p["created_at"],
                 p["dedup_key"],
                 p["event"],
+                p["status"],
             )
         )
     intents: list[policy.Intent] = []

@@ -769,3 +769,25 @@ def test_a_lease_holds_while_its_session_lives_and_until_it_runs_out(
         assert drain(hot, config).sent == 1
     assert [r["status"] for r in outbox_rows(hot.dsn)] == ["sent"]
     assert len(receiver.requests) == 1
+
+
+def test_a_reopened_incident_whose_unsent_trigger_was_canceled_notifies_again(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing cancels a trigger never sent and writes no resolve: the canceled trigger
+    marks the close, so the reopened incident is a new state (a new epoch), not a repeat."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    close(hot.dsn, iid)
+    assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [("trigger", "canceled")]
+    with psycopg.connect(hot.dsn) as conn:  # its group's new run reopens it
+        conn.execute("UPDATE incidents SET status = 'open' WHERE id = %s", (iid,))
+        assert outbox.record_upsert(conn, [{"id": iid}], {}, config) == 1
+    assert drain(hot, config).sent == 1
+    assert pd_events(receiver) == [("trigger", iid)]
+    assert [(r["epoch"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+        (0, "canceled"),
+        (1, "sent"),
+    ]
