@@ -230,6 +230,20 @@ def _round(
             # recorded as a failed attempt, so it neither undoes the round's other
             # deliveries (which would send them again) nor blocks the queue
             outcome = Outcome(False, None, f"{type(exc).__name__}: {exc}")
+        if outcome.ok:
+            faults.check("alert_sent")  # delivered, the outbox not yet told
+            conn.execute(
+                sql.query("alert_record_sent"),
+                {
+                    "ids": ids,
+                    "message": ids[0],
+                    "destination": dest.name,
+                    "http_status": outcome.http_status,
+                },
+            )
+            report.sent += len(ids)
+            report.messages += 1
+            continue
         error = redact_text(outcome.error, secrets) if outcome.error else None
         logs = [
             {
@@ -237,20 +251,12 @@ def _round(
                 "message": ids[0],
                 "destination": dest.name,
                 "attempt": attempts[n.outbox_id] + 1,
-                "ok": outcome.ok,
+                "ok": False,
                 "http_status": outcome.http_status,
                 "error": error,
             }
             for n in group
         ]
-        if outcome.ok:
-            faults.check("alert_sent")  # delivered, the outbox not yet told
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute(sql.query("alert_mark_sent"), {"ids": ids})
-                cur.executemany(sql.query("alert_log_delivery"), logs)
-            report.sent += len(ids)
-            report.messages += 1
-            continue
         report.failed += 1
         report.errors.append(f"{dest.name}: {error}")
         with conn.transaction(), conn.cursor() as cur:
