@@ -29,8 +29,9 @@ class Request:
 @dataclass
 class Receiver:
     """``script``: answers in order (then 200): an int status, ``(status, reason)``,
-    ``("429", seconds)`` for Retry-After, ``("stall", seconds)``, or ``"garbage"`` (a
-    reply that is not HTTP)."""
+    ``("429", seconds)`` for Retry-After, ``("stall", seconds)``, ``("hold", event)``
+    (answer 200 once the test sets the ``threading.Event``), or ``"garbage"`` (a reply
+    that is not HTTP)."""
 
     url: str
     requests: list[Request] = field(default_factory=list)
@@ -70,7 +71,10 @@ def http_receiver() -> Iterator[Receiver]:
                 self.wfile.write(b"NOT HTTP\r\n\r\n")
                 self.close_connection = True
                 return
-            if isinstance(action, tuple) and action[0] == "stall":
+            if isinstance(action, tuple) and action[0] == "hold":
+                action[1].wait(60)
+                status = 200
+            elif isinstance(action, tuple) and action[0] == "stall":
                 time.sleep(float(action[1]))
                 status = 200
             elif isinstance(action, tuple) and action[0] == "429":

@@ -19,6 +19,8 @@ from soc_platform.alerts.silences import silence_matches
 
 #: lifecycle statuses that close an incident (a resolve notification)
 CLOSED = ("resolved", "false_positive")
+#: the outbox's statuses (counted by ``alerts status``, the UI and the asset check)
+STATUSES = ("pending", "sent", "dead", "silenced", "canceled")
 
 _config: AlertConfig | None = None
 _config_loaded = False
@@ -170,6 +172,7 @@ def record_upsert(
                 p["created_at"],
                 p["dedup_key"],
                 p["event"],
+                p["status"],
             )
         )
     intents: list[policy.Intent] = []
@@ -190,9 +193,11 @@ def record_change(
     new_status: str | None,
     config: AlertConfig | None = None,
 ) -> int:
-    """A lifecycle change: closing an incident (resolved, false positive) writes a
-    ``resolve`` intent for every destination a trigger of it was written for (not those it
-    only reached silenced). Returns how many intents were written."""
+    """A lifecycle change: closing an incident (resolved, false positive) cancels its
+    triggers not yet sent (its own and those merged predecessors left behind with it as
+    their successor), then writes a ``resolve`` for every (destination, dedup key) a
+    trigger of them may have reached (sent, being delivered, attempted; not silenced).
+    Returns how many intents were written."""
     config = config or active_config()
     if config is None or new_status not in CLOSED or old_status in CLOSED:
         return 0
@@ -200,28 +205,29 @@ def record_change(
     if not found:
         return 0
     snapshot = _json_ready(found[0])
-    priors = _priors(conn, [incident_id])
-    resolves = sum(1 for p in priors if p["event"] == "resolve")
-    intents = []
-    seen: set[str] = set()
-    for p in priors:
-        if p["event"] != "trigger" or p["status"] == "silenced" or p["destination"] in seen:
-            continue
-        if p["destination"] not in config.destinations:
-            continue
-        seen.add(p["destination"])
-        intents.append(
-            policy.Intent(
-                incident_id=incident_id,
-                dedup_key=p["dedup_key"],
-                route=p["route"],
-                destination=p["destination"],
-                event="resolve",
-                severity=str(snapshot.get("severity", "")),
-                epoch=resolves,
-                group_key=p["group_key"],
-            )
+    # the resolves' epoch: the incident's latest trigger epoch (a reopened incident
+    # triggers in a new epoch), so the same close written twice is one resolve per key
+    epoch = max(
+        (p["epoch"] for p in _priors(conn, [incident_id]) if p["event"] == "trigger"), default=0
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql.query("alert_cancel_triggers"), {"id": incident_id})
+        cur.execute(sql.query("alert_resolve_keys"), {"id": incident_id})
+        keys = list(cur.fetchall())
+    intents = [
+        policy.Intent(
+            incident_id=incident_id,
+            dedup_key=k["dedup_key"],
+            route=k["route"],
+            destination=k["destination"],
+            event="resolve",
+            severity=str(snapshot.get("severity", "")),
+            epoch=epoch,
+            group_key=k["group_key"],
         )
+        for k in keys
+        if k["destination"] in config.destinations
+    ]
     return _insert(conn, intents, {incident_id: snapshot}, datetime.now(UTC))
 
 
@@ -291,7 +297,7 @@ def counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
     with conn.cursor() as cur:
         cur.execute(sql.query("alert_counts"))
         found = {str(s): int(n) for s, n in cur.fetchall()}
-    return {s: found.get(s, 0) for s in ("pending", "sent", "dead", "silenced")}
+    return {s: found.get(s, 0) for s in STATUSES}
 
 
 def stale_due(conn: psycopg.Connection[Any], wait_seconds: float) -> int:

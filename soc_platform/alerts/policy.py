@@ -38,6 +38,7 @@ class Prior:
     created_at: datetime
     dedup_key: str
     event: str = "trigger"
+    status: str = "sent"
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ def trigger_intents(
         latest = max(mine, key=lambda p: p.created_at) if mine else None
         if not triggers:
             epoch = 0
-        elif latest is not None and latest.event == "resolve":
-            # closed, then reopened (its group's new run): a new state, notified again
+        elif latest is not None and (latest.event == "resolve" or latest.status == "canceled"):
+            # closed (a resolve, or its unsent trigger canceled), then reopened (its
+            # group's new run): a new state, notified again
             epoch = max(p.epoch for p in triggers) + 1
         else:
             mine = triggers

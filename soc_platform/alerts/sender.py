@@ -1,10 +1,14 @@
 """The sender (I/O): claims due outbox intents, delivers them, records the outcome.
 
-Each round claims due intents (``FOR UPDATE SKIP LOCKED``) in one transaction, delivers
-them (HTTP with urllib, email with smtplib) and marks them sent, retried later
-(exponential backoff with jitter) or dead, then commits. A sender killed after a delivery
-and before its commit leaves the intents pending: they are sent again with the same
-outbox id and dedup key (at most a resend, never a loss).
+Each round claims a batch of due intents in a short transaction (``FOR UPDATE SKIP
+LOCKED``, then a lease: the claiming session's backend pid and a time limit), delivers
+them outside any transaction (HTTP with urllib, email with smtplib) and records each
+message's outcome in a short transaction of its own: sent, retried later (exponential
+backoff with jitter) or dead. No lock is held while a receiver answers, so an engine write
+that carries notifications over never waits for one. A sender killed after a delivery and
+before its record leaves the intents pending, leased by a session that is gone: the next
+sender claims them at once and sends them again with the same outbox id and dedup key (at
+most a resend, never a loss).
 """
 
 import json
@@ -154,6 +158,13 @@ def _groups(
         yield dests[key], group
 
 
+def lease_for(config: AlertConfig, batch: int) -> timedelta:
+    """How long a claim holds while its session lives: a round's worst case (every
+    message waiting out the slowest destination's timeout) and a minute."""
+    slowest = max((d.timeout for d in config.destinations.values()), default=10.0)
+    return timedelta(seconds=60 + batch * slowest)
+
+
 def drain(
     connect: Connect,
     config: AlertConfig,
@@ -163,14 +174,16 @@ def drain(
     deliver_fn: Callable[[Destination, AlertConfig, Sequence[payloads.Notification]], Outcome]
     | None = None,
 ) -> SendReport:
-    """Deliver every due intent (rounds of ``batch`` until none is due)."""
+    """Deliver every due intent (rounds of ``batch`` until none can be claimed), on one
+    session whose short transactions claim, and record outcomes."""
     report = SendReport()
     send = deliver_fn or deliver
-    for _ in range(max_rounds):
-        with connect() as conn:
-            claimed = _round(conn, config, batch, send, report)
-        if claimed < batch:
-            break
+    with connect() as conn:
+        conn.commit()  # nothing open: each step below is its own short transaction
+        conn.autocommit = True
+        for _ in range(max_rounds):
+            if not _round(conn, config, batch, send, report):
+                break
     return report
 
 
@@ -181,16 +194,17 @@ def _round(
     send: Callable[[Destination, AlertConfig, Sequence[payloads.Notification]], Outcome],
     report: SendReport,
 ) -> int:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.query("alert_claim_due"), {"limit": batch})
-        rows = list(cur.fetchall())
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            sql.query("alert_claim_due"), {"limit": batch, "lease": lease_for(config, batch)}
+        )
+        rows = sorted(cur.fetchall(), key=lambda r: int(r["id"]))
         cur.execute(sql.query("alert_recent_messages"))
         recent = {r["destination"]: int(r["messages"]) for r in cur.fetchall()}
     if not rows:
         return 0
     attempts = {r["id"]: int(r["attempts"]) for r in rows}
     secrets = config.secret_values
-    logs: list[dict[str, Any]] = []
     for dest, group in _groups(rows, config):
         ids = [n.outbox_id for n in group]
         if dest is None:
@@ -213,48 +227,55 @@ def _round(
             outcome = send(dest, config, group)
         except Exception as exc:  # any failure of one message is its own
             # (a reply that is not HTTP, a URL urllib rejects, a header email refuses):
-            # recorded as a failed attempt, so it neither rolls back the round's other
+            # recorded as a failed attempt, so it neither undoes the round's other
             # deliveries (which would send them again) nor blocks the queue
             outcome = Outcome(False, None, f"{type(exc).__name__}: {exc}")
+        if outcome.ok:
+            faults.check("alert_sent")  # delivered, the outbox not yet told
+            conn.execute(
+                sql.query("alert_record_sent"),
+                {
+                    "ids": ids,
+                    "message": ids[0],
+                    "destination": dest.name,
+                    "http_status": outcome.http_status,
+                },
+            )
+            report.sent += len(ids)
+            report.messages += 1
+            continue
         error = redact_text(outcome.error, secrets) if outcome.error else None
-        logs.extend(
+        logs = [
             {
                 "outbox_id": n.outbox_id,
                 "message": ids[0],
                 "destination": dest.name,
                 "attempt": attempts[n.outbox_id] + 1,
-                "ok": outcome.ok,
+                "ok": False,
                 "http_status": outcome.http_status,
                 "error": error,
             }
             for n in group
-        )
-        if outcome.ok:
-            faults.check("alert_sent")  # delivered, the outbox not yet told
-            conn.execute(sql.query("alert_mark_sent"), {"ids": ids})
-            report.sent += len(ids)
-            report.messages += 1
-            continue
+        ]
         report.failed += 1
         report.errors.append(f"{dest.name}: {error}")
-        for n in group:
-            tried = attempts[n.outbox_id] + 1
-            delay = policy.backoff(tried)
-            if outcome.retry_after is not None:
-                delay = max(delay, timedelta(seconds=min(outcome.retry_after, 3600)))
-            if tried >= policy.MAX_ATTEMPTS:
-                report.dead += 1
-            conn.execute(
-                sql.query("alert_mark_failed"),
-                {
-                    "id": n.outbox_id,
-                    "error": error,
-                    "delay": delay,
-                    "max_attempts": policy.MAX_ATTEMPTS,
-                },
-            )
-    if logs:
-        with conn.cursor() as cur:
+        with conn.transaction(), conn.cursor() as cur:
+            for n in group:
+                tried = attempts[n.outbox_id] + 1
+                delay = policy.backoff(tried)
+                if outcome.retry_after is not None:
+                    delay = max(delay, timedelta(seconds=min(outcome.retry_after, 3600)))
+                if tried >= policy.MAX_ATTEMPTS:
+                    report.dead += 1
+                cur.execute(
+                    sql.query("alert_mark_failed"),
+                    {
+                        "id": n.outbox_id,
+                        "error": error,
+                        "delay": delay,
+                        "max_attempts": policy.MAX_ATTEMPTS,
+                    },
+                )
             cur.executemany(sql.query("alert_log_delivery"), logs)
     return len(rows)
 

@@ -43,7 +43,7 @@ def event_page(
         return []
     where: BooleanExpression = spans_filter([(lo, hi)])
     if ips:
-        by_source: BooleanExpression = In("client_ip", set(ips))  # type: ignore[call-arg,misc]
+        by_source: BooleanExpression = In("client_ip", set(ips))  # type: ignore[call-arg]
         where = And(where, by_source)
     need = offset + limit
     with lake._reaching(f"reading {RAW_EVENTS}"):
@@ -56,7 +56,7 @@ def event_page(
         ids = set(page["event_id"].to_pylist())
         times = page["event_time"].to_pylist()
         wanted = list(dict.fromkeys([*columns, "event_time", "event_id"]))
-        by_id: BooleanExpression = In("event_id", ids)  # type: ignore[call-arg,misc]
+        by_id: BooleanExpression = In("event_id", ids)  # type: ignore[call-arg]
         rows = table.scan(
             row_filter=And(spans_filter([(times[0], times[-1])]), by_id),
             selected_fields=tuple(wanted),

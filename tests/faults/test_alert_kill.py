@@ -59,7 +59,13 @@ def test_kill_between_send_and_commit_resends_never_loses(work_dir: Path, pg_dsn
         )  # fmt: skip
         assert again.returncode == 0, again.stderr
         with psycopg.connect(pg_dsn) as conn:
-            assert outbox.counts(conn) == {"pending": 0, "sent": 3, "dead": 0, "silenced": 0}
+            assert outbox.counts(conn) == {
+                "pending": 0,
+                "sent": 3,
+                "dead": 0,
+                "silenced": 0,
+                "canceled": 0,
+            }
         delivered = Counter(
             (n["id"], n["dedup_key"]) for r in receiver.requests for n in r.json()["notifications"]
         )

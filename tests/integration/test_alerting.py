@@ -6,7 +6,9 @@ schema."""
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -430,7 +432,13 @@ def test_silenced_notifications_are_recorded_not_sent(
         assert outbox.expire_silence(conn, sid)
         assert outbox.list_silences(conn) == []
         assert len(outbox.list_silences(conn, include_expired=True)) == 1
-        assert outbox.counts(conn) == {"pending": 0, "sent": 1, "dead": 0, "silenced": 1}
+        assert outbox.counts(conn) == {
+            "pending": 0,
+            "sent": 1,
+            "dead": 0,
+            "silenced": 1,
+            "canceled": 0,
+        }
 
 
 def test_pagerduty_trigger_then_resolve_from_the_lifecycle_slack_teams_email(
@@ -548,6 +556,7 @@ def test_cli_silences_dead_letters_and_errors(
         "sent": 0,
         "dead": 0,
         "silenced": 0,
+        "canceled": 0,
     }
 
 
@@ -571,3 +580,214 @@ routes:
     assert n["incident"]["id"] == iid
     assert n["incident"]["attack_techniques"] == ["T1190"]
     assert n["incident"]["description"]
+
+
+def pagerduty_routes(url: str) -> str:
+    return f"""
+destinations:
+  oncall: {{type: pagerduty, url: "{url}/v2/enqueue", routing_key_env: PD_KEY}}
+routes:
+  - name: everything
+    match: {{severity: informational}}
+    destinations: [oncall]
+"""
+
+
+def pd_events(receiver: Receiver) -> list[tuple[str, str]]:
+    return [(r.json()["event_action"], r.json()["dedup_key"]) for r in receiver.requests]
+
+
+def close(dsn: str, incident_id: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        apply_change(
+            conn, incident_id, Change(status="resolved", disposition="true_positive"), actor="al"
+        )
+
+
+def test_a_resolve_never_overtakes_its_trigger(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trigger in backoff (a 500) when the analyst resolved: the sender sent the resolve
+    at once and the trigger after its backoff, opening a PagerDuty alert nothing resolves.
+    Now closing cancels the triggers not yet sent (a resolve follows only one that may
+    have arrived), and a resolve waits while an earlier trigger of its key is pending."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    tried = incident(hot)
+    receiver.script = [500]
+    assert drain(hot, config).failed == 1  # the trigger waits out its backoff
+    never = incident(hot, ip="203.0.113.9")  # written, not yet attempted
+    close(hot.dsn, tried)
+    close(hot.dsn, never)
+    drain(hot, config)
+    make_due(hot.dsn)
+    drain(hot, config)
+    # the 500'd trigger, then its resolve (it was attempted: it may have arrived), last
+    assert pd_events(receiver) == [("trigger", tried), ("resolve", tried)]
+    rows = outbox_rows(hot.dsn)
+    assert sorted((r["incident_id"], r["event"], r["status"]) for r in rows) == sorted(
+        [
+            (tried, "trigger", "canceled"),
+            (tried, "resolve", "sent"),
+            (never, "trigger", "canceled"),  # never sent: nothing to resolve
+        ]
+    )
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.counts(conn)["canceled"] == 2
+
+    # the claim's ordering guard: a resolve whose trigger is pending (here in backoff)
+    # is not sent before it, whatever their due times
+    with psycopg.connect(hot.dsn) as conn:
+        conn.execute(
+            "INSERT INTO alert_outbox (incident_id, dedup_key, route, destination, event,"
+            " severity, epoch, incident, status, next_attempt_at)"
+            " SELECT 'inc-g', 'key-g', route, destination, e, severity, 5, incident,"
+            " 'pending', now() + CASE e WHEN 'trigger' THEN interval '1 hour' ELSE '0' END"
+            " FROM alert_outbox, unnest(ARRAY['trigger', 'resolve']) AS e"
+            " WHERE incident_id = %s AND event = 'trigger'",
+            (tried,),
+        )
+    assert drain(hot, config).sent == 0
+    make_due(hot.dsn)
+    assert drain(hot, config).sent == 2  # in one drain: the trigger, then the resolve
+    assert pd_events(receiver)[2:] == [("trigger", "key-g"), ("resolve", "key-g")]
+
+
+def test_closing_while_the_trigger_is_being_delivered_resolves_after_it(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trigger a live sender is delivering is not canceled (it may arrive): its resolve
+    is written and sent after the trigger's outcome is recorded."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    release = threading.Event()
+    receiver.script = [("hold", release)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            close(hot.dsn, iid)
+            assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+                ("trigger", "pending"),
+                ("resolve", "pending"),
+            ]
+        finally:
+            release.set()
+        assert running.result(timeout=60).sent == 2
+    assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
+
+
+def test_closing_a_merged_incident_resolves_every_dedup_key_it_inherited(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Predecessors that each paged under their own dedup key merged into one incident:
+    one row per key carried over, the others stayed under their old ids, and closing the
+    successor resolved one dedup key: the other PagerDuty alerts stayed open for ever."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    assert drain(hot, config).sent == 1
+    with psycopg.connect(hot.dsn) as conn:
+        for old in ("inc-x", "inc-a", "inc-b"):  # each paged, at the successor's severity
+            conn.execute(
+                "INSERT INTO alert_outbox (incident_id, dedup_key, route, destination, event,"
+                " severity, incident, status, attempts) SELECT %s, %s, route, destination,"
+                " event, severity, incident, 'sent', 1 FROM alert_outbox WHERE incident_id = %s",
+                (old, old, iid),
+            )
+        outbox.record_upsert(conn, [], {"inc-x": "inc-a"}, config)  # inc-x stays behind
+        outbox.record_upsert(conn, [], {"inc-a": iid, "inc-b": iid}, config)
+    close(hot.dsn, iid)
+    drain(hot, config)
+    resolves = sorted(key for action, key in pd_events(receiver) if action == "resolve")
+    assert resolves == sorted([iid, "inc-a", "inc-b", "inc-x"])
+    with psycopg.connect(hot.dsn) as conn:  # the same close written again: nothing more
+        assert outbox.record_change(conn, iid, "open", "resolved", config) == 0
+    triggers = [r for r in outbox_rows(hot.dsn) if r["event"] == "trigger"]
+    assert [(r["incident_id"], r["successor_id"]) for r in triggers] == [
+        (iid, None),
+        ("inc-x", iid),  # a predecessor's predecessor follows the chain
+        ("inc-a", iid),
+        ("inc-b", iid),
+    ]
+
+
+def test_an_engine_write_does_not_wait_for_a_slow_delivery(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender held its claim's row locks for its whole round, each message up to its
+    timeout: the engine's carry-over of those rows waited behind a slow receiver. Now the
+    claim is a lease taken in a short transaction and delivery holds no lock."""
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    row = {"id": "inc-a", "rule": "r", "severity": "high", "client_ip": "10.0.0.1"}
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.record_upsert(conn, [row], {}, config) == 1
+    release = threading.Event()
+    receiver.script = [("hold", release)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)  # the sender is delivering, the receiver holds its answer
+            with psycopg.connect(hot.dsn) as conn:
+                conn.execute("SET lock_timeout = '1s'")  # a wait is an error, not a delay
+                outbox.record_upsert(conn, [], {"inc-a": "inc-b"}, config)
+        finally:
+            release.set()
+        assert running.result(timeout=60).sent == 1
+    [stored] = outbox_rows(hot.dsn)
+    assert (stored["incident_id"], stored["status"], stored["claimed_by"]) == (
+        "inc-b",
+        "sent",
+        None,
+    )
+
+
+def test_a_lease_holds_while_its_session_lives_and_until_it_runs_out(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows another live sender leased are not claimed; once its lease runs out they are
+    (a hung sender delays, never loses, a notification)."""
+    config = configure(
+        monkeypatch, tmp_path, webhook_routes(), {"HOOK_URL": receiver.url, "HOOK_SECRET": SECRET}
+    )
+    row = {"id": "inc-a", "rule": "r", "severity": "high", "client_ip": "10.0.0.1"}
+    with psycopg.connect(hot.dsn) as conn:
+        assert outbox.record_upsert(conn, [row], {}, config) == 1
+    with psycopg.connect(hot.dsn, autocommit=True) as other:  # a live session's lease
+        other.execute(
+            "UPDATE alert_outbox SET claimed_by = pg_backend_pid(),"
+            " claimed_until = now() + interval '1 hour'"
+        )
+        assert drain(hot, config).sent == 0
+        other.execute("UPDATE alert_outbox SET claimed_until = now() - interval '1 second'")
+        assert drain(hot, config).sent == 1
+    assert [r["status"] for r in outbox_rows(hot.dsn)] == ["sent"]
+    assert len(receiver.requests) == 1
+
+
+def test_a_reopened_incident_whose_unsent_trigger_was_canceled_notifies_again(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing cancels a trigger never sent and writes no resolve: the canceled trigger
+    marks the close, so the reopened incident is a new state (a new epoch), not a repeat."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    close(hot.dsn, iid)
+    assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [("trigger", "canceled")]
+    with psycopg.connect(hot.dsn) as conn:  # its group's new run reopens it
+        conn.execute("UPDATE incidents SET status = 'open' WHERE id = %s", (iid,))
+        assert outbox.record_upsert(conn, [{"id": iid}], {}, config) == 1
+    assert drain(hot, config).sent == 1
+    assert pd_events(receiver) == [("trigger", iid)]
+    assert [(r["epoch"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+        (0, "canceled"),
+        (1, "sent"),
+    ]

@@ -1,3 +1,4 @@
--- Rate-limited: later, without counting an attempt.
-UPDATE alert_outbox SET next_attempt_at = now() + %(delay)s::interval
+-- Rate-limited: later, without counting an attempt; the claim released.
+UPDATE alert_outbox
+SET next_attempt_at = now() + %(delay)s::interval, claimed_by = NULL, claimed_until = NULL
 WHERE id = ANY(%(ids)s::bigint[])
