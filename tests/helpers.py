@@ -3,7 +3,10 @@
 import json
 import os
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from soc_platform.hot.store import HotStore
 
 
 def waf_event(
@@ -58,3 +61,12 @@ def clean_environ() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("SOC_", "MEILI_", "DAGSTER_", "PYICEBERG_"))
     }
+
+
+def load_events(hot: "HotStore", events: list[dict[str, Any]]) -> None:
+    """Parse ``events`` (the seed's format) and load them into the hot store."""
+    from soc_platform.parsing import get_parser, split_lines
+
+    block = split_lines(to_jsonl(events).encode())
+    result = get_parser("waf_json")(block, "test.jsonl", datetime.now(UTC))
+    hot.load_events(result.events)

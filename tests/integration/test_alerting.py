@@ -24,10 +24,10 @@ from soc_platform.correlation.detection import default_detection
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine
 from soc_platform.incidents.lifecycle import Change, apply_change
-from soc_platform.parsing import get_parser, split_lines
 from soc_platform.settings import load_settings
 from tests.alertkit import Receiver, http_receiver, smtp_receiver
-from tests.helpers import sqli_burst, to_jsonl
+from tests.helpers import load_events as load
+from tests.helpers import sqli_burst
 
 DAY = date(2026, 3, 10)
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -159,12 +159,6 @@ routes:
     destinations: [hook]
 {route_extra}
 """
-
-
-def load(hot: HotStore, events: list[dict[str, Any]]) -> None:
-    block = split_lines(to_jsonl(events).encode())
-    result = get_parser("waf_json")(block, "test.jsonl", datetime.now(UTC))
-    hot.load_events(result.events)
 
 
 def incident(hot: HotStore, ip: str = "198.51.100.7", at: datetime = NOON) -> str:

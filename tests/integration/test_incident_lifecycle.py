@@ -22,6 +22,7 @@ from soc_platform.incidents.lifecycle import (
     get_incident,
 )
 from soc_platform.parsing import get_parser, split_lines
+from tests.helpers import load_events as load
 from tests.helpers import sqli_burst, to_jsonl
 
 DAY = date(2026, 3, 10)
@@ -34,12 +35,6 @@ def hot(pg_dsn: str) -> HotStore:
     store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))  # fixed past dates
     store.setup()
     return store
-
-
-def load(hot: HotStore, events: list[dict[str, Any]]) -> None:
-    block = split_lines(to_jsonl(events).encode())
-    result = get_parser("waf_json")(block, "test.jsonl", datetime.now(UTC))
-    hot.load_events(result.events)
 
 
 def one_incident(hot: HotStore, ip: str = "198.51.100.7", at: datetime = NOON) -> str:

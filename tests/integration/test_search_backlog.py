@@ -5,7 +5,6 @@ backend's drain empties it; analyst notes are searchable in the embedded backend
 
 import os
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pytest
@@ -16,10 +15,10 @@ from soc_platform.hot.embedded import free_port
 from soc_platform.hot.store import HotPolicy, HotStore
 from soc_platform.incidents import engine, search_queue
 from soc_platform.incidents.lifecycle import Change, apply_change
-from soc_platform.parsing import get_parser, split_lines
 from soc_platform.search import backlog
 from soc_platform.search.backends import EmbeddedSearch, MeilisearchSearch
-from tests.helpers import sqli_burst, to_jsonl
+from tests.helpers import load_events as load
+from tests.helpers import sqli_burst
 
 DAY = date(2026, 3, 10)
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -32,12 +31,6 @@ def hot(pg_dsn: str) -> HotStore:
     store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))  # fixed past dates
     store.setup()
     return store
-
-
-def load(hot: HotStore, events: list[dict[str, Any]]) -> None:
-    block = split_lines(to_jsonl(events).encode())
-    result = get_parser("waf_json")(block, "test.jsonl", datetime.now(UTC))
-    hot.load_events(result.events)
 
 
 def queued(dsn: str) -> list[tuple[str, str]]:
