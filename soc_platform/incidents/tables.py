@@ -85,7 +85,6 @@ def _search_sql(sort: str, window: int | None = None) -> pgsql.Composed:
 #: the planner settings of the typo lookup (search_typo.sql): its trigram index, never a
 #: scan of the vocabulary (a table scan, or a whole b-tree of it read as a bitmap)
 TYPO_PLANNER = "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexonlyscan = off"
-TYPO_PLANNER_RESET = "RESET enable_seqscan; RESET enable_indexonlyscan"
 #: how long a connection's database keeps its search statistics (search_stats.sql) cached
 SEARCH_STATS_TTL = 60.0
 _search_stats: dict[str, tuple[float, "SearchStats"]] = {}
@@ -153,10 +152,12 @@ def _search_tsquery(cur: psycopg.Cursor[Any], terms: Sequence[str]) -> SearchTer
             # the planner cannot estimate a trigram match and would read the whole
             # vocabulary, computing the similarity of every word (by a scan of the table or
             # of a b-tree of it: 80 ms at 15,000 words): use the trigram index (2 ms)
-            cur.execute(TYPO_PLANNER)
-            cur.execute(sql.query("search_typo"), {"term": row["term"], "stem": row["stem"]})
-            found = cur.fetchone()
-            cur.execute(TYPO_PLANNER_RESET)
+            # (in a savepoint rolled back, or a transaction on an autocommit connection: the
+            # settings end with it, and the caller's own settings are left as they were)
+            with cur.connection.transaction(force_rollback=True):
+                cur.execute(TYPO_PLANNER)
+                cur.execute(sql.query("search_typo"), {"term": row["term"], "stem": row["stem"]})
+                found = cur.fetchone()
             tsq = found["tsq"] if found else None
             if not tsq:
                 return None
@@ -645,7 +646,9 @@ class IncidentTables(HotBase):
                 # at a cost that does not grow with the table
                 cur.execute(_search_sql(sort, window), params)
                 rows = cur.fetchall()
-            if len(rows) < limit and (window is None or window < (found.total or 0) + 1):
+            # fewer than the limit: the whole table (the incident count in the statistics
+            # may be stale, so a window is never taken for the whole table)
+            if len(rows) < limit:
                 cur.execute(_search_sql(sort), params)
                 rows = cur.fetchall()
             return [incident_from_row(r) for r in rows]

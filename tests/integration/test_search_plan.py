@@ -5,6 +5,7 @@ over the whole table gives; and the estimate sees a prefix of many rare words ("
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -161,3 +162,54 @@ def test_a_typo_is_looked_up_in_the_trigram_index(hot: HotStore) -> None:
         # the incidents' index keeps fast update, with a small pending list
         cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'incidents_search_tsv_idx'")
         assert "gin_pending_list_limit=256" in (cur.fetchone() or [[]])[0]
+
+
+def test_a_window_never_stands_for_the_whole_table_on_stale_statistics(pg_dsn: str) -> None:
+    """The statistics counted 60 incidents; 600 newer ones arrived since (no ANALYZE yet):
+    a window the size of the old count holds none of the old matches, and the search must
+    still find them in the whole table."""
+    store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
+    store.setup()
+    sqli, xss = PACK.rules.rule("waf-sqli-burst"), PACK.rules.rule("waf-xss-burst")
+
+    def incident(rule: Any, k: int, minutes_ago: int) -> Incident:
+        ip = f"10.{k // 250}.{k % 250}.1"
+        window = T_END - timedelta(minutes=minutes_ago)
+        match = {
+            "group_key": ip,
+            "sources": [ip],
+            "source_count": 1,
+            "window_start": window,
+            "start_time": window,
+            "end_time": window + timedelta(seconds=60),
+            "event_count": 50,
+            "blocked_count": 50,
+            "rule_ids": ["942100"],
+            "targets": ["shop.example.com/p"],
+        }
+        return build_incident(rule, match, window_end=window + rule.timespan, context=PACK.context)
+
+    old = [incident(sqli, k, 20_000 + k) for k in range(60)]
+    store.upsert_incidents(old, [search_text(i) for i in old])
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE incidents SET (autovacuum_enabled = false)")
+        conn.execute("ANALYZE incidents")
+    search = EmbeddedSearch(store)
+    assert len(search.search("sql injection", limit=20)) == 20  # the statistics are read
+    new = [incident(xss, 1000 + k, 1 + k) for k in range(600)]
+    store.upsert_incidents(new, [search_text(i) for i in new])
+    found = search.search("sql injection", limit=20)
+    assert [h.id for h in found] == [i.id for i in old[:20]]
+
+
+def test_the_typo_lookup_leaves_the_callers_settings_as_they_were(hot: HotStore) -> None:
+    with psycopg.connect(hot.dsn, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # the caller's own, for its session
+        hits = EmbeddedSearch(hot, conn).search("injecton")
+        assert hits
+        assert conn.execute("SHOW enable_seqscan").fetchone() == ("off",)
+        assert conn.execute("SHOW enable_indexonlyscan").fetchone() == ("on",)
+    with hot.connect() as conn:  # in a transaction: the settings end with the lookup
+        assert EmbeddedSearch(hot, conn).search("injecton")
+        assert conn.execute("SHOW enable_seqscan").fetchone() == ("on",)
+        assert conn.execute("SHOW enable_indexonlyscan").fetchone() == ("on",)
