@@ -16,8 +16,8 @@ The embedded backend's index is the incidents table itself: the engine queues al
 (the write path does not depend on the configured backend) and its drain drops the entries.
 """
 
-from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -122,6 +122,24 @@ Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 ListIncidents = Callable[[Sequence[str]], "list[Incident]"]
 
 
+@contextmanager
+def _drain_lock(connect: Connect, wait: bool) -> Iterator[bool]:
+    """Hold the backlog's session lock (lock_search_backlog.sql) on a connection of its own;
+    yields whether it was taken (``wait=False``: not when another drain holds it)."""
+    with connect() as conn:
+        row = conn.execute(
+            sql.query("lock_search_backlog" if wait else "try_lock_search_backlog")
+        ).fetchone()
+        conn.commit()  # a session lock: no transaction is held open while the drain runs
+        taken = wait or bool(row and row[0])
+        try:
+            yield taken
+        finally:
+            if taken:
+                conn.execute(sql.query("unlock_search_backlog"))
+                conn.commit()
+
+
 def drain(
     connect: Connect,
     list_incidents: ListIncidents,
@@ -129,11 +147,28 @@ def drain(
     *,
     ids: Sequence[str] | None = None,
     batch: int = BATCH,
+    wait: bool = True,
 ) -> DrainReport:
     """Send the backlog (``ids``: only those incidents' entries) to ``backend``, oldest
-    first, in batches, up to the entries queued when the drain began. Raises the backend's
-    :class:`~soc_platform.errors.SearchBackendError` with the entries of the failed batch
-    (and after) still queued."""
+    first, in batches, up to the entries queued when the drain began. One drain at a time
+    (two sending the same incident could land the older document last, the queue empty):
+    ``wait=False`` returns at once, sending nothing, when another drain runs. Raises the
+    backend's :class:`~soc_platform.errors.SearchBackendError` with the entries of the failed
+    batch (and after) still queued."""
+    with _drain_lock(connect, wait) as taken:
+        if not taken:
+            return DrainReport(backend.name)
+        return _drain(connect, list_incidents, backend, ids=ids, batch=batch)
+
+
+def _drain(
+    connect: Connect,
+    list_incidents: ListIncidents,
+    backend: "SearchBackend",
+    *,
+    ids: Sequence[str] | None,
+    batch: int,
+) -> DrainReport:
     report = DrainReport(backend.name)
     with connect() as conn:
         before = summary(conn)
@@ -170,7 +205,7 @@ def drain(
 
 
 def drain_store(
-    hot: "HotStore", search: "SearchBackend", ids: Sequence[str] | None = None
+    hot: "HotStore", search: "SearchBackend", ids: Sequence[str] | None = None, wait: bool = True
 ) -> DrainReport:
     """:func:`drain` over the hot store's database; the report counts what is left."""
     report = drain(
@@ -178,6 +213,7 @@ def drain_store(
         lambda wanted: hot.list_incidents(ids=wanted, limit=len(wanted)),
         search,
         ids=ids,
+        wait=wait,
     )
     with hot.connect() as conn:
         report.pending = summary(conn).pending
@@ -185,13 +221,13 @@ def drain_store(
 
 
 def catch_up(
-    hot: "HotStore", search: "SearchBackend", ids: Sequence[str] | None = None
+    hot: "HotStore", search: "SearchBackend", ids: Sequence[str] | None = None, wait: bool = True
 ) -> DrainReport:
     """:func:`drain_store`, but a backend that cannot take the backlog is reported
     (``error``, ``pending``), not raised: the incidents are stored, the next drain sends
     them."""
     try:
-        return drain_store(hot, search, ids)
+        return drain_store(hot, search, ids, wait)
     except SearchBackendError as exc:
         report = DrainReport(search.name, error=str(exc))
     with hot.connect() as conn:
@@ -210,6 +246,7 @@ def pending_line(report: DrainReport) -> str:
 def index_change(hot: "HotStore", search: "SearchBackend", incident_id: str) -> str:
     """After an analyst's change committed (CLI ``incident ...``, the UI's change action):
     that incident's entry sent now, best effort. Returns the pending line when the backend
-    could not take it (the change stays committed, the backlog keeps it), else ""."""
-    report = catch_up(hot, search, [incident_id])
+    could not take it (the change stays committed, the backlog keeps it), else "". While
+    another drain runs, the entry stays queued for the next one (no waiting here)."""
+    report = catch_up(hot, search, [incident_id], wait=False)
     return pending_line(report) if report.error else ""
