@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 COOKIE = "soc_session"
 LOGIN_COOKIE = "soc_login_csrf"
 EVENTS_PAGE = 50
+#: the last page of an incident's events the page offers (50,000 events)
+MAX_EVENT_PAGE = 999
 #: the columns of the incident page's events (the hot store's ``ui_events`` query)
 EVENT_COLUMNS = (*PAGE_COLUMNS, "source_country", "source_as_number")
 FACETS = ("status", "severity", "rule", "tactic", "technique", "host", "country", "asn")
@@ -247,7 +249,8 @@ def create_app(hot: HotStore, search: SearchBackend, lake: "Lake | None" = None)
 
     @guarded("read")
     async def incident(request: Request, session: Session) -> Response:
-        page = max(0, _int(request.query_params.get("page"), 0))
+        # bounded: a page is read as the first (page + 1) * EVENTS_PAGE events' keys
+        page = min(max(0, _int(request.query_params.get("page"), 0)), MAX_EVENT_PAGE)
         view = await run_in_threadpool(incident_view, request.path_params["id"], page)
         if view is None:
             return render(request, "error.html", 404, session=session, message="no such incident")

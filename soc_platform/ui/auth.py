@@ -32,8 +32,16 @@ def check_role(role: str) -> str:
 
 
 def check_name(name: str) -> str:
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
-        raise AuthError(f"user name {name!r} is not valid: 1-64 letters, digits and . _ - @ only")
+    if (
+        not name
+        or len(name) > 64
+        or not all(c.isalnum() or c in "._-@" for c in name)
+        or not any(c.isalnum() for c in name)  # "." and "..": a path segment of the UI's URLs
+    ):
+        raise AuthError(
+            f"user name {name!r} is not valid: 1-64 letters, digits and . _ - @ only, "
+            "with at least one letter or digit"
+        )
     if name.lower() == "system":  # the incident engine's name in the audit trail
         raise AuthError("user name 'system' is reserved for the incident engine")
     return name

@@ -99,6 +99,8 @@ def test_add_user_with_the_commands_rules(admin_ui: tuple[Server, Accounts]) -> 
         "exists": ({"name": "bob", "role": "admin", "password": "x" * 12}, "exists"),
         "role": ({"name": "carol", "role": "root", "password": "x" * 12}, "role 'root' unknown"),
         "name": ({"name": "car ol", "role": "viewer", "password": "x" * 12}, "not valid"),
+        # a path segment of /admin/users/{name}/...: the browser would make it /admin/...
+        "dots": ({"name": "..", "role": "viewer", "password": "x" * 12}, "not valid"),
     }
     for form, why in refused.values():
         assert why in post(ada, "/admin/users", form)
