@@ -785,3 +785,112 @@ def test_a_reopened_incident_whose_unsent_trigger_was_canceled_notifies_again(
         (0, "canceled"),
         (1, "sent"),
     ]
+
+
+def two_route_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, receiver: Receiver
+) -> AlertConfig:
+    """Route A pages PagerDuty for high incidents (repeating hourly); route B sends every
+    incident to a webhook."""
+    routes = f"""
+destinations:
+  oncall: {{type: pagerduty, url: "{receiver.url}/v2/enqueue", routing_key_env: PD_KEY}}
+  hook: {{type: webhook, url_env: HOOK_URL}}
+routes:
+  - name: page
+    match: {{severity: high}}
+    destinations: [oncall]
+    repeat_interval: 1h
+  - name: all
+    match: {{severity: informational}}
+    destinations: [hook]
+"""
+    env = {"PD_KEY": "R0UTINGKEY", "HOOK_URL": f"{receiver.url}/hook"}
+    return configure(monkeypatch, tmp_path, routes, env)
+
+
+def hook_events(receiver: Receiver) -> list[str]:
+    return [
+        n["event"]
+        for r in receiver.requests
+        if r.path == "/hook"
+        for n in r.json()["notifications"]
+    ]
+
+
+def reopen(dsn: str, incident_id: str, severity: str, config: AlertConfig, at: datetime) -> int:
+    """Its group's new run reopens it (at ``severity``): the engine's upsert."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "UPDATE incidents SET status = 'open', severity = %s WHERE id = %s",
+            (severity, incident_id),
+        )
+        return outbox.record_upsert(conn, [{"id": incident_id}], {}, config, now=at)
+
+
+def test_each_resolve_is_numbered_by_its_own_key_so_a_later_close_is_not_dropped(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One epoch for every resolve of a close (the highest trigger epoch of any
+    destination): PagerDuty's repeats took epochs 0-3, the webhook's reopened trigger was
+    epoch 1, and the second close's webhook resolve took epoch 3, which the first close
+    had already used: dropped by the unique key, the webhook's alert never resolved."""
+    config = two_route_config(monkeypatch, tmp_path, receiver)
+    iid = incident(hot)
+    start = datetime.now(UTC)
+    reopen(hot.dsn, iid, "high", config, start)
+    for hours in (1, 2, 3):  # PagerDuty repeats: epochs 1, 2, 3
+        reopen(hot.dsn, iid, "high", config, start + timedelta(hours=hours, minutes=1))
+    drain(hot, config)
+    close(hot.dsn, iid)
+    drain(hot, config)
+    assert hook_events(receiver)[-1] == "resolve"
+    assert hook_events(receiver).count("resolve") == 1
+    assert reopen(hot.dsn, iid, "medium", config, start + timedelta(hours=5)) == 1  # hook
+    drain(hot, config)
+    close(hot.dsn, iid)
+    drain(hot, config)
+    assert hook_events(receiver)[-2:] == ["trigger", "resolve"]
+    assert hook_events(receiver).count("resolve") == 2
+    resolves = [
+        (r["destination"], r["epoch"], r["status"])
+        for r in outbox_rows(hot.dsn)
+        if r["event"] == "resolve"
+    ]
+    assert resolves == [("hook", 0, "sent"), ("oncall", 3, "sent"), ("hook", 1, "sent")]
+    # PagerDuty's key was resolved once, and not again (nothing triggered it since)
+    assert [a for a, _ in pd_events_at(receiver)].count("resolve") == 1
+
+
+def pd_events_at(receiver: Receiver) -> list[tuple[str, str]]:
+    return [
+        (r.json()["event_action"], r.json()["dedup_key"])
+        for r in receiver.requests
+        if r.path == "/v2/enqueue"
+    ]
+
+
+def test_a_silence_created_after_the_trigger_was_sent_does_not_hold_back_its_resolve(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silences applied to resolves too: a silence matching an incident whose trigger was
+    already sent made the close's resolve 'silenced', and the receiver's alert stayed
+    open. A silence holds triggers back only."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    assert drain(hot, config).sent == 1
+    with psycopg.connect(hot.dsn) as conn:
+        outbox.add_silence(
+            conn, {"client_ip": "198.51.100.0/24"}, timedelta(hours=1), "maintenance", "bob"
+        )
+    close(hot.dsn, iid)
+    assert drain(hot, config).sent == 1
+    assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
+    assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+        ("trigger", "sent"),
+        ("resolve", "sent"),
+    ]
+    incident(hot, ip="198.51.100.9")  # a new incident the silence matches: held back
+    assert outbox_rows(hot.dsn)[-1]["status"] == "silenced"
