@@ -894,3 +894,111 @@ def test_a_silence_created_after_the_trigger_was_sent_does_not_hold_back_its_res
     ]
     incident(hot, ip="198.51.100.9")  # a new incident the silence matches: held back
     assert outbox_rows(hot.dsn)[-1]["status"] == "silenced"
+
+
+def lease_left(dsn: str, outbox_id: int) -> float:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM claimed_until - now()) FROM alert_outbox WHERE id = %s",
+            (outbox_id,),
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    return float(row[0])
+
+
+def test_a_message_is_not_sent_on_a_lease_about_to_run_out(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round could outlast its lease while its session lived (one SMTP message is several
+    socket operations): another sender claimed and sent the same rows. Now before each
+    message the sender checks its lease; with less than the margin left it releases the
+    rest of the round and claims again with a new lease."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    first = incident(hot)
+    second = incident(hot, ip="203.0.113.9")
+    [dest] = config.destinations.values()
+    margin = 2 * dest.timeout + 30  # sender.lease_margin: several socket operations
+    one, two = threading.Event(), threading.Event()
+    receiver.script = [("hold", one), ("hold", two)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            with psycopg.connect(hot.dsn) as conn:  # the round's lease nearly ran out
+                conn.execute("UPDATE alert_outbox SET claimed_until = now() + interval '5 s'")
+            one.set()
+            receiver.wait_for(2)
+            second_row = outbox_rows(hot.dsn)[-1]
+            assert second_row["incident_id"] == second
+            # the second message goes out on a new lease, with more than the margin left
+            assert lease_left(hot.dsn, second_row["id"]) > margin
+        finally:
+            one.set()
+            two.set()
+        assert running.result(timeout=60).sent == 2
+    assert pd_events(receiver) == [("trigger", first), ("trigger", second)]
+
+
+def test_a_stale_sender_does_not_touch_a_row_another_sender_holds(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender whose lease had run out recorded its failed attempt on a row another sender
+    had claimed meanwhile: it cleared that sender's claim (a third could claim it too).
+    Now every update after a delivery names the session that holds the row."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    incident(hot)
+    release = threading.Event()
+    receiver.script = [("hold", release, 500)]
+    with psycopg.connect(hot.dsn, autocommit=True) as other, ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            other.execute(  # the lease ran out and another (live) sender claimed the row
+                "UPDATE alert_outbox SET claimed_by = pg_backend_pid(),"
+                " claimed_until = now() + interval '1 hour'"
+            )
+        finally:
+            release.set()
+        assert running.result(timeout=60).failed == 1
+        [row] = outbox_rows(hot.dsn)
+        other_pid = other.execute("SELECT pg_backend_pid()").fetchone()
+        assert other_pid is not None
+        assert (row["status"], row["attempts"], row["claimed_by"]) == ("pending", 0, other_pid[0])
+
+
+def test_a_trigger_canceled_while_being_delivered_is_resolved_after_it(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease of a trigger being delivered ran out, the incident closed: the cancel took
+    the trigger (never attempted: no resolve), then the sender recorded it sent: a
+    PagerDuty alert nothing resolved. Now recording a delivered trigger that was canceled
+    meanwhile writes its key's resolve, sent after it."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    release = threading.Event()
+    receiver.script = [("hold", release)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            with psycopg.connect(hot.dsn) as conn:  # the lease ran out mid-delivery
+                conn.execute("UPDATE alert_outbox SET claimed_until = now() - interval '1 s'")
+            close(hot.dsn, iid)
+            assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+                ("trigger", "canceled")
+            ]
+        finally:
+            release.set()
+        running.result(timeout=60)
+    drain(hot, config)
+    assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
+    assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+        ("trigger", "sent"),
+        ("resolve", "sent"),
+    ]
