@@ -18,6 +18,7 @@ import jsonschema
 import psycopg
 import pytest
 
+from soc_platform import sql
 from soc_platform.alerts import outbox, policy, sender
 from soc_platform.alerts.routes import AlertConfig
 from soc_platform.correlation.detection import default_detection
@@ -1002,3 +1003,47 @@ def test_a_trigger_canceled_while_being_delivered_is_resolved_after_it(
         ("trigger", "sent"),
         ("resolve", "sent"),
     ]
+
+
+def test_migration_0012_keeps_a_unique_key_throughout_and_moves_old_resolves_aside(
+    pg_dsn: str, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two upgrade defects of migration 0012. Its statements run one by one on
+    TimescaleDB, and it dropped the old unique key before creating the two that replace
+    it. And resolves the old code wrote (numbered by counting every resolve of the
+    incident) could hold the number a later close now gives a key's resolve: that resolve
+    was dropped. Now the new keys come first, the old resolves move to negative epochs,
+    and a re-run of the migration (a failed one is re-run whole) leaves them there."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
+    store.setup(target_version=11)
+    iid = incident(store)
+    with psycopg.connect(pg_dsn) as conn:
+        # the old code's history: paged, resolved under the number 1 (its other
+        # destination's resolve was counted first), reopened and paged in epoch 1
+        conn.execute("UPDATE alert_outbox SET status = 'sent', attempts = 1")
+        conn.execute(
+            "INSERT INTO alert_outbox (incident_id, dedup_key, route, destination, event,"
+            " severity, epoch, incident, status, attempts) SELECT incident_id, dedup_key,"
+            " route, destination, e.event, severity, 1, incident, 'sent', 1"
+            " FROM alert_outbox, (VALUES ('resolve'), ('trigger')) AS e(event)"
+            " WHERE incident_id = %s",
+            (iid,),
+        )
+    [migration] = [m for m in sql.migrations("plain") if m.version == 12]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for label, statement in migration.statements:  # one by one, as on TimescaleDB
+            conn.execute(statement)
+            row = conn.execute(
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'alert_outbox'::regclass"
+                " AND indisunique AND NOT indisprimary"
+            ).fetchone()
+            assert row is not None and row[0] >= 1, f"no unique key after {label}"
+    store.setup()  # 0012 not recorded: applied again, whole
+    assert [r["epoch"] for r in outbox_rows(pg_dsn) if r["event"] == "resolve"] == [-2]
+    close(pg_dsn, iid)
+    assert [(r["event"], r["epoch"]) for r in outbox_rows(pg_dsn)][-1] == ("resolve", 1)
+    drain(store, config)
+    assert pd_events(receiver) == [("resolve", iid)]
