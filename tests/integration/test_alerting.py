@@ -999,10 +999,12 @@ def test_a_trigger_canceled_while_being_delivered_is_resolved_after_it(
         running.result(timeout=60)
     drain(hot, config)
     assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
-    assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+    rows = outbox_rows(hot.dsn)
+    assert [(r["event"], r["status"]) for r in rows] == [
         ("trigger", "sent"),
         ("resolve", "sent"),
     ]
+    assert rows[1]["incident"]["status"] == "resolved"  # the incident as it is now
 
 
 def test_migration_0012_keeps_a_unique_key_throughout_and_moves_old_resolves_aside(

@@ -4,6 +4,7 @@
 -- incident closed) did reach its destination: its key's resolve is written here, after
 -- it, unless the incident is open again (its next close resolves the key). A resolve of
 -- that key and epoch already sent (possibly before this trigger arrived) is sent again.
+-- The resolve carries the incident as it is now (closed), as a close's resolves do.
 WITH before AS (
     SELECT id, status FROM alert_outbox WHERE id = ANY(%(ids)s::bigint[]) FOR UPDATE
 ),
@@ -23,7 +24,8 @@ resolves AS (
     SELECT DISTINCT ON (COALESCE(s.successor_id, s.incident_id), s.destination, s.dedup_key,
                         s.epoch)
            COALESCE(s.successor_id, s.incident_id), s.dedup_key, s.route, s.destination,
-           'resolve', s.severity, s.epoch, s.group_key, s.incident, 'pending', now()
+           'resolve', i.severity, s.epoch, s.group_key, to_jsonb(i) - 'search_doc',
+           'pending', now()
     FROM sent AS s
     JOIN incidents AS i ON i.id = COALESCE(s.successor_id, s.incident_id)
     WHERE s.was = 'canceled' AND s.event = 'trigger'
