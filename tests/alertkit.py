@@ -30,7 +30,8 @@ class Request:
 class Receiver:
     """``script``: answers in order (then 200): an int status, ``(status, reason)``,
     ``("429", seconds)`` for Retry-After, ``("stall", seconds)``, ``("hold", event)``
-    (answer 200 once the test sets the ``threading.Event``), or ``"garbage"`` (a reply
+    (answer 200 once the test sets the ``threading.Event``; ``("hold", event, 500)``: that
+    status), or ``"garbage"`` (a reply
     that is not HTTP)."""
 
     url: str
@@ -73,7 +74,7 @@ def http_receiver() -> Iterator[Receiver]:
                 return
             if isinstance(action, tuple) and action[0] == "hold":
                 action[1].wait(60)
-                status = 200
+                status = int(action[2]) if len(action) > 2 else 200
             elif isinstance(action, tuple) and action[0] == "stall":
                 time.sleep(float(action[1]))
                 status = 200

@@ -95,11 +95,14 @@ def _insert(
     params = []
     for intent in intents:
         snapshot = snapshots[intent.incident_id]
+        # silences hold triggers back; a resolve is written only for a key whose trigger
+        # may have reached its destination, so silencing it would leave that alert open
         silence = next(
             (
                 s
                 for s in silences
-                if silence_matches(s.matchers, snapshot, intent.route, intent.destination)
+                if intent.event == "trigger"
+                and silence_matches(s.matchers, snapshot, intent.route, intent.destination)
             ),
             None,
         )
@@ -196,8 +199,8 @@ def record_change(
     """A lifecycle change: closing an incident (resolved, false positive) cancels its
     triggers not yet sent (its own and those merged predecessors left behind with it as
     their successor), then writes a ``resolve`` for every (destination, dedup key) a
-    trigger of them may have reached (sent, being delivered, attempted; not silenced).
-    Returns how many intents were written."""
+    trigger of them may have reached (sent, being delivered, attempted; not silenced),
+    numbered by that key's latest trigger epoch. Returns how many intents were written."""
     config = config or active_config()
     if config is None or new_status not in CLOSED or old_status in CLOSED:
         return 0
@@ -205,11 +208,6 @@ def record_change(
     if not found:
         return 0
     snapshot = _json_ready(found[0])
-    # the resolves' epoch: the incident's latest trigger epoch (a reopened incident
-    # triggers in a new epoch), so the same close written twice is one resolve per key
-    epoch = max(
-        (p["epoch"] for p in _priors(conn, [incident_id]) if p["event"] == "trigger"), default=0
-    )
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql.query("alert_cancel_triggers"), {"id": incident_id})
         cur.execute(sql.query("alert_resolve_keys"), {"id": incident_id})
@@ -222,7 +220,7 @@ def record_change(
             destination=k["destination"],
             event="resolve",
             severity=str(snapshot.get("severity", "")),
-            epoch=epoch,
+            epoch=int(k["epoch"]),  # its own key's latest trigger epoch
             group_key=k["group_key"],
         )
         for k in keys

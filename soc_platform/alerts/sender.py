@@ -8,7 +8,11 @@ backoff with jitter) or dead. No lock is held while a receiver answers, so an en
 that carries notifications over never waits for one. A sender killed after a delivery and
 before its record leaves the intents pending, leased by a session that is gone: the next
 sender claims them at once and sends them again with the same outbox id and dedup key (at
-most a resend, never a loss).
+most a resend, never a loss). Before each message the sender checks its lease in the
+database: with less than :func:`lease_margin` left (or a row no longer its own) it
+releases the rest of the round and claims again, so a lease does not run out while a
+message is on its way; every update after a delivery is made only to rows the session
+still holds.
 """
 
 import json
@@ -160,9 +164,17 @@ def _groups(
 
 def lease_for(config: AlertConfig, batch: int) -> timedelta:
     """How long a claim holds while its session lives: a round's worst case (every
-    message waiting out the slowest destination's timeout) and a minute."""
+    message waiting out the slowest destination's timeout), a minute, and more than
+    :func:`lease_margin` of any destination (so a fresh lease always covers one message)."""
     slowest = max((d.timeout for d in config.destinations.values()), default=10.0)
-    return timedelta(seconds=60 + batch * slowest)
+    return timedelta(seconds=60 + (batch + 2) * slowest)
+
+
+def lease_margin(dest: Destination) -> timedelta:
+    """The lease a message to ``dest`` needs left before it is sent: one message is
+    several socket operations (an SMTP session: connect, STARTTLS, login, data), each up
+    to the timeout, so twice the timeout and half a minute."""
+    return timedelta(seconds=2 * dest.timeout + 30)
 
 
 def drain(
@@ -205,7 +217,8 @@ def _round(
         return 0
     attempts = {r["id"]: int(r["attempts"]) for r in rows}
     secrets = config.secret_values
-    for dest, group in _groups(rows, config):
+    groups = list(_groups(rows, config))
+    for at, (dest, group) in enumerate(groups):
         ids = [n.outbox_id for n in group]
         if dest is None:
             conn.execute(
@@ -222,6 +235,13 @@ def _round(
             )
             report.deferred += len(ids)
             continue
+        if not _lease_holds(conn, ids, lease_margin(dest)):
+            # the lease could run out during this message (another sender would claim
+            # and send its rows again, a close cancel a trigger being delivered): the
+            # rest of the round is released and the next round claims with a new lease
+            rest = [n.outbox_id for _, g in groups[at:] for n in g]
+            conn.execute(sql.query("alert_release"), {"ids": rest})
+            return len(rows)
         recent[dest.name] = used + 1
         try:
             outcome = send(dest, config, group)
@@ -278,6 +298,15 @@ def _round(
                 )
             cur.executemany(sql.query("alert_log_delivery"), logs)
     return len(rows)
+
+
+def _lease_holds(conn: psycopg.Connection[Any], ids: Sequence[int], margin: timedelta) -> bool:
+    """Whether this session still holds every one of ``ids`` with ``margin`` of lease left
+    (the database's clock, the one the lease was set by)."""
+    with conn.cursor() as cur:
+        cur.execute(sql.query("alert_lease_left"), {"ids": list(ids), "margin": margin})
+        row = cur.fetchone()
+    return row is not None and int(row[0]) == len(ids)
 
 
 def summary(report: SendReport) -> str:

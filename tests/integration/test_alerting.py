@@ -18,6 +18,7 @@ import jsonschema
 import psycopg
 import pytest
 
+from soc_platform import sql
 from soc_platform.alerts import outbox, policy, sender
 from soc_platform.alerts.routes import AlertConfig
 from soc_platform.correlation.detection import default_detection
@@ -785,3 +786,266 @@ def test_a_reopened_incident_whose_unsent_trigger_was_canceled_notifies_again(
         (0, "canceled"),
         (1, "sent"),
     ]
+
+
+def two_route_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, receiver: Receiver
+) -> AlertConfig:
+    """Route A pages PagerDuty for high incidents (repeating hourly); route B sends every
+    incident to a webhook."""
+    routes = f"""
+destinations:
+  oncall: {{type: pagerduty, url: "{receiver.url}/v2/enqueue", routing_key_env: PD_KEY}}
+  hook: {{type: webhook, url_env: HOOK_URL}}
+routes:
+  - name: page
+    match: {{severity: high}}
+    destinations: [oncall]
+    repeat_interval: 1h
+  - name: all
+    match: {{severity: informational}}
+    destinations: [hook]
+"""
+    env = {"PD_KEY": "R0UTINGKEY", "HOOK_URL": f"{receiver.url}/hook"}
+    return configure(monkeypatch, tmp_path, routes, env)
+
+
+def hook_events(receiver: Receiver) -> list[str]:
+    return [
+        n["event"]
+        for r in receiver.requests
+        if r.path == "/hook"
+        for n in r.json()["notifications"]
+    ]
+
+
+def reopen(dsn: str, incident_id: str, severity: str, config: AlertConfig, at: datetime) -> int:
+    """Its group's new run reopens it (at ``severity``): the engine's upsert."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "UPDATE incidents SET status = 'open', severity = %s WHERE id = %s",
+            (severity, incident_id),
+        )
+        return outbox.record_upsert(conn, [{"id": incident_id}], {}, config, now=at)
+
+
+def test_each_resolve_is_numbered_by_its_own_key_so_a_later_close_is_not_dropped(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One epoch for every resolve of a close (the highest trigger epoch of any
+    destination): PagerDuty's repeats took epochs 0-3, the webhook's reopened trigger was
+    epoch 1, and the second close's webhook resolve took epoch 3, which the first close
+    had already used: dropped by the unique key, the webhook's alert never resolved."""
+    config = two_route_config(monkeypatch, tmp_path, receiver)
+    iid = incident(hot)
+    start = datetime.now(UTC)
+    reopen(hot.dsn, iid, "high", config, start)
+    for hours in (1, 2, 3):  # PagerDuty repeats: epochs 1, 2, 3
+        reopen(hot.dsn, iid, "high", config, start + timedelta(hours=hours, minutes=1))
+    drain(hot, config)
+    close(hot.dsn, iid)
+    drain(hot, config)
+    assert hook_events(receiver)[-1] == "resolve"
+    assert hook_events(receiver).count("resolve") == 1
+    assert reopen(hot.dsn, iid, "medium", config, start + timedelta(hours=5)) == 1  # hook
+    drain(hot, config)
+    close(hot.dsn, iid)
+    drain(hot, config)
+    assert hook_events(receiver)[-2:] == ["trigger", "resolve"]
+    assert hook_events(receiver).count("resolve") == 2
+    resolves = [
+        (r["destination"], r["epoch"], r["status"])
+        for r in outbox_rows(hot.dsn)
+        if r["event"] == "resolve"
+    ]
+    assert resolves == [("hook", 0, "sent"), ("oncall", 3, "sent"), ("hook", 1, "sent")]
+    # PagerDuty's key was resolved once, and not again (nothing triggered it since)
+    assert [a for a, _ in pd_events_at(receiver)].count("resolve") == 1
+
+
+def pd_events_at(receiver: Receiver) -> list[tuple[str, str]]:
+    return [
+        (r.json()["event_action"], r.json()["dedup_key"])
+        for r in receiver.requests
+        if r.path == "/v2/enqueue"
+    ]
+
+
+def test_a_silence_created_after_the_trigger_was_sent_does_not_hold_back_its_resolve(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silences applied to resolves too: a silence matching an incident whose trigger was
+    already sent made the close's resolve 'silenced', and the receiver's alert stayed
+    open. A silence holds triggers back only."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    assert drain(hot, config).sent == 1
+    with psycopg.connect(hot.dsn) as conn:
+        outbox.add_silence(
+            conn, {"client_ip": "198.51.100.0/24"}, timedelta(hours=1), "maintenance", "bob"
+        )
+    close(hot.dsn, iid)
+    assert drain(hot, config).sent == 1
+    assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
+    assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+        ("trigger", "sent"),
+        ("resolve", "sent"),
+    ]
+    incident(hot, ip="198.51.100.9")  # a new incident the silence matches: held back
+    assert outbox_rows(hot.dsn)[-1]["status"] == "silenced"
+
+
+def lease_left(dsn: str, outbox_id: int) -> float:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM claimed_until - now()) FROM alert_outbox WHERE id = %s",
+            (outbox_id,),
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    return float(row[0])
+
+
+def test_a_message_is_not_sent_on_a_lease_about_to_run_out(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round could outlast its lease while its session lived (one SMTP message is several
+    socket operations): another sender claimed and sent the same rows. Now before each
+    message the sender checks its lease; with less than the margin left it releases the
+    rest of the round and claims again with a new lease."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    first = incident(hot)
+    second = incident(hot, ip="203.0.113.9")
+    [dest] = config.destinations.values()
+    margin = 2 * dest.timeout + 30  # sender.lease_margin: several socket operations
+    one, two = threading.Event(), threading.Event()
+    receiver.script = [("hold", one), ("hold", two)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            with psycopg.connect(hot.dsn) as conn:  # the round's lease nearly ran out
+                conn.execute("UPDATE alert_outbox SET claimed_until = now() + interval '5 s'")
+            one.set()
+            receiver.wait_for(2)
+            second_row = outbox_rows(hot.dsn)[-1]
+            assert second_row["incident_id"] == second
+            # the second message goes out on a new lease, with more than the margin left
+            assert lease_left(hot.dsn, second_row["id"]) > margin
+        finally:
+            one.set()
+            two.set()
+        assert running.result(timeout=60).sent == 2
+    assert pd_events(receiver) == [("trigger", first), ("trigger", second)]
+
+
+def test_a_stale_sender_does_not_touch_a_row_another_sender_holds(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender whose lease had run out recorded its failed attempt on a row another sender
+    had claimed meanwhile: it cleared that sender's claim (a third could claim it too).
+    Now every update after a delivery names the session that holds the row."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    incident(hot)
+    release = threading.Event()
+    receiver.script = [("hold", release, 500)]
+    with psycopg.connect(hot.dsn, autocommit=True) as other, ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            other.execute(  # the lease ran out and another (live) sender claimed the row
+                "UPDATE alert_outbox SET claimed_by = pg_backend_pid(),"
+                " claimed_until = now() + interval '1 hour'"
+            )
+        finally:
+            release.set()
+        assert running.result(timeout=60).failed == 1
+        [row] = outbox_rows(hot.dsn)
+        other_pid = other.execute("SELECT pg_backend_pid()").fetchone()
+        assert other_pid is not None
+        assert (row["status"], row["attempts"], row["claimed_by"]) == ("pending", 0, other_pid[0])
+
+
+def test_a_trigger_canceled_while_being_delivered_is_resolved_after_it(
+    hot: HotStore, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease of a trigger being delivered ran out, the incident closed: the cancel took
+    the trigger (never attempted: no resolve), then the sender recorded it sent: a
+    PagerDuty alert nothing resolved. Now recording a delivered trigger that was canceled
+    meanwhile writes its key's resolve, sent after it."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    iid = incident(hot)
+    release = threading.Event()
+    receiver.script = [("hold", release)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            with psycopg.connect(hot.dsn) as conn:  # the lease ran out mid-delivery
+                conn.execute("UPDATE alert_outbox SET claimed_until = now() - interval '1 s'")
+            close(hot.dsn, iid)
+            assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+                ("trigger", "canceled")
+            ]
+        finally:
+            release.set()
+        running.result(timeout=60)
+    drain(hot, config)
+    assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
+    rows = outbox_rows(hot.dsn)
+    assert [(r["event"], r["status"]) for r in rows] == [
+        ("trigger", "sent"),
+        ("resolve", "sent"),
+    ]
+    assert rows[1]["incident"]["status"] == "resolved"  # the incident as it is now
+
+
+def test_migration_0012_keeps_a_unique_key_throughout_and_moves_old_resolves_aside(
+    pg_dsn: str, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two upgrade defects of migration 0012. Its statements run one by one on
+    TimescaleDB, and it dropped the old unique key before creating the two that replace
+    it. And resolves the old code wrote (numbered by counting every resolve of the
+    incident) could hold the number a later close now gives a key's resolve: that resolve
+    was dropped. Now the new keys come first, the old resolves move to negative epochs,
+    and a re-run of the migration (a failed one is re-run whole) leaves them there."""
+    config = configure(
+        monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
+    )
+    store = HotStore(pg_dsn, policy=HotPolicy(retention_days=0))
+    store.setup(target_version=11)
+    iid = incident(store)
+    with psycopg.connect(pg_dsn) as conn:
+        # the old code's history: paged, resolved under the number 1 (its other
+        # destination's resolve was counted first), reopened and paged in epoch 1
+        conn.execute("UPDATE alert_outbox SET status = 'sent', attempts = 1")
+        conn.execute(
+            "INSERT INTO alert_outbox (incident_id, dedup_key, route, destination, event,"
+            " severity, epoch, incident, status, attempts) SELECT incident_id, dedup_key,"
+            " route, destination, e.event, severity, 1, incident, 'sent', 1"
+            " FROM alert_outbox, (VALUES ('resolve'), ('trigger')) AS e(event)"
+            " WHERE incident_id = %s",
+            (iid,),
+        )
+    [migration] = [m for m in sql.migrations("plain") if m.version == 12]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for label, statement in migration.statements:  # one by one, as on TimescaleDB
+            conn.execute(statement)
+            row = conn.execute(
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'alert_outbox'::regclass"
+                " AND indisunique AND NOT indisprimary"
+            ).fetchone()
+            assert row is not None and row[0] >= 1, f"no unique key after {label}"
+    store.setup()  # 0012 not recorded: applied again, whole
+    assert [r["epoch"] for r in outbox_rows(pg_dsn) if r["event"] == "resolve"] == [-2]
+    close(pg_dsn, iid)
+    assert [(r["event"], r["epoch"]) for r in outbox_rows(pg_dsn)][-1] == ("resolve", 1)
+    drain(store, config)
+    assert pd_events(receiver) == [("resolve", iid)]
