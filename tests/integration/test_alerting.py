@@ -8,7 +8,8 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -183,6 +184,23 @@ def make_due(dsn: str) -> None:
 
 def drain(hot: HotStore, config: AlertConfig) -> sender.SendReport:
     return sender.drain(hot.connect, config)
+
+
+@contextmanager
+def delivering(
+    hot: HotStore, config: AlertConfig, receiver: Receiver, *answer: object
+) -> Iterator["Future[sender.SendReport]"]:
+    """A sender (a drain in a thread) in the middle of its first message: the receiver
+    holds its answer (``answer``: a status after the hold) until the block ends."""
+    release = threading.Event()
+    receiver.script = [("hold", release, *answer)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(drain, hot, config)
+        try:
+            receiver.wait_for(1)
+            yield running
+        finally:
+            release.set()
 
 
 def test_a_new_incident_reaches_the_webhook_once_signed_and_schema_valid(
@@ -658,20 +676,13 @@ def test_closing_while_the_trigger_is_being_delivered_resolves_after_it(
         monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
     )
     iid = incident(hot)
-    release = threading.Event()
-    receiver.script = [("hold", release)]
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(drain, hot, config)
-        try:
-            receiver.wait_for(1)
-            close(hot.dsn, iid)
-            assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
-                ("trigger", "pending"),
-                ("resolve", "pending"),
-            ]
-        finally:
-            release.set()
-        assert running.result(timeout=60).sent == 2
+    with delivering(hot, config, receiver) as running:
+        close(hot.dsn, iid)
+        assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+            ("trigger", "pending"),
+            ("resolve", "pending"),
+        ]
+    assert running.result(timeout=60).sent == 2
     assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
 
 
@@ -723,18 +734,11 @@ def test_an_engine_write_does_not_wait_for_a_slow_delivery(
     row = {"id": "inc-a", "rule": "r", "severity": "high", "client_ip": "10.0.0.1"}
     with psycopg.connect(hot.dsn) as conn:
         assert outbox.record_upsert(conn, [row], {}, config) == 1
-    release = threading.Event()
-    receiver.script = [("hold", release)]
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(drain, hot, config)
-        try:
-            receiver.wait_for(1)  # the sender is delivering, the receiver holds its answer
-            with psycopg.connect(hot.dsn) as conn:
-                conn.execute("SET lock_timeout = '1s'")  # a wait is an error, not a delay
-                outbox.record_upsert(conn, [], {"inc-a": "inc-b"}, config)
-        finally:
-            release.set()
-        assert running.result(timeout=60).sent == 1
+    with delivering(hot, config, receiver) as running:  # the receiver holds its answer
+        with psycopg.connect(hot.dsn) as conn:
+            conn.execute("SET lock_timeout = '1s'")  # a wait is an error, not a delay
+            outbox.record_upsert(conn, [], {"inc-a": "inc-b"}, config)
+    assert running.result(timeout=60).sent == 1
     [stored] = outbox_rows(hot.dsn)
     assert (stored["incident_id"], stored["status"], stored["claimed_by"]) == (
         "inc-b",
@@ -952,18 +956,12 @@ def test_a_stale_sender_does_not_touch_a_row_another_sender_holds(
         monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
     )
     incident(hot)
-    release = threading.Event()
-    receiver.script = [("hold", release, 500)]
-    with psycopg.connect(hot.dsn, autocommit=True) as other, ThreadPoolExecutor(1) as pool:
-        running = pool.submit(drain, hot, config)
-        try:
-            receiver.wait_for(1)
+    with psycopg.connect(hot.dsn, autocommit=True) as other:
+        with delivering(hot, config, receiver, 500) as running:
             other.execute(  # the lease ran out and another (live) sender claimed the row
                 "UPDATE alert_outbox SET claimed_by = pg_backend_pid(),"
                 " claimed_until = now() + interval '1 hour'"
             )
-        finally:
-            release.set()
         assert running.result(timeout=60).failed == 1
         [row] = outbox_rows(hot.dsn)
         other_pid = other.execute("SELECT pg_backend_pid()").fetchone()
@@ -982,21 +980,14 @@ def test_a_trigger_canceled_while_being_delivered_is_resolved_after_it(
         monkeypatch, tmp_path, pagerduty_routes(receiver.url), {"PD_KEY": "R0UTINGKEY"}
     )
     iid = incident(hot)
-    release = threading.Event()
-    receiver.script = [("hold", release)]
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(drain, hot, config)
-        try:
-            receiver.wait_for(1)
-            with psycopg.connect(hot.dsn) as conn:  # the lease ran out mid-delivery
-                conn.execute("UPDATE alert_outbox SET claimed_until = now() - interval '1 s'")
-            close(hot.dsn, iid)
-            assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
-                ("trigger", "canceled")
-            ]
-        finally:
-            release.set()
-        running.result(timeout=60)
+    with delivering(hot, config, receiver) as running:
+        with psycopg.connect(hot.dsn) as conn:  # the lease ran out mid-delivery
+            conn.execute("UPDATE alert_outbox SET claimed_until = now() - interval '1 s'")
+        close(hot.dsn, iid)
+        assert [(r["event"], r["status"]) for r in outbox_rows(hot.dsn)] == [
+            ("trigger", "canceled")
+        ]
+    running.result(timeout=60)
     drain(hot, config)
     assert pd_events(receiver) == [("trigger", iid), ("resolve", iid)]
     rows = outbox_rows(hot.dsn)
